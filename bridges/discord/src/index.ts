@@ -1,0 +1,2 @@
+/** The discord bridge's connector lands here; see README.md. */
+export const network = "discord";

@@ -1,0 +1,2 @@
+/** The signal bridge's connector lands here; see README.md. */
+export const network = "signal";

@@ -1,0 +1,2 @@
+/** The slack bridge's connector lands here; see README.md. */
+export const network = "slack";

@@ -1,0 +1,13 @@
+import { runCli, ReferenceConnector, type ConnectorFactory } from "@switchboard/framework";
+
+/**
+ * Every bridge Switchboard ships, by config key. The framework takes them as factories so
+ * it never imports a bridge; a disabled bridge costs nothing but its schema.
+ */
+export const connectors: Record<string, ConnectorFactory> = {
+  reference: () => new ReferenceConnector(),
+};
+
+export function main(argv: string[]): Promise<number> {
+  return runCli(argv, connectors);
+}

@@ -1,0 +1,197 @@
+import { access, copyFile, mkdir, readFile, writeFile, chmod } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { dirname, resolve } from "node:path";
+import { Command } from "commander";
+import { pino, type Logger } from "pino";
+import type { TObject } from "@sinclair/typebox";
+import {
+  buildRegistration,
+  checkRegistration,
+  parseRegistration,
+  registrationToYaml,
+  RegistrationError,
+  type Registration,
+  type RegistrationInput,
+} from "@switchboard/registration";
+import { ConfigError, loadConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import type { Connector } from "./connector.js";
+import { Bridge } from "./runtime/bridge.js";
+import { NedbStore } from "./store/nedb.js";
+
+/**
+ * The `switchboard` command: registration, check-config, start. Bridges are handed in
+ * by the entry point, so the framework never imports a bridge.
+ */
+
+export type ConnectorFactory = () => Connector;
+
+class CliError extends Error {}
+
+export function registrationInput(config: Config, connectors: Connector[]): RegistrationInput {
+  const enabled = connectors.filter((c) => config.bridges[c.id]?.enabled);
+  return {
+    id: config.appservice.id,
+    url: config.appservice.url ?? `http://${config.appservice.bind === "0.0.0.0" ? "127.0.0.1" : config.appservice.bind}:${config.appservice.port}`,
+    senderLocalpart: config.appservice.bot.localpart,
+    domain: config.homeserver.domain,
+    namespaces: enabled.map((c) => ({
+      name: c.id,
+      userPrefix: config.bridges[c.id]?.user_prefix ?? `${c.id}_`,
+      aliasPrefix: config.bridges[c.id]?.alias_prefix ?? `${c.id}_`,
+    })),
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readRegistration(path: string): Promise<Registration | null> {
+  if (!(await exists(path))) return null;
+  return parseRegistration(await readFile(path, "utf8"), path);
+}
+
+/** Writes (or refreshes, keeping tokens) the registration; returns it. */
+export async function writeRegistration(config: Config, connectors: Connector[], output: string): Promise<Registration> {
+  const existing = await readRegistration(output);
+  const registration = buildRegistration(registrationInput(config, connectors), existing ?? undefined);
+  await writeFile(output, registrationToYaml(registration), { mode: 0o600 });
+  return registration;
+}
+
+/** The key that seals credentials: from the config, else a key file made once in the data directory. */
+async function encryptionKey(config: Config, configDir: string, log: Logger): Promise<string> {
+  if (config.encryption.key) return config.encryption.key;
+  const file = resolve(configDir, config.encryption.key_file ?? `${config.store.path}/credentials.key`);
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    await mkdir(dirname(file), { recursive: true });
+    const key = randomBytes(32).toString("base64url");
+    await writeFile(file, key + "\n", { mode: 0o600 });
+    await chmod(file, 0o600);
+    log.warn({ file }, "no encryption.key in the config: generated a key file for credentials at rest; back it up with the data directory");
+    return key;
+  }
+}
+
+export async function runCli(argv: string[], factories: Record<string, ConnectorFactory>): Promise<number> {
+  const connectors = () => Object.values(factories).map((f) => f());
+  const schemas = (list: Connector[]): Record<string, TObject> => Object.fromEntries(list.map((c) => [c.id, c.configSchema]));
+  const program = new Command();
+  let exitCode = 0;
+  program.name("switchboard").description("Matrix bridges for IRC, Slack, Discord and Signal").exitOverride();
+
+  program
+    .command("registration")
+    .description("write the appservice registration for the homeserver (keeps existing tokens)")
+    .requiredOption("-c, --config <file>", "config file")
+    .requiredOption("-o, --output <file>", "registration file to write")
+    .option("--check", "only check an existing registration against the config")
+    .action(async (opts: { config: string; output: string; check?: boolean }) => {
+      const list = connectors();
+      const config = await loadConfig(opts.config, schemas(list));
+      if (opts.check) {
+        const existing = await readRegistration(opts.output);
+        if (!existing) throw new CliError(`${opts.output} does not exist; create it with \`switchboard registration -c ${opts.config} -o ${opts.output}\``);
+        const problems = checkRegistration(existing, registrationInput(config, list));
+        if (problems.length === 0) {
+          console.log(`${opts.output} matches ${opts.config}.`);
+          return;
+        }
+        for (const p of problems) console.error(`${opts.output}: ${p.path}: ${p.message}\n  fix: ${p.fix}`);
+        exitCode = 1;
+        return;
+      }
+      const had = await exists(opts.output);
+      const reg = await writeRegistration(config, list, opts.output);
+      console.log(
+        `${had ? "Updated" : "Wrote"} ${opts.output} (${reg.namespaces.users.length} user namespaces${had ? ", tokens kept" : ""}).\n` +
+          `Add it to the homeserver (Synapse: app_service_config_files in homeserver.yaml) and restart the homeserver.`,
+      );
+    });
+
+  program
+    .command("check-config")
+    .description("validate the config file")
+    .requiredOption("-c, --config <file>", "config file")
+    .action(async (opts: { config: string }) => {
+      await loadConfig(opts.config, schemas(connectors()));
+      console.log(`${opts.config} is valid.`);
+    });
+
+  program
+    .command("start")
+    .description("run every enabled bridge")
+    .requiredOption("-c, --config <file>", "config file")
+    .option("--create-config", "create the config from config.example.yaml when it is missing")
+    .action(async (opts: { config: string; createConfig?: boolean }) => {
+      if (opts.createConfig && !(await exists(opts.config))) {
+        const example = resolve(dirname(opts.config), "config.example.yaml");
+        await copyFile(example, opts.config);
+        console.log(`Created ${opts.config} from config.example.yaml: edit homeserver.url, homeserver.domain and bridges.`);
+      }
+      const list = connectors();
+      const config = await loadConfig(opts.config, schemas(list));
+      const log = pino({ level: config.logging.level, base: undefined });
+      const configDir = dirname(resolve(opts.config));
+      const regPath = resolve(configDir, config.appservice.registration);
+      let registration = await readRegistration(regPath);
+      if (!registration) {
+        registration = await writeRegistration(config, list, regPath);
+        log.warn(`wrote ${regPath}: load it in the homeserver (app_service_config_files) and restart the homeserver`);
+      } else {
+        for (const p of checkRegistration(registration, registrationInput(config, list))) {
+          log.warn(`${regPath}: ${p.path}: ${p.message} (fix: ${p.fix})`);
+        }
+      }
+      const store = new NedbStore({ directory: resolve(configDir, config.store.path) });
+      const bridge = new Bridge({
+        config,
+        registration: { id: registration.id, asToken: registration.as_token, hsToken: registration.hs_token },
+        store,
+        connectors: list,
+        log,
+        encryptionKey: await encryptionKey(config, configDir, log),
+      });
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, "stopping: draining queues");
+        bridge.stop().then(
+          () => {
+            log.info("stopped cleanly");
+            process.exit(0);
+          },
+          (err: unknown) => {
+            log.error({ err }, "unclean stop");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGINT", () => stop("SIGINT"));
+      await bridge.start();
+      await new Promise<never>(() => undefined);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "commander.helpDisplayed" || code === "commander.version") return 0;
+    if (code?.startsWith("commander.")) return 2;
+    if (err instanceof ConfigError || err instanceof RegistrationError || err instanceof CliError) {
+      console.error(err.message);
+      return 1;
+    }
+    console.error(`switchboard: ${(err as Error).message}`);
+    return 1;
+  }
+}

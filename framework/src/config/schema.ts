@@ -1,0 +1,108 @@
+import { Type, type Static } from "@sinclair/typebox";
+
+/**
+ * The config schema, written once: the TypeScript type (`Config`), validation with
+ * key paths (ajv, in load.ts) and the defaults all come from here. `config.example.yaml`
+ * documents every key; a unit test keeps the two in step.
+ */
+
+const Permission = Type.Union([
+  Type.Literal("block"),
+  Type.Literal("relay"),
+  Type.Literal("user"),
+  Type.Literal("admin"),
+]);
+export type Permission = Static<typeof Permission>;
+
+/** Keys every bridge section has; connectors add their own keys beside these. */
+export const BridgeSectionCommon = {
+  enabled: Type.Boolean({ default: false, description: "Run this bridge" }),
+  user_prefix: Type.Optional(
+    Type.String({ pattern: "^[a-z0-9._=/-]+$", description: "Ghost localpart prefix; default '<network>_'" }),
+  ),
+  alias_prefix: Type.Optional(
+    Type.String({ pattern: "^[a-z0-9._=/-]+$", description: "Portal alias prefix; default '<network>_'" }),
+  ),
+  activation_limit: Type.Optional(Type.Integer({ minimum: 0 })),
+};
+
+export const ConfigSchema = Type.Object(
+  {
+    homeserver: Type.Object(
+      {
+        url: Type.String({ format: "uri", pattern: "^https?://" }),
+        domain: Type.String({ minLength: 1, pattern: "^[A-Za-z0-9.:\\-\\[\\]]+$" }),
+        media_url: Type.Optional(Type.String({ format: "uri", pattern: "^https?://" })),
+        retry_interval_ms: Type.Integer({ minimum: 100, default: 5000 }),
+      },
+      { additionalProperties: false },
+    ),
+    appservice: Type.Object(
+      {
+        id: Type.String({ minLength: 1, default: "switchboard" }),
+        bind: Type.String({ default: "127.0.0.1" }),
+        port: Type.Integer({ minimum: 1, maximum: 65535, default: 9000 }),
+        url: Type.Optional(Type.String({ format: "uri", pattern: "^https?://" })),
+        registration: Type.String({ minLength: 1, default: "registration.yaml" }),
+        bot: Type.Object(
+          {
+            localpart: Type.String({ pattern: "^[a-z0-9._=/-]+$", default: "switchboard" }),
+            displayname: Type.String({ default: "Switchboard bridge" }),
+            avatar: Type.Optional(Type.String({ pattern: "^mxc://" })),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    store: Type.Object(
+      {
+        type: Type.Literal("nedb", { default: "nedb" }),
+        path: Type.String({ minLength: 1, default: "./data" }),
+        message_retention_days: Type.Number({ minimum: 0, default: 90 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    encryption: Type.Object(
+      {
+        key: Type.Optional(Type.String({ minLength: 32 })),
+        key_file: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    permissions: Type.Record(Type.String(), Permission, { default: { "*": "relay" } }),
+    admins: Type.Array(Type.String({ pattern: "^@[^:]+:.+$" }), { default: [] }),
+    double_puppet: Type.Object(
+      {
+        secrets: Type.Record(Type.String(), Type.String({ minLength: 1 }), { default: {} }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    metrics: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        bind: Type.String({ default: "127.0.0.1" }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 9001 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    logging: Type.Object(
+      {
+        level: Type.Union(
+          ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
+          { default: "info" },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    bridges: Type.Record(
+      Type.String({ pattern: "^[a-z][a-z0-9]*$" }),
+      Type.Object(BridgeSectionCommon, { additionalProperties: true }),
+      { default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type BridgeSection = Config["bridges"][string];

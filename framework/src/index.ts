@@ -1,0 +1,12 @@
+/** The framework's public API: bridges import from here and nothing deeper. */
+export * from "./connector.js";
+export { ConfigSchema, BridgeSectionCommon, type Config, type BridgeSection, type Permission } from "./config/schema.js";
+export { ConfigError, loadConfig, parseConfig, type ConfigProblem } from "./config/load.js";
+export { Bridge, type BridgeOptions } from "./runtime/bridge.js";
+export { runCli, writeRegistration, registrationInput, type ConnectorFactory } from "./cli.js";
+export type { Store } from "./store/types.js";
+export { NedbStore } from "./store/nedb.js";
+export { CredentialBox } from "./credentials.js";
+export { ReferenceConnector, ReferenceConfigSchema } from "./reference/connector.js";
+export { ToyNetwork } from "./reference/toy-network.js";
+export * as format from "./format/index.js";

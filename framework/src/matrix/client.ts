@@ -1,0 +1,148 @@
+import { Agent, request, type Dispatcher } from "undici";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+
+/**
+ * The client-server API as the appservice speaks it: one keep-alive connection pool,
+ * the as_token, `?user_id=` masquerading for ghosts, and the retry rules every call
+ * needs (429 with retry_after_ms, backoff on 5xx and network errors). Hand-written
+ * because matrix-bot-sdk / matrix-appservice-bridge cannot be installed here (their
+ * crypto dependency downloads a native binary at install time).
+ */
+
+export class MatrixError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errcode: string,
+    readonly error: string,
+    readonly method: string,
+    readonly path: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${method} ${path.split("?")[0]} → ${status} ${errcode}: ${error}`);
+    this.name = "MatrixError";
+  }
+}
+
+export interface RequestOptions {
+  /** Masquerade as this user (appservice `user_id` query parameter). */
+  asUser?: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  /** Raw bytes (media upload). */
+  raw?: { data: Buffer; contentType: string };
+  /** Give up after this many attempts on retryable errors. */
+  attempts?: number;
+  /** Per-attempt timeout. */
+  timeoutMs?: number;
+}
+
+export interface MatrixClientOptions {
+  homeserverUrl: string;
+  asToken: string;
+  log: Logger;
+  /** Connections to the homeserver (keep-alive). */
+  connections?: number;
+}
+
+export class MatrixClient {
+  private readonly dispatcher: Dispatcher;
+  private readonly base: string;
+
+  constructor(private readonly opts: MatrixClientOptions) {
+    this.base = opts.homeserverUrl.replace(/\/+$/, "");
+    this.dispatcher = new Agent({ connections: opts.connections ?? 32, keepAliveTimeout: 30_000, pipelining: 1 });
+  }
+
+  get homeserverUrl(): string {
+    return this.base;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  /** JSON request with retries; throws MatrixError for a Matrix error answer. */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const attempts = options.attempts ?? 6;
+    let delay = 250;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once<T>(method, path, options);
+      } catch (err) {
+        const retryable =
+          err instanceof MatrixError ? err.status === 429 || err.status >= 500 : !(err instanceof TypeError && /invalid/i.test(err.message));
+        if (!retryable || attempt >= attempts) throw err;
+        const wait =
+          err instanceof MatrixError && err.retryAfterMs !== undefined
+            ? err.retryAfterMs
+            : delay + Math.floor(Math.random() * delay);
+        this.opts.log.debug({ method, path: path.split("?")[0], attempt, wait, err: String(err) }, "retrying homeserver call");
+        await sleep(wait);
+        delay = Math.min(delay * 2, 30_000);
+      }
+    }
+  }
+
+  private async once<T>(method: string, path: string, options: RequestOptions): Promise<T> {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) query.set(k, String(v));
+    if (options.asUser) query.set("user_id", options.asUser);
+    const qs = query.toString();
+    const url = `${this.base}${path}${qs ? (path.includes("?") ? "&" : "?") + qs : ""}`;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.opts.asToken}` };
+    let body: string | Buffer | undefined;
+    if (options.raw) {
+      headers["content-type"] = options.raw.contentType;
+      body = options.raw.data;
+    } else if (options.body !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(options.body);
+    }
+    const res = await request(url, {
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body,
+      dispatcher: this.dispatcher,
+      headersTimeout: options.timeoutMs ?? 60_000,
+      bodyTimeout: options.timeoutMs ?? 60_000,
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 200 && res.statusCode < 300) {
+      return (text ? JSON.parse(text) : {}) as T;
+    }
+    let errcode = "M_UNKNOWN";
+    let error = text.slice(0, 200);
+    let retryAfterMs: number | undefined;
+    try {
+      const parsed = JSON.parse(text) as { errcode?: string; error?: string; retry_after_ms?: number };
+      errcode = parsed.errcode ?? errcode;
+      error = parsed.error ?? error;
+      retryAfterMs = parsed.retry_after_ms;
+    } catch {
+      // not JSON (a proxy's error page): keep the text
+    }
+    if (res.statusCode === 429 && retryAfterMs === undefined) {
+      const header = res.headers["retry-after"];
+      const seconds = Number(Array.isArray(header) ? header[0] : header);
+      if (Number.isFinite(seconds)) retryAfterMs = seconds * 1000;
+    }
+    throw new MatrixError(res.statusCode, errcode, error, method, path, retryAfterMs);
+  }
+
+  /** Raw bytes (media download). */
+  async download(path: string, asUser?: string): Promise<{ data: Buffer; contentType: string }> {
+    const query = asUser ? `?user_id=${encodeURIComponent(asUser)}` : "";
+    const res = await request(`${this.base}${path}${query}`, {
+      method: "GET",
+      headers: { authorization: `Bearer ${this.opts.asToken}` },
+      dispatcher: this.dispatcher,
+    });
+    const data = Buffer.from(await res.body.arrayBuffer());
+    if (res.statusCode !== 200) throw new MatrixError(res.statusCode, "M_UNKNOWN", data.toString().slice(0, 200), "GET", path);
+    const ct = res.headers["content-type"];
+    return { data, contentType: (Array.isArray(ct) ? ct[0] : ct) ?? "application/octet-stream" };
+  }
+}
+
+export const enc = encodeURIComponent;

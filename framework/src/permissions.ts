@@ -1,0 +1,25 @@
+import type { Permission } from "./config/schema.js";
+
+/**
+ * Who may do what, from the config's `permissions` (by full user id, by server name, or
+ * "*") and `admins`. The most specific entry wins: user id, then domain, then "*".
+ */
+const rank: Record<Permission, number> = { block: 0, relay: 1, user: 2, admin: 3 };
+
+export class Permissions {
+  constructor(
+    private readonly table: Record<string, Permission>,
+    private readonly admins: readonly string[],
+  ) {}
+
+  of(userId: string): Permission {
+    if (this.admins.includes(userId)) return "admin";
+    const domain = userId.slice(userId.indexOf(":") + 1);
+    return this.table[userId] ?? this.table[domain] ?? this.table["*"] ?? "block";
+  }
+
+  /** Whether `userId` has at least `needed`. */
+  allows(userId: string, needed: Permission): boolean {
+    return rank[this.of(userId)] >= rank[needed];
+  }
+}

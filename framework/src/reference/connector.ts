@@ -1,0 +1,325 @@
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Type, type Static } from "@sinclair/typebox";
+import type {
+  BridgeContext,
+  Capabilities,
+  ChatInfo,
+  ChatRef,
+  Connector,
+  HandlesEdits,
+  HandlesReactions,
+  HandlesRedactions,
+  HasLogins,
+  ListsMembers,
+  LoginProcess,
+  MatrixMessage,
+  MatrixSender,
+  RemoteLogin,
+  RemoteUser,
+  SendResult,
+  BridgeContent,
+  RemoteSender,
+} from "../connector.js";
+import { BridgeSectionCommon } from "../config/schema.js";
+import type { ToyEvent } from "./toy-network.js";
+
+/**
+ * The reference connector: the framework's contract implemented for the toy network, in
+ * the shape a real bridge takes (network client + translation, nothing Matrix-specific).
+ * The framework's end-to-end tests and benchmarks run on it.
+ */
+
+export const ReferenceConfigSchema = Type.Object(
+  {
+    ...BridgeSectionCommon,
+    url: Type.String({ format: "uri", description: "The toy network's base URL" }),
+    token: Type.String({ minLength: 1, description: "The bridge's relay account token on the toy network" }),
+  },
+  { additionalProperties: false },
+);
+type ReferenceConfig = Static<typeof ReferenceConfigSchema>;
+
+interface ToyLogin extends RemoteLogin {
+  token: string;
+}
+
+export class ReferenceConnector
+  implements Connector, HandlesEdits, HandlesRedactions, HandlesReactions, HasLogins, ListsMembers
+{
+  readonly id = "reference";
+  readonly displayName = "Toy network";
+  readonly configSchema = ReferenceConfigSchema;
+  readonly capabilities: Capabilities = {
+    edits: true,
+    replies: true,
+    threads: true,
+    reactions: true,
+    redactions: true,
+    typing: true,
+    readReceipts: { toRemote: true, fromRemote: true },
+    media: true,
+    formatting: true,
+    dms: true,
+    groups: true,
+  };
+  readonly loginFlows = [{ id: "token", name: "Token", description: "paste your toy network token" }];
+
+  private ctx!: BridgeContext;
+  private config!: ReferenceConfig;
+  /** Marks our own API calls so their echoes in the event log are skipped. */
+  private readonly origin = `bridge-${randomBytes(6).toString("hex")}`;
+  private readonly logins = new Map<string, ToyLogin>();
+  private stopping = false;
+  private poller: Promise<void> | null = null;
+  private abort = new AbortController();
+
+  async start(ctx: BridgeContext): Promise<void> {
+    this.ctx = ctx;
+    this.config = ctx.config as unknown as ReferenceConfig;
+    this.stopping = false;
+    this.abort = new AbortController();
+    this.poller = this.poll();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    await this.poller?.catch(() => undefined);
+  }
+
+  private async api<T>(path: string, body?: unknown, token = this.config.token): Promise<T> {
+    const res = await fetch(`${this.config.url}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-toy-origin": this.origin },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: this.abort.signal,
+    });
+    const json = (await res.json()) as T & { error?: string };
+    if (!res.ok) throw new Error(`toy network ${path}: ${json.error ?? res.status}`);
+    return json;
+  }
+
+  /** Reads the event log from the last acknowledged position; acks only after the framework has it durably. */
+  private async poll(): Promise<void> {
+    let cursor = (await this.ctx.kvGet<number>("cursor")) ?? 0;
+    let backoff = 200;
+    while (!this.stopping) {
+      try {
+        const { events } = await this.api<{ events: Array<{ seq: number; event: ToyEvent }> }>(`/events?after=${cursor}&wait=20000`);
+        for (const { seq, event } of events) {
+          await this.translate(event, seq);
+          cursor = seq;
+        }
+        if (events.length > 0) await this.ctx.kvSet("cursor", cursor);
+        backoff = 200;
+      } catch (err) {
+        if (this.stopping) return;
+        this.ctx.log.warn({ err: String(err) }, "toy network unreachable; retrying");
+        await sleep(backoff).catch(() => undefined);
+        backoff = Math.min(backoff * 2, 10_000);
+      }
+    }
+  }
+
+  private sender(userId: string): RemoteSender {
+    const login = [...this.logins.values()].find((l) => l.loginId === userId);
+    return { userId, fromLogin: login?.loginId };
+  }
+
+  private chat(channel: string): ChatRef {
+    if (channel.startsWith("dm-")) {
+      const login = [...this.logins.values()].find((l) => channel.split("-").slice(1).includes(l.loginId));
+      if (login) return { channelId: channel, receiver: login.matrixUserId };
+    }
+    return { channelId: channel };
+  }
+
+  private async translate(event: ToyEvent, seq: number): Promise<void> {
+    const key = `toy:${seq}`;
+    const isEcho = "origin" in event && event.origin === this.origin;
+    if (isEcho) return;
+    switch (event.type) {
+      case "message": {
+        if (event.sender === "bridge") return;
+        const content: BridgeContent = { kind: event.kind === "file" ? "file" : event.kind, text: event.text, html: event.html };
+        if (event.file) {
+          const file = event.file;
+          content.kind = file.mimetype.startsWith("image/") ? "image" : "file";
+          content.media = {
+            name: file.name,
+            mimetype: file.mimetype,
+            fetch: async () => Buffer.from(await (await fetch(`${this.config.url}/files/${file.id}`, { headers: { authorization: `Bearer ${this.config.token}` } })).arrayBuffer()),
+          };
+        }
+        const user = await this.getUser(event.sender);
+        await this.ctx.emit(
+          {
+            type: "message",
+            chat: this.chat(event.channel),
+            id: event.id,
+            sender: { ...this.sender(event.sender), displayname: user?.displayname },
+            timestamp: event.ts,
+            content,
+            replyTo: event.replyTo,
+            threadRoot: event.threadRoot,
+          },
+          { key },
+        );
+        return;
+      }
+      case "edit":
+        return this.ctx.emit(
+          { type: "edit", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender), timestamp: event.ts, content: { kind: "text", text: event.text, html: event.html } },
+          { key },
+        );
+      case "delete":
+        return this.ctx.emit({ type: "delete", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender) }, { key });
+      case "react":
+        return this.ctx.emit(
+          { type: "reaction", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender), key: event.key, timestamp: event.ts },
+          { key },
+        );
+      case "unreact":
+        return this.ctx.emit({ type: "reaction-remove", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender), key: event.key }, { key });
+      case "join":
+      case "leave": {
+        const user = (await this.getUser(event.user)) ?? { id: event.user };
+        return this.ctx.emit({ type: "member", chat: this.chat(event.channel), user, membership: event.type }, { key });
+      }
+      case "rename":
+        return this.ctx.emit({ type: "profile", user: { id: event.user, displayname: event.name } }, { key });
+      case "read":
+        return this.ctx.emit(
+          { type: "read", chat: this.chat(event.channel), userId: event.user, upTo: event.upTo, fromLogin: this.sender(event.user).fromLogin },
+          { key },
+        );
+      case "typing":
+        return this.ctx.emit({ type: "typing", chat: this.chat(event.channel), userId: event.user, typing: event.typing }, { key });
+    }
+  }
+
+  async getChat(chat: ChatRef): Promise<ChatInfo | null> {
+    try {
+      const c = await this.api<{ id: string; name: string; topic: string; dm: [string, string] | null }>(`/channels/${encodeURIComponent(chat.channelId)}`);
+      if (c.dm) {
+        const login = [...this.logins.values()].find((l) => l.matrixUserId === chat.receiver);
+        const other = c.dm.find((u) => u !== login?.loginId) ?? c.dm[0];
+        return { name: c.name, isDirect: true, otherUser: (await this.getUser(other)) ?? { id: other } };
+      }
+      return { name: c.name, topic: c.topic || undefined };
+    } catch {
+      return null;
+    }
+  }
+
+  async getUser(userId: string): Promise<RemoteUser | null> {
+    try {
+      const u = await this.api<{ id: string; name: string }>(`/users/${encodeURIComponent(userId)}`);
+      return { id: u.id, displayname: u.name };
+    } catch {
+      return null;
+    }
+  }
+
+  async getMembers(chat: ChatRef): Promise<RemoteUser[]> {
+    const { members } = await this.api<{ members: Array<{ id: string; name: string }> }>(`/channels/${encodeURIComponent(chat.channelId)}/members`);
+    return members.filter((m) => m.id !== "bridge").map((m) => ({ id: m.id, displayname: m.name }));
+  }
+
+  chatFromAlias(aliasSuffix: string): ChatRef | null {
+    return /^[a-z0-9-]+$/.test(aliasSuffix) && !aliasSuffix.startsWith("dm-") ? { channelId: aliasSuffix } : null;
+  }
+
+  aliasFor(chat: ChatRef): string | null {
+    return chat.receiver ? null : chat.channelId;
+  }
+
+  private tokenFor(sender: MatrixSender): string {
+    return (sender.login as ToyLogin | undefined)?.token ?? this.config.token;
+  }
+
+  async handleMatrixMessage(msg: MatrixMessage): Promise<SendResult> {
+    const relayed = !msg.sender.login;
+    let text = msg.content.text;
+    let html = msg.content.html;
+    if (msg.content.kind === "emote") {
+      text = `* ${msg.sender.displayname} ${text}`;
+      html = undefined;
+    }
+    let file: string | undefined;
+    if (msg.content.media?.download) {
+      const data = await msg.content.media.download();
+      const up = await fetch(`${this.config.url}/upload?name=${encodeURIComponent(msg.content.media.name)}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.tokenFor(msg.sender)}`, "content-type": msg.content.media.mimetype },
+        body: data,
+      });
+      file = ((await up.json()) as { id: string }).id;
+    }
+    const res = await this.api<{ id: string; ts: number }>(
+      "/send",
+      {
+        channel: msg.chat.channelId,
+        text,
+        html,
+        kind: msg.content.kind === "notice" ? "notice" : msg.content.kind === "emote" ? "emote" : undefined,
+        relayName: relayed ? msg.sender.displayname : undefined,
+        replyTo: msg.replyTo?.remoteId,
+        threadRoot: msg.threadRoot?.remoteId,
+        file,
+      },
+      this.tokenFor(msg.sender),
+    );
+    return { remoteId: res.id, timestamp: res.ts };
+  }
+
+  async handleMatrixEdit(edit: { chat: ChatRef; remoteId: string; sender: MatrixSender; content: BridgeContent }): Promise<void> {
+    await this.api("/edit", { id: edit.remoteId, text: edit.content.text, html: edit.content.html }, this.tokenFor(edit.sender));
+  }
+
+  async handleMatrixRedaction(r: { remoteId: string; sender: MatrixSender }): Promise<void> {
+    await this.api("/delete", { id: r.remoteId }, this.tokenFor(r.sender));
+  }
+
+  async handleMatrixReaction(r: { remoteId: string; key: string; sender: MatrixSender }): Promise<SendResult> {
+    await this.api("/react", { id: r.remoteId, key: r.key }, this.tokenFor(r.sender));
+    return {};
+  }
+
+  async handleMatrixReactionRemove(r: { remoteId: string; key: string; sender: MatrixSender }): Promise<void> {
+    await this.api("/unreact", { id: r.remoteId, key: r.key }, this.tokenFor(r.sender));
+  }
+
+  createLogin(_flowId: string, _matrixUserId: string): LoginProcess {
+    return {
+      start: async () => ({
+        type: "input",
+        instructions: "Log in to the toy network with your token.",
+        fields: [{ id: "token", name: "token", secret: true }],
+      }),
+      submit: async (values) => {
+        const token = values.token ?? "";
+        const who = await this.api<{ id: string; name: string }>("/whoami", undefined, token);
+        return { type: "complete", loginId: who.id, remoteName: who.name, credentials: { token } };
+      },
+      cancel: () => undefined,
+    };
+  }
+
+  async loadLogin(login: { loginId: string; matrixUserId: string; credentials: unknown }): Promise<RemoteLogin> {
+    const { token } = login.credentials as { token: string };
+    await this.api("/whoami", undefined, token);
+    const loaded: ToyLogin = {
+      loginId: login.loginId,
+      matrixUserId: login.matrixUserId,
+      remoteName: login.loginId,
+      token,
+      disconnect: async () => {
+        this.logins.delete(login.loginId);
+      },
+    };
+    this.logins.set(login.loginId, loaded);
+    return loaded;
+  }
+}

@@ -1,0 +1,297 @@
+import { splitCommand } from "../commands.js";
+import type { BotCommand } from "../connector.js";
+import { supportsCommands, supportsLogins } from "../connector.js";
+import type { EphemeralEvent, MatrixEvent } from "../matrix/appservice.js";
+import type { RoomLink } from "../store/types.js";
+import type { Logins } from "./logins.js";
+import type { Portals } from "./portals.js";
+import type { NetworkSlot, Services } from "./services.js";
+
+/**
+ * The bridge bot. A DM with it is the user's management room, where commands need no
+ * prefix; in other rooms `!link`, `!unlink` and `!help` work with the "!" prefix and
+ * anything else is bridged as a normal message.
+ */
+
+interface Caller {
+  userId: string;
+  roomId: string;
+  eventId: string;
+  reply: (text: string) => Promise<void>;
+}
+
+interface CoreCommand {
+  name: string;
+  usage: string;
+  help: string;
+  admin?: boolean;
+  /** Also usable with "!" in rooms other than the management room. */
+  inRooms?: boolean;
+  run(args: string[], caller: Caller): Promise<void>;
+}
+
+export class Bot {
+  private readonly core: CoreCommand[];
+
+  constructor(
+    private readonly s: Services,
+    private readonly portals: Portals,
+    private readonly logins: Logins,
+    private readonly checkHealth: () => Promise<string[]>,
+  ) {
+    this.core = this.coreCommands();
+  }
+
+  async notice(roomId: string, text: string): Promise<void> {
+    await this.s.bot.sendEvent(roomId, "m.room.message", { msgtype: "m.notice", body: text });
+  }
+
+  async notifyUser(userId: string, text: string): Promise<void> {
+    const user = await this.s.store.userGet(userId);
+    if (user?.managementRoom) await this.notice(user.managementRoom, text);
+    else this.s.log.info({ userId }, `no management room to tell: ${text}`);
+  }
+
+  async onMembership(event: MatrixEvent): Promise<void> {
+    const membership = event.content.membership;
+    if (event.state_key !== this.s.botUserId) return;
+    if (membership === "invite") {
+      if (!this.s.permissions.allows(event.sender, "relay")) {
+        await this.s.bot.leave(event.room_id, "You are not allowed to use this bridge").catch(() => undefined);
+        return;
+      }
+      await this.s.bot.ensureJoined(event.room_id);
+      const members = await this.s.bot.joinedMembers(event.room_id).catch(() => [] as string[]);
+      const isDm = event.content.is_direct === true || members.length <= 2;
+      if (isDm) {
+        const existing = await this.s.store.userGet(event.sender);
+        await this.s.store.userPut({ userId: event.sender, managementRoom: event.room_id, meta: existing?.meta ?? {} });
+        await this.notice(event.room_id, `Hello! I am the ${this.bridgeNames()} bridge bot. Say \`help\` to see what I can do.`);
+      }
+    } else if (membership === "leave" || membership === "ban") {
+      this.s.caches.setJoined(event.room_id, this.s.botUserId, false);
+    }
+  }
+
+  /** Ephemeral events (receipts, typing) arrive here; the guards issue builds on this. */
+  async onEphemeral(_event: EphemeralEvent): Promise<void> {}
+
+  /** Returns true when the message was a command for the bot (and must not be bridged). */
+  async onMessage(event: MatrixEvent, link: RoomLink | null): Promise<boolean> {
+    const body = typeof event.content.body === "string" ? event.content.body.trim() : "";
+    if (!body || event.content.msgtype === "m.notice") return false;
+    const user = await this.s.store.userGet(event.sender);
+    const isManagement = !link && user?.managementRoom === event.room_id;
+    const caller: Caller = {
+      userId: event.sender,
+      roomId: event.room_id,
+      eventId: event.event_id,
+      reply: (text) => this.notice(event.room_id, text),
+    };
+    if (isManagement) {
+      if (this.logins.isPending(event.sender) && !/^!?cancel$/i.test(body)) {
+        const reply = await this.logins.answer(event.sender, body);
+        // The message may hold a password or token: take it out of the room.
+        await this.s.bot.redact(event.room_id, event.event_id, "credential").catch(() => undefined);
+        await caller.reply(reply);
+        return true;
+      }
+      await this.run(body.replace(/^!/, ""), caller, false);
+      return true;
+    }
+    if (!body.startsWith("!")) return false;
+    const words = splitCommand(body.slice(1));
+    const command = this.core.find((c) => c.name === words[0]?.toLowerCase() && c.inRooms);
+    if (!command) return false;
+    await this.run(body.slice(1), caller, true);
+    return true;
+  }
+
+  private async run(line: string, caller: Caller, inRoom: boolean): Promise<void> {
+    const words = splitCommand(line);
+    const name = (words.shift() ?? "").toLowerCase();
+    if (!this.s.permissions.allows(caller.userId, "relay")) {
+      await caller.reply("You are not allowed to use this bridge.");
+      return;
+    }
+    const core = this.core.find((c) => c.name === name && (!inRoom || c.inRooms));
+    try {
+      if (core) {
+        if (core.admin && !this.s.permissions.allows(caller.userId, "admin")) {
+          await caller.reply(`\`${name}\` is for bridge admins.`);
+          return;
+        }
+        await core.run(words, caller);
+        return;
+      }
+      const extra = this.connectorCommand(name, words);
+      if (extra) {
+        if (extra.command.admin && !this.s.permissions.allows(caller.userId, "admin")) {
+          await caller.reply(`\`${name}\` is for bridge admins.`);
+          return;
+        }
+        await extra.command.run(extra.args, caller);
+        return;
+      }
+      await caller.reply(`Unknown command \`${name}\`.\n\n${this.helpText(caller.userId)}`);
+    } catch (err) {
+      this.s.log.error({ err, command: name }, "bot command failed");
+      await caller.reply(`\`${name}\` failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** A connector's command, by its name or as "<network> <name>". */
+  private connectorCommand(name: string, args: string[]): { command: BotCommand; args: string[] } | null {
+    const slot = this.s.networks.get(name);
+    if (slot && supportsCommands(slot.connector) && args[0]) {
+      const command = slot.connector.commands.find((c) => c.name === args[0]?.toLowerCase());
+      if (command) return { command, args: args.slice(1) };
+    }
+    for (const s of this.s.networks.values()) {
+      if (!supportsCommands(s.connector)) continue;
+      const command = s.connector.commands.find((c) => c.name === name);
+      if (command) return { command, args };
+    }
+    return null;
+  }
+
+  private bridgeNames(): string {
+    return [...this.s.networks.values()].map((s) => s.connector.displayName).join(", ") || "Switchboard";
+  }
+
+  private slot(name: string | undefined): NetworkSlot | undefined {
+    if (name) return this.s.networks.get(name.toLowerCase());
+    return this.s.networks.size === 1 ? [...this.s.networks.values()][0] : undefined;
+  }
+
+  private needSlot(name: string | undefined, usage: string): NetworkSlot | string {
+    const slot = this.slot(name);
+    if (slot) return slot;
+    return `${name ? `No bridge "${name}". ` : ""}Usage: \`${usage}\`; networks: ${[...this.s.networks.keys()].join(", ")}`;
+  }
+
+  helpText(userId: string): string {
+    const admin = this.s.permissions.allows(userId, "admin");
+    const lines = ["Commands (in this DM; in other rooms prefix them with `!`, e.g. `!link`):"];
+    for (const c of this.core) if (!c.admin || admin) lines.push(`- \`${c.usage}\` — ${c.help}`);
+    for (const slot of this.s.networks.values()) {
+      if (!supportsCommands(slot.connector)) continue;
+      for (const c of slot.connector.commands) if (!c.admin || admin) lines.push(`- \`${slot.connector.id} ${c.name}\` — ${c.help}`);
+    }
+    return lines.join("\n");
+  }
+
+  private coreCommands(): CoreCommand[] {
+    return [
+      {
+        name: "help",
+        usage: "help",
+        help: "this list",
+        inRooms: true,
+        run: async (_args, c) => c.reply(this.helpText(c.userId)),
+      },
+      {
+        name: "ping",
+        usage: "ping",
+        help: "check the homeserver and every network",
+        run: async (_args, c) => c.reply((await this.checkHealth()).join("\n")),
+      },
+      {
+        name: "login",
+        usage: "login <network> [method] [values…]",
+        help: "log in so your messages go out as you",
+        run: async (args, c) => {
+          if (!this.s.permissions.allows(c.userId, "user")) return c.reply("Your permission level only allows relayed messages.");
+          const slot = this.needSlot(args[0], "login <network> [method]");
+          if (typeof slot === "string") return c.reply(slot);
+          const inline = args.slice(2);
+          if (inline.length > 0) await this.s.bot.redact(c.roomId, c.eventId, "credential").catch(() => undefined);
+          return c.reply(await this.logins.start(slot, c.userId, args[1], inline));
+        },
+      },
+      {
+        name: "cancel",
+        usage: "cancel",
+        help: "stop a login in progress",
+        run: async (_args, c) => c.reply(this.logins.cancel(c.userId) ? "Login cancelled." : "Nothing to cancel."),
+      },
+      {
+        name: "logout",
+        usage: "logout <network>",
+        help: "log out and wipe your stored credentials",
+        run: async (args, c) => {
+          const slot = this.needSlot(args[0], "logout <network>");
+          if (typeof slot === "string") return c.reply(slot);
+          return c.reply(await this.logins.logout(slot, c.userId));
+        },
+      },
+      {
+        name: "status",
+        usage: "status",
+        help: "your logins on each network",
+        run: async (_args, c) => c.reply(await this.statusText(c.userId)),
+      },
+      {
+        name: "list",
+        usage: "list",
+        help: "your linked rooms and logins",
+        run: async (_args, c) => {
+          const links = await this.s.store.linkList({ createdBy: c.userId });
+          const lines = links.map((l) => `- ${l.roomId}: ${l.network} ${l.channelId} (${l.kind}, ${l.state})`);
+          return c.reply(`${lines.length ? `Your links:\n${lines.join("\n")}` : "You have no links."}\n\n${await this.statusText(c.userId)}`);
+        },
+      },
+      {
+        name: "link",
+        usage: "link <network> <channel>",
+        help: "bridge the room you say it in to a remote chat (room admins)",
+        inRooms: true,
+        run: async (args, c) => {
+          const user = await this.s.store.userGet(c.userId);
+          if (user?.managementRoom === c.roomId) {
+            return c.reply("Say `!link <network> <channel>` in the room you want to bridge, after inviting me there.");
+          }
+          const slot = this.needSlot(args[0], "!link <network> <channel>");
+          if (typeof slot === "string") return c.reply(slot);
+          if (!args[1]) return c.reply("Usage: `!link <network> <channel>`");
+          const login = this.logins.activeFor(c.userId, slot.connector.id);
+          return c.reply(await this.portals.plumb(slot, c.roomId, args[1], c.userId, login));
+        },
+      },
+      {
+        name: "unlink",
+        usage: "unlink",
+        help: "stop bridging the room you say it in (room admins)",
+        inRooms: true,
+        run: async (_args, c) => c.reply(await this.portals.unlink(c.roomId, c.userId)),
+      },
+      {
+        name: "links",
+        usage: "links [network]",
+        help: "every bridged room",
+        admin: true,
+        run: async (args, c) => {
+          const links = await this.s.store.linkList(args[0] ? { network: args[0] } : undefined);
+          return c.reply(links.length ? links.map((l) => `- ${l.roomId}: ${l.network} ${l.channelId} (${l.kind}, ${l.state})`).join("\n") : "No links.");
+        },
+      },
+    ];
+  }
+
+  private async statusText(userId: string): Promise<string> {
+    const lines: string[] = [];
+    for (const slot of this.s.networks.values()) {
+      if (!supportsLogins(slot.connector)) {
+        lines.push(`- ${slot.connector.displayName}: relayed by the bridge`);
+        continue;
+      }
+      const records = await this.s.store.loginsOf(userId, slot.connector.id);
+      if (records.length === 0) lines.push(`- ${slot.connector.displayName}: not logged in (\`login ${slot.connector.id}\`)`);
+      for (const r of records) {
+        const live = this.logins.activeFor(userId, slot.connector.id)?.loginId === r.loginId;
+        lines.push(`- ${slot.connector.displayName}: ${r.remoteName} (${r.state === "active" ? (live ? "connected" : "not connected") : "logged out"})`);
+      }
+    }
+    return lines.join("\n");
+  }
+}

@@ -1,0 +1,274 @@
+import type { BridgeContent, MatrixSender, MessageKind, RemoteLogin } from "../connector.js";
+import { supportsEdits, supportsReactions, supportsRedactions } from "../connector.js";
+import { htmlToPlain, parsePills, readRelation, sanitizeMatrixHtml, stripReplyFallback } from "../format/index.js";
+import type { MatrixEvent, Transaction } from "../matrix/appservice.js";
+import type { RoomLink } from "../store/types.js";
+import type { Bot } from "./bot.js";
+import type { Ghosts } from "./ghosts.js";
+import type { Logins } from "./logins.js";
+import type { NetworkSlot, Services } from "./services.js";
+
+/**
+ * Matrix → remote. HTTP transaction → journal (durable before the 200) → per-room queue
+ * → link → connector. Every event is checked against the message mappings first, so a
+ * transaction replayed after a crash sends nothing twice.
+ */
+export class MatrixIn {
+  /** Recently handled event ids: the homeserver may resend an event in a new transaction. */
+  private readonly recent = new Set<string>();
+  private readonly recentLimit = 50_000;
+  private readonly noticeSent = new Set<string>();
+
+  constructor(
+    private readonly s: Services,
+    private readonly ghosts: Ghosts,
+    private readonly logins: Logins,
+    private readonly bot: Bot,
+  ) {}
+
+  /** Called by the HTTP handler: returns once the transaction is durable. */
+  async accept(txnId: string, txn: Transaction): Promise<void> {
+    const fresh = await this.s.store.journalAppend("matrix", txnId, txn);
+    this.s.metrics.transactions.inc({ outcome: fresh ? "new" : "duplicate" });
+    if (fresh) void this.process(txnId, txn);
+  }
+
+  async replay(): Promise<number> {
+    const pending = await this.s.store.journalPending("matrix");
+    for (const entry of pending) await this.process(entry.key, entry.payload as Transaction, entry.cursor);
+    return pending.length;
+  }
+
+  private async process(txnId: string, txn: Transaction, from = 0): Promise<void> {
+    const events = txn.events.slice(from);
+    const work: Array<Promise<void>> = events.map((event) =>
+      this.s.roomQueue.run(event.room_id, () => this.handleSafely(event)),
+    );
+    for (const eph of txn.ephemeral) {
+      work.push(this.bot.onEphemeral(eph).catch((err: unknown) => this.s.log.warn({ err }, "ephemeral event failed")));
+    }
+    await Promise.all(work);
+    await this.s.store.journalMarkDone("matrix", txnId);
+  }
+
+  private async handleSafely(event: MatrixEvent): Promise<void> {
+    if (this.recent.has(event.event_id)) return;
+    this.remember(event.event_id);
+    const started = process.hrtime.bigint();
+    let network = "none";
+    try {
+      network = (await this.handle(event)) ?? "none";
+      if (network !== "none") {
+        this.s.metrics.events.inc({ direction: "matrix_to_remote", network, type: event.type });
+        this.s.metrics.latency.observe({ direction: "matrix_to_remote", network }, Number(process.hrtime.bigint() - started) / 1e9);
+      }
+    } catch (err) {
+      this.s.metrics.failures.inc({ direction: "matrix_to_remote", network });
+      this.s.log.error({ err, eventId: event.event_id, roomId: event.room_id, type: event.type }, "could not bridge a Matrix event");
+    }
+  }
+
+  private remember(eventId: string): void {
+    this.recent.add(eventId);
+    if (this.recent.size > this.recentLimit) {
+      const first = this.recent.values().next().value;
+      if (first !== undefined) this.recent.delete(first);
+    }
+  }
+
+  /** Returns the network the event went to, if any. */
+  private async handle(event: MatrixEvent): Promise<string | undefined> {
+    // Our own ghosts' and bot's events are echoes of what we bridged in.
+    if (this.s.isOurs(event.sender)) return undefined;
+    if (event.type === "m.room.member") {
+      await this.bot.onMembership(event);
+      return undefined;
+    }
+    const link = await this.s.link(event.room_id);
+    if (event.type === "m.room.message" && (await this.bot.onMessage(event, link))) return undefined;
+    if (!link || link.state !== "active") return undefined;
+    const slot = this.s.networks.get(link.network);
+    if (!slot) return undefined;
+    if (!this.s.permissions.allows(event.sender, "relay")) return undefined;
+    switch (event.type) {
+      case "m.room.message":
+        await this.message(slot, link, event);
+        return link.network;
+      case "m.reaction":
+        await this.reaction(slot, link, event);
+        return link.network;
+      case "m.room.redaction":
+        await this.redaction(slot, link, event);
+        return link.network;
+      default:
+        return undefined;
+    }
+  }
+
+  private async sender(slot: NetworkSlot, event: MatrixEvent): Promise<MatrixSender> {
+    const login: RemoteLogin | undefined = this.logins.activeFor(event.sender, slot.connector.id);
+    const profile = await this.s.bot.getProfile(event.sender).catch(() => ({}) as { displayname?: string; avatar_url?: string });
+    return {
+      userId: event.sender,
+      displayname: profile.displayname ?? event.sender.slice(1, event.sender.indexOf(":")),
+      avatarUrl: profile.avatar_url ? this.mediaHttpUrl(profile.avatar_url) : undefined,
+      login,
+    };
+  }
+
+  /** A public http URL for an mxc URI, for networks that link to media instead of carrying it. */
+  mediaHttpUrl(mxc: string): string | undefined {
+    const m = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
+    if (!m) return undefined;
+    const base = (this.s.config.homeserver.media_url ?? this.s.config.homeserver.url).replace(/\/+$/, "");
+    return `${base}/_matrix/media/v3/download/${m[1]}/${m[2]}`;
+  }
+
+  private async content(slot: NetworkSlot, raw: Record<string, unknown>): Promise<{ content: BridgeContent; mentions: Array<{ remoteUserId: string; displayname: string }> }> {
+    const msgtype = typeof raw.msgtype === "string" ? raw.msgtype : "m.text";
+    const kinds: Record<string, MessageKind> = {
+      "m.text": "text", "m.notice": "notice", "m.emote": "emote", "m.image": "image", "m.file": "file", "m.audio": "audio", "m.video": "video",
+    };
+    const kind = kinds[msgtype] ?? "text";
+    const body = typeof raw.body === "string" ? raw.body : "";
+    const html =
+      raw.format === "org.matrix.custom.html" && typeof raw.formatted_body === "string"
+        ? sanitizeMatrixHtml(raw.formatted_body, { stripReplyFallback: true })
+        : undefined;
+    const mentions: Array<{ remoteUserId: string; displayname: string }> = [];
+    for (const pill of html ? parsePills(html) : []) {
+      const ghost = this.ghosts.remoteIdOf(pill.userId);
+      if (ghost && ghost.network === slot.connector.id) mentions.push({ remoteUserId: ghost.remoteId, displayname: pill.text });
+    }
+    const text = html ? htmlToPlain(html) : stripReplyFallback(body).body;
+    const content: BridgeContent = { kind, text, html };
+    if (["image", "file", "audio", "video"].includes(kind) && typeof raw.url === "string") {
+      const mxc = raw.url;
+      const info = (raw.info ?? {}) as { mimetype?: string; size?: number };
+      const name = typeof raw.filename === "string" ? raw.filename : body;
+      content.text = typeof raw.filename === "string" && raw.filename !== body ? body : "";
+      content.html = undefined;
+      content.media = {
+        name,
+        mimetype: info.mimetype ?? "application/octet-stream",
+        size: info.size,
+        mxc,
+        httpUrl: this.mediaHttpUrl(mxc),
+        download: async () => (await this.s.bot.download(mxc)).data,
+      };
+    }
+    return { content, mentions };
+  }
+
+  private async message(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<void> {
+    if (await this.s.store.messageByEvent(event.event_id)) return;
+    const relation = readRelation(event.content);
+    const sender = await this.sender(slot, event);
+    if (relation?.kind === "edit") {
+      const original = await this.s.store.messageByEvent(relation.eventId);
+      if (!original) return;
+      if (!supportsEdits(slot.connector)) return this.politely(link, slot, "edits");
+      const { content } = await this.content(slot, relation.newContent as unknown as Record<string, unknown>);
+      await slot.connector.handleMatrixEdit({ chat: chatOf(link), remoteId: original.remoteId, sender, content, eventId: event.event_id });
+      return;
+    }
+    const { content, mentions } = await this.content(slot, event.content);
+    let replyTo: { remoteId: string; senderName: string; text: string } | undefined;
+    let threadRoot: { remoteId: string } | undefined;
+    if (relation?.kind === "reply" || (relation?.kind === "thread" && relation.replyToId && !relation.isFallingBack)) {
+      const target = await this.s.store.messageByEvent(relation.kind === "reply" ? relation.eventId : (relation.replyToId ?? ""));
+      if (target) replyTo = { remoteId: target.remoteId, senderName: await this.displayName(target.sender), text: "" };
+    }
+    if (relation?.kind === "thread") {
+      const root = await this.s.store.messageByEvent(relation.rootId);
+      if (root) threadRoot = { remoteId: root.remoteId };
+    }
+    const result = await slot.connector.handleMatrixMessage({
+      eventId: event.event_id,
+      roomId: event.room_id,
+      chat: chatOf(link),
+      sender,
+      content,
+      timestamp: event.origin_server_ts ?? Date.now(),
+      replyTo,
+      threadRoot,
+      mentions,
+    });
+    await this.s.store.messagePut({
+      network: link.network,
+      channelId: link.channelId,
+      receiver: link.receiver,
+      remoteId: result.remoteId ?? `mx:${event.event_id}`,
+      part: 0,
+      roomId: link.roomId,
+      eventId: event.event_id,
+      sender: event.sender,
+      timestamp: result.timestamp ?? event.origin_server_ts ?? Date.now(),
+    });
+  }
+
+  private async displayName(userId: string): Promise<string> {
+    const ghost = await this.s.store.ghostGet(userId);
+    if (ghost?.displayname) return ghost.displayname;
+    const profile = await this.s.bot.getProfile(userId).catch(() => ({}) as { displayname?: string });
+    return profile.displayname ?? userId;
+  }
+
+  private async reaction(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<void> {
+    const relation = readRelation(event.content);
+    if (relation?.kind !== "annotation") return;
+    if (!supportsReactions(slot.connector)) return this.politely(link, slot, "reactions");
+    if (await this.s.store.messageByEvent(event.event_id)) return;
+    const target = await this.s.store.messageByEvent(relation.eventId);
+    if (!target) return;
+    const sender = await this.sender(slot, event);
+    const result = await slot.connector.handleMatrixReaction({
+      chat: chatOf(link),
+      remoteId: target.remoteId,
+      key: relation.key,
+      sender,
+      eventId: event.event_id,
+    });
+    await this.s.store.messagePut({
+      network: link.network,
+      channelId: link.channelId,
+      receiver: link.receiver,
+      remoteId: result.remoteId ?? `reaction:${target.remoteId}:${event.sender}:${relation.key}`,
+      part: 0,
+      roomId: link.roomId,
+      eventId: event.event_id,
+      sender: event.sender,
+      timestamp: event.origin_server_ts ?? Date.now(),
+    });
+  }
+
+  private async redaction(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<void> {
+    const redacts = event.redacts ?? (typeof event.content.redacts === "string" ? event.content.redacts : undefined);
+    if (!redacts) return;
+    const target = await this.s.store.messageByEvent(redacts);
+    if (!target) return;
+    const sender = await this.sender(slot, event);
+    const reaction = /^reaction:(.*):(@[^:]+:[^:]+):(.*)$/.exec(target.remoteId);
+    if (reaction && supportsReactions(slot.connector)) {
+      await slot.connector.handleMatrixReactionRemove({ chat: chatOf(link), remoteId: reaction[1] ?? "", key: reaction[3] ?? "", sender });
+      return;
+    }
+    if (!supportsRedactions(slot.connector)) return this.politely(link, slot, "deleting messages");
+    await slot.connector.handleMatrixRedaction({ chat: chatOf(link), remoteId: target.remoteId, sender, eventId: event.event_id });
+  }
+
+  /** Says once per room and feature that the network cannot carry it. */
+  private async politely(link: RoomLink, slot: NetworkSlot, what: string): Promise<void> {
+    const key = `${link.roomId} ${what}`;
+    if (this.noticeSent.has(key)) return;
+    this.noticeSent.add(key);
+    await this.s.bot.sendEvent(link.roomId, "m.room.message", {
+      msgtype: "m.notice",
+      body: `${slot.connector.displayName} does not support ${what}, so it was not bridged.`,
+    });
+  }
+}
+
+function chatOf(link: RoomLink): { channelId: string; receiver?: string } {
+  return link.receiver ? { channelId: link.channelId, receiver: link.receiver } : { channelId: link.channelId };
+}

@@ -1,0 +1,209 @@
+import type { ChatInfo, ChatRef, RemoteLogin } from "../connector.js";
+import { supportsPlumbCheck } from "../connector.js";
+import type { RoomLink } from "../store/types.js";
+import type { Ghosts } from "./ghosts.js";
+import type { NetworkSlot, Services } from "./services.js";
+
+/**
+ * Rooms tied to remote chats: portals the bridge creates (by alias join or for DMs) and
+ * plumbed rooms a room admin links. Both become a RoomLink; the rest of the pipeline
+ * only asks "which link is this room / chat".
+ */
+
+/** Power level needed to link/unlink a room: whoever may send m.bridge state events. */
+const BRIDGE_STATE_EVENTS = ["m.bridge", "uk.half-shot.bridge"];
+
+export function chatKey(network: string, chat: ChatRef): string {
+  return `${network}\0${chat.channelId}\0${chat.receiver ?? ""}`;
+}
+
+export class Portals {
+  constructor(
+    private readonly s: Services,
+    private readonly ghosts: Ghosts,
+  ) {}
+
+  aliasFor(slot: NetworkSlot, chat: ChatRef): string | null {
+    const suffix = slot.connector.aliasFor(chat);
+    return suffix === null ? null : `#${slot.aliasPrefix}${suffix}:${this.s.domain}`;
+  }
+
+  /** Which enabled bridge an alias localpart belongs to (the longest matching prefix wins). */
+  slotForAlias(alias: string): { slot: NetworkSlot; suffix: string } | null {
+    const m = /^#([^:]+):(.+)$/.exec(alias);
+    if (!m || m[2] !== this.s.domain) return null;
+    const localpart = m[1] ?? "";
+    let best: NetworkSlot | null = null;
+    for (const slot of this.s.networks.values()) {
+      if (localpart.startsWith(slot.aliasPrefix) && (!best || slot.aliasPrefix.length > best.aliasPrefix.length)) best = slot;
+    }
+    return best ? { slot: best, suffix: localpart.slice(best.aliasPrefix.length) } : null;
+  }
+
+  /** The active (or pending) link for a chat, preferring the one that is active. */
+  async linkFor(network: string, chat: ChatRef): Promise<RoomLink | null> {
+    const links = await this.s.store.linksByChannel(network, chat.channelId, chat.receiver ?? "");
+    return links.find((l) => l.state === "active") ?? links[0] ?? null;
+  }
+
+  /** Homeserver asked about an alias in our namespace: create the portal if the chat exists. */
+  async onAliasQuery(alias: string): Promise<boolean> {
+    const found = this.slotForAlias(alias);
+    if (!found) return false;
+    const { slot, suffix } = found;
+    const chat = slot.connector.chatFromAlias(suffix);
+    if (!chat) return false;
+    const existing = await this.linkFor(slot.connector.id, chat);
+    if (existing) {
+      // The chat is already bridged (e.g. plumbed): point the alias at that room instead.
+      await this.s.bot.setAlias(alias, existing.roomId).catch(() => undefined);
+      return true;
+    }
+    const info = await slot.connector.getChat(chat);
+    if (!info) return false;
+    await this.createPortal(slot, chat, info, { createdBy: "", aliasLocalpart: alias.slice(1, alias.indexOf(":")) });
+    return true;
+  }
+
+  bridgeInfo(slot: NetworkSlot, chat: ChatRef, info: ChatInfo): Record<string, unknown> {
+    return {
+      bridgebot: this.s.botUserId,
+      protocol: { id: slot.connector.id, displayname: slot.connector.displayName },
+      channel: { id: chat.channelId, displayname: info.name },
+    };
+  }
+
+  powerLevels(extraUsers: Record<string, number> = {}): Record<string, unknown> {
+    const events: Record<string, number> = { "m.room.power_levels": 100, "m.room.tombstone": 100, "m.room.server_acl": 100 };
+    for (const t of BRIDGE_STATE_EVENTS) events[t] = 100;
+    return { users: { [this.s.botUserId]: 100, ...extraUsers }, events, invite: 50, state_default: 50 };
+  }
+
+  /** Creates a portal room for a remote chat and records the link. */
+  async createPortal(
+    slot: NetworkSlot,
+    chat: ChatRef,
+    info: ChatInfo,
+    options: { createdBy: string; aliasLocalpart?: string; invite?: string[] },
+  ): Promise<RoomLink> {
+    const bridge = this.bridgeInfo(slot, chat, info);
+    const stateKey = `${slot.connector.id}/${chat.channelId}`;
+    const initial_state: Array<Record<string, unknown>> = BRIDGE_STATE_EVENTS.map((type) => ({
+      type,
+      state_key: stateKey,
+      content: bridge,
+    }));
+    const isDirect = info.isDirect === true;
+    let creator = this.s.bot;
+    if (isDirect && info.otherUser) {
+      // A DM should look like a DM with the remote person, so their ghost creates it.
+      creator = await this.ghosts.ensure(slot.connector.id, info.otherUser);
+    }
+    const users: Record<string, number> = { [creator.userId]: 100 };
+    const roomId = await creator.createRoom({
+      name: isDirect ? undefined : info.name,
+      topic: info.topic,
+      room_alias_name: options.aliasLocalpart,
+      preset: isDirect || info.isPrivate ? "private_chat" : "public_chat",
+      visibility: !isDirect && !info.isPrivate && options.aliasLocalpart ? "public" : "private",
+      is_direct: isDirect,
+      invite: [...(creator.userId !== this.s.botUserId ? [this.s.botUserId] : []), ...(options.invite ?? [])],
+      power_level_content_override: this.powerLevels(users),
+      initial_state,
+      creation_content: { "m.federate": true },
+    });
+    if (creator.userId !== this.s.botUserId) await this.s.bot.ensureJoined(roomId);
+    const link: RoomLink = {
+      roomId,
+      network: slot.connector.id,
+      channelId: chat.channelId,
+      receiver: chat.receiver ?? "",
+      kind: isDirect ? "dm" : "portal",
+      state: "active",
+      createdBy: options.createdBy,
+      createdAt: Date.now(),
+      meta: {},
+    };
+    await this.s.saveLink(link);
+    this.s.metrics.portals.inc({ network: slot.connector.id, kind: link.kind });
+    this.s.log.info({ roomId, network: link.network, channel: chat.channelId, kind: link.kind }, "portal created");
+    return link;
+  }
+
+  /** Whether `userId` may change bridge state in the room, read from its power levels (never trusted from the command). */
+  async canAdministerRoom(roomId: string, userId: string): Promise<boolean> {
+    const pl = await this.s.bot.getState<{
+      users?: Record<string, number>;
+      users_default?: number;
+      events?: Record<string, number>;
+      state_default?: number;
+    }>(roomId, "m.room.power_levels");
+    if (!pl) {
+      // No power levels: the spec says the creator has 100 and everyone else 0.
+      const create = await this.s.bot.getState<{ creator?: string }>(roomId, "m.room.create");
+      return create?.creator === userId;
+    }
+    const level = pl.users?.[userId] ?? pl.users_default ?? 0;
+    const needed = Math.max(...BRIDGE_STATE_EVENTS.map((t) => pl.events?.[t] ?? pl.state_default ?? 50));
+    return level >= needed;
+  }
+
+  /** Plumbs an existing room into a chat. Returns a message for the user (success or why not). */
+  async plumb(
+    slot: NetworkSlot,
+    roomId: string,
+    chatArg: string,
+    userId: string,
+    login: RemoteLogin | undefined,
+  ): Promise<string> {
+    if (!(await this.canAdministerRoom(roomId, userId))) {
+      return "Only a room admin (someone allowed to change the room's bridge settings) can link this room.";
+    }
+    if (await this.s.link(roomId)) return "This room is already linked. Use `!unlink` first.";
+    const chat = slot.connector.chatFromAlias(chatArg) ?? { channelId: chatArg };
+    const info = await slot.connector.getChat(chat, login);
+    if (!info) return `${slot.connector.displayName} has no chat "${chatArg}" that this bridge can see.`;
+    if (supportsPlumbCheck(slot.connector)) {
+      const verdict = await slot.connector.canPlumb(chat, userId, login);
+      if (verdict !== true) return `${slot.connector.displayName} refused: ${verdict}`;
+    }
+    const existing = await this.s.store.linksByChannel(slot.connector.id, chat.channelId, "");
+    if (existing.length > 0) {
+      return `${info.name} is already bridged to ${existing[0]?.roomId}: a second link would duplicate every message.`;
+    }
+    const bridge = this.bridgeInfo(slot, chat, info);
+    for (const type of BRIDGE_STATE_EVENTS) {
+      await this.s.bot.sendState(roomId, type, `${slot.connector.id}/${chat.channelId}`, bridge).catch((err: unknown) => {
+        this.s.log.warn({ err: String(err), roomId }, "could not set bridge info state (bot lacks power?)");
+      });
+    }
+    const link: RoomLink = {
+      roomId,
+      network: slot.connector.id,
+      channelId: chat.channelId,
+      receiver: "",
+      kind: "plumbed",
+      state: "active",
+      createdBy: userId,
+      createdAt: Date.now(),
+      meta: {},
+    };
+    await this.s.saveLink(link);
+    this.s.metrics.portals.inc({ network: slot.connector.id, kind: "plumbed" });
+    return `Linked this room to ${slot.connector.displayName} ${info.name}.`;
+  }
+
+  async unlink(roomId: string, userId: string): Promise<string> {
+    const link = await this.s.link(roomId);
+    if (!link) return "This room is not linked.";
+    if (!(await this.canAdministerRoom(roomId, userId)) && !this.s.permissions.allows(userId, "admin")) {
+      return "Only a room admin can unlink this room.";
+    }
+    await this.s.deleteLink(roomId);
+    this.s.metrics.portals.dec({ network: link.network, kind: link.kind });
+    for (const type of BRIDGE_STATE_EVENTS) {
+      await this.s.bot.sendState(roomId, type, `${link.network}/${link.channelId}`, {}).catch(() => undefined);
+    }
+    return "Unlinked: messages no longer cross.";
+  }
+}

@@ -1,0 +1,298 @@
+import { randomUUID } from "node:crypto";
+import type { BridgeContent, ChatRef, EmitOptions, RemoteEvent, RemoteSender } from "../connector.js";
+import { sanitizeMatrixHtml } from "../format/index.js";
+import type { Intent } from "../matrix/intent.js";
+import { stableTxnId } from "../matrix/intent.js";
+import type { RoomLink } from "../store/types.js";
+import type { Ghosts } from "./ghosts.js";
+import { chatKey, type Portals } from "./portals.js";
+import type { Services } from "./services.js";
+
+/**
+ * Remote → Matrix. connector event → journal (durable, so the connector may ack its
+ * network) → per-chat queue → ghost intent → homeserver. Sends use transaction ids made
+ * from the remote event's key and are skipped when the mapping already exists, so a
+ * replay after a crash duplicates nothing.
+ */
+
+interface JournaledRemote {
+  network: string;
+  event: RemoteEvent;
+  receivedAt: number;
+}
+
+export class RemoteIn {
+  /** Live events keep their functions (media fetchers); a replay after a crash has only the JSON. */
+  private readonly live = new Map<string, RemoteEvent>();
+
+  constructor(
+    private readonly s: Services,
+    private readonly ghosts: Ghosts,
+    private readonly portals: Portals,
+  ) {}
+
+  async emit(network: string, event: RemoteEvent, options: EmitOptions = {}): Promise<void> {
+    const key = options.key ?? `${network}:${randomUUID()}`;
+    const fresh = await this.s.store.journalAppend("remote", key, { network, event, receivedAt: Date.now() } satisfies JournaledRemote);
+    if (!fresh) return;
+    this.live.set(key, event);
+    void this.process(key, { network, event, receivedAt: Date.now() });
+  }
+
+  /** Finishes what a crash interrupted, in arrival order. */
+  async replay(): Promise<number> {
+    const pending = await this.s.store.journalPending("remote");
+    await Promise.all(pending.map((entry) => this.process(entry.key, entry.payload as JournaledRemote)));
+    return pending.length;
+  }
+
+  private queueKey(network: string, event: RemoteEvent): string {
+    return "chat" in event ? chatKey(network, event.chat) : `profile\0${network}`;
+  }
+
+  private process(key: string, entry: JournaledRemote): Promise<void> {
+    const event = this.live.get(key) ?? entry.event;
+    return this.s.roomQueue.run(this.queueKey(entry.network, event), async () => {
+      const started = process.hrtime.bigint();
+      try {
+        await this.handle(entry.network, event, key);
+        this.s.metrics.events.inc({ direction: "remote_to_matrix", network: entry.network, type: event.type });
+        this.s.metrics.latency.observe(
+          { direction: "remote_to_matrix", network: entry.network },
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+      } catch (err) {
+        this.s.metrics.failures.inc({ direction: "remote_to_matrix", network: entry.network });
+        this.s.log.error({ err, network: entry.network, type: event.type, key }, "could not bridge a remote event to Matrix");
+      } finally {
+        this.live.delete(key);
+        await this.s.store.journalMarkDone("remote", key).catch((err: unknown) => {
+          this.s.log.error({ err }, "could not mark a remote event done; it will be retried (and deduplicated) at restart");
+        });
+      }
+    });
+  }
+
+  private async roomFor(network: string, chat: ChatRef, createDm: boolean): Promise<RoomLink | null> {
+    const link = await this.portals.linkFor(network, chat);
+    if (link) return link.state === "active" ? link : null;
+    if (!createDm || !chat.receiver) return null;
+    const slot = this.s.networks.get(network);
+    if (!slot) return null;
+    const info = await slot.connector.getChat(chat);
+    if (!info) return null;
+    return this.portals.createPortal(slot, chat, { ...info, isDirect: true }, { createdBy: chat.receiver, invite: [chat.receiver] });
+  }
+
+  /** The intent a remote sender speaks through: their ghost, or their real account via double puppeting. */
+  private async senderIntent(network: string, sender: RemoteSender, roomId: string): Promise<Intent> {
+    if (sender.fromLogin) {
+      const login = await this.s.store.loginGet(network, sender.fromLogin);
+      const real = login ? this.s.doublePuppet(login.matrixUserId) : null;
+      if (real) return real;
+    }
+    const intent = await this.ghosts.ensure(network, {
+      id: sender.userId,
+      displayname: sender.displayname,
+      avatar: sender.avatar ?? null,
+    });
+    await intent.ensureJoined(roomId);
+    return intent;
+  }
+
+  private async handle(network: string, event: RemoteEvent, key: string): Promise<void> {
+    switch (event.type) {
+      case "message": {
+        const link = await this.roomFor(network, event.chat, true);
+        if (!link) return;
+        const remoteId = event.id ?? key;
+        const known = await this.s.store.messageByRemote(network, link.channelId, link.receiver, remoteId);
+        if (known.length > 0) return;
+        const intent = await this.senderIntent(network, event.sender, link.roomId);
+        const content = await this.toMatrixContent(network, event.content, intent);
+        const relates = await this.relation(network, link, event.replyTo, event.threadRoot);
+        if (relates) content["m.relates_to"] = relates;
+        const eventId = await intent.sendEvent(link.roomId, "m.room.message", content, {
+          ts: event.timestamp,
+          txnId: stableTxnId(network, link.roomId, remoteId),
+        });
+        await this.s.store.messagePut({
+          network,
+          channelId: link.channelId,
+          receiver: link.receiver,
+          remoteId,
+          part: 0,
+          roomId: link.roomId,
+          eventId,
+          sender: intent.userId,
+          timestamp: event.timestamp ?? Date.now(),
+        });
+        return;
+      }
+      case "edit": {
+        const link = await this.roomFor(network, event.chat, false);
+        if (!link) return;
+        const [original] = await this.s.store.messageByRemote(network, link.channelId, link.receiver, event.id);
+        if (!original) return;
+        const intent = await this.senderIntent(network, event.sender, link.roomId);
+        const newContent = await this.toMatrixContent(network, event.content, intent);
+        await intent.sendEvent(
+          link.roomId,
+          "m.room.message",
+          {
+            ...newContent,
+            body: `* ${String(newContent.body)}`,
+            ...(newContent.formatted_body ? { formatted_body: `* ${String(newContent.formatted_body)}` } : {}),
+            "m.new_content": newContent,
+            "m.relates_to": { rel_type: "m.replace", event_id: original.eventId },
+          },
+          { ts: event.timestamp, txnId: stableTxnId(network, "edit", key) },
+        );
+        return;
+      }
+      case "delete": {
+        const link = await this.roomFor(network, event.chat, false);
+        if (!link) return;
+        const parts = await this.s.store.messageByRemote(network, link.channelId, link.receiver, event.id);
+        for (const part of parts) {
+          // Redact as the original sender when it is one of ours; the bot has the power to do it otherwise.
+          const intent = this.s.isOurs(part.sender) ? this.s.intent(part.sender) : this.s.bot;
+          await intent.redact(link.roomId, part.eventId, undefined, stableTxnId("redact", part.eventId));
+        }
+        return;
+      }
+      case "reaction": {
+        const link = await this.roomFor(network, event.chat, false);
+        if (!link) return;
+        const [target] = await this.s.store.messageByRemote(network, link.channelId, link.receiver, event.id);
+        if (!target) return;
+        const reactionKey = `reaction:${event.id}:${event.sender.userId}:${event.key}`;
+        if ((await this.s.store.messageByRemote(network, link.channelId, link.receiver, reactionKey)).length > 0) return;
+        const intent = await this.senderIntent(network, event.sender, link.roomId);
+        const eventId = await intent.sendEvent(
+          link.roomId,
+          "m.reaction",
+          { "m.relates_to": { rel_type: "m.annotation", event_id: target.eventId, key: event.key } },
+          { ts: event.timestamp, txnId: stableTxnId(network, reactionKey) },
+        );
+        await this.s.store.messagePut({
+          network,
+          channelId: link.channelId,
+          receiver: link.receiver,
+          remoteId: reactionKey,
+          part: 0,
+          roomId: link.roomId,
+          eventId,
+          sender: intent.userId,
+          timestamp: event.timestamp ?? Date.now(),
+        });
+        return;
+      }
+      case "reaction-remove": {
+        const link = await this.roomFor(network, event.chat, false);
+        if (!link) return;
+        const reactionKey = `reaction:${event.id}:${event.sender.userId}:${event.key}`;
+        const [mapping] = await this.s.store.messageByRemote(network, link.channelId, link.receiver, reactionKey);
+        if (!mapping) return;
+        await this.s.intent(mapping.sender).redact(link.roomId, mapping.eventId, undefined, stableTxnId("redact", mapping.eventId));
+        return;
+      }
+      case "member": {
+        const link = await this.roomFor(network, event.chat, false);
+        if (!link) return;
+        const userId = this.ghosts.userId(network, event.user.id);
+        if (event.membership === "join") {
+          const intent = await this.ghosts.ensure(network, event.user);
+          await intent.ensureJoined(link.roomId);
+        } else if (event.membership === "leave") {
+          await this.s.intent(userId).leave(link.roomId, event.reason).catch(() => undefined);
+        } else {
+          await this.s.bot.kick(link.roomId, userId, event.reason).catch(() => undefined);
+        }
+        return;
+      }
+      case "profile": {
+        const existing = await this.s.store.ghostGet(this.ghosts.userId(network, event.user.id));
+        if (existing) await this.ghosts.ensure(network, event.user);
+        return;
+      }
+      case "chat-update": {
+        const link = await this.roomFor(network, event.chat, false);
+        if (!link) return;
+        if (event.name !== undefined && link.kind !== "plumbed") await this.s.bot.sendState(link.roomId, "m.room.name", "", { name: event.name });
+        if (event.topic !== undefined && link.kind !== "plumbed") await this.s.bot.sendState(link.roomId, "m.room.topic", "", { topic: event.topic });
+        if (event.avatar && link.kind !== "plumbed") {
+          const { data, mimetype } = await event.avatar.fetch();
+          const url = await this.s.bot.upload(data, mimetype, "avatar");
+          await this.s.bot.sendState(link.roomId, "m.room.avatar", "", { url });
+        }
+        return;
+      }
+      case "typing": {
+        const link = await this.roomFor(network, event.chat, false);
+        if (!link) return;
+        const intent = await this.ghosts.ensure(network, { id: event.userId });
+        await intent.setTyping(link.roomId, event.typing);
+        return;
+      }
+      case "read": {
+        const link = await this.roomFor(network, event.chat, false);
+        if (!link) return;
+        const [mapping] = await this.s.store.messageByRemote(network, link.channelId, link.receiver, event.upTo);
+        if (!mapping) return;
+        const intent = await this.senderIntent(network, { userId: event.userId, fromLogin: event.fromLogin }, link.roomId);
+        await intent.sendReceipt(link.roomId, mapping.eventId);
+        return;
+      }
+    }
+  }
+
+  private async relation(
+    network: string,
+    link: RoomLink,
+    replyTo: string | undefined,
+    threadRoot: string | undefined,
+  ): Promise<Record<string, unknown> | null> {
+    const find = async (id: string | undefined) =>
+      id === undefined ? undefined : (await this.s.store.messageByRemote(network, link.channelId, link.receiver, id))[0];
+    const root = await find(threadRoot);
+    const reply = await find(replyTo);
+    if (root) {
+      return {
+        rel_type: "m.thread",
+        event_id: root.eventId,
+        is_falling_back: !reply,
+        "m.in_reply_to": { event_id: (reply ?? root).eventId },
+      };
+    }
+    if (reply) return { "m.in_reply_to": { event_id: reply.eventId } };
+    return null;
+  }
+
+  private async toMatrixContent(network: string, content: BridgeContent, intent: Intent): Promise<Record<string, unknown>> {
+    const msgtype = `m.${content.kind}`;
+    const out: Record<string, unknown> = { msgtype, body: content.text };
+    if (content.html) {
+      out.format = "org.matrix.custom.html";
+      out.formatted_body = sanitizeMatrixHtml(content.html);
+    }
+    if (content.media) {
+      const media = content.media;
+      if (media.fetch) {
+        const data = await media.fetch();
+        out.url = await intent.upload(data, media.mimetype, media.name);
+        out.info = { mimetype: media.mimetype, size: data.length };
+        out.body = media.name;
+        if (content.text && content.text !== media.name) {
+          out.filename = media.name;
+          out.body = content.text;
+        }
+      } else {
+        // Replayed after a crash without the fetcher: say what was there rather than lose it.
+        out.msgtype = "m.notice";
+        out.body = `${content.text || media.name} (a ${network} file that could not be fetched again)`;
+      }
+    }
+    return out;
+  }
+}

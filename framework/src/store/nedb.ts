@@ -1,0 +1,597 @@
+/**
+ * The embedded default backend: one NeDB (@seald-io/nedb via nedb-promises) datafile per collection.
+ *
+ * How NeDB persists, and what that means here (checked against @seald-io/nedb 4.1):
+ * - Every insert/update/remove changes the in-memory copy, then appends the changed documents to the
+ *   datafile with fs.appendFile; the operation's promise resolves only after that append. So once one
+ *   of our write methods resolves, the data is in the file (in the OS page cache: appends are not
+ *   fsynced, so a machine crash can lose the last seconds; a process crash cannot).
+ * - Compaction rewrites the file with one line per live document (write temp file, fsync, rename,
+ *   fsync dir). Loading always ends with a compaction, so `open()` compacts for free; we also compact
+ *   periodically and on `close()` (which is what makes a clean shutdown fully durable).
+ * - All operations of one datastore run one at a time, in call order, on NeDB's executor: that is
+ *   what makes check-then-insert (unique indexes) and our seq counter race-free.
+ * - NeDB rejects field names containing "." or starting with "$". Free-form data (journal payloads,
+ *   meta, kv values) routinely has such keys ("m.relates_to"), so it is stored as a JSON string.
+ * - Each collection's primary key (room id, user id, event id, ...) is NeDB's `_id`: NeDB always keeps
+ *   a unique `_id` index, so a separate unique index would double the dominant load cost (building
+ *   AVL trees) for nothing.
+ * - NeDB answers a query from at most one index, preferring the last plain-equality field of the query
+ *   that has one, and it does not combine a compound index with single-field ones predictably. Multi-field
+ *   lookups therefore go through one derived string field (JSON of the parts, so no separator can
+ *   collide) with its own index, and queries are written so the most selective indexed field wins.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import Datastore from "nedb-promises";
+import type {
+  GhostRecord,
+  JournalEntry,
+  JournalStream,
+  LinkState,
+  LoginRecord,
+  MatrixUserRecord,
+  MessageMapping,
+  RoomLink,
+  Store,
+} from "./types.js";
+
+export type NedbStoreOptions = ({ directory: string } | { inMemory: true }) & {
+  /** How often to rewrite the append-only datafiles; 0 disables. Default 10 minutes. */
+  compactionIntervalMs?: number;
+  /** Periodic compaction runs in the background, so its failures can only be reported here. */
+  onCompactionError?: (collection: string, error: unknown) => void;
+};
+
+const COLLECTIONS = ["journal", "links", "ghosts", "users", "logins", "messages", "kv"] as const;
+type Collection = (typeof COLLECTIONS)[number];
+
+const DEFAULT_COMPACTION_INTERVAL_MS = 10 * 60 * 1000;
+
+interface IndexSpec {
+  fieldName: string;
+  unique?: boolean;
+  sparse?: boolean;
+}
+
+/*
+ * Low-cardinality fields (network, state, done) are indexed only where a lookup needs them: NeDB keeps
+ * all documents with the same key in one array, so every update of such a document costs O(documents
+ * with that key). `_pending` is sparse so done journal entries leave that index entirely.
+ */
+const INDEXES: Record<Collection, IndexSpec[]> = {
+  journal: [
+    { fieldName: "_pending", sparse: true },
+    { fieldName: "createdAt", sparse: true },
+  ],
+  links: [
+    { fieldName: "_channelKey" },
+    { fieldName: "network" },
+    { fieldName: "createdBy" },
+  ],
+  ghosts: [
+    { fieldName: "_remoteKey", unique: true },
+  ],
+  users: [{ fieldName: "managementRoom", sparse: true }],
+  logins: [{ fieldName: "matrixUserId" }, { fieldName: "network" }],
+  messages: [
+    { fieldName: "_remoteKey" },
+    { fieldName: "roomId" },
+    { fieldName: "timestamp" },
+  ],
+  kv: [],
+};
+
+/*
+ * Stored shapes. `_id` is the record's primary key (dropped from the fields it duplicates); the other
+ * underscore fields are derived lookup keys. None of them leave the store: every read builds the public
+ * record field by field.
+ */
+interface StoredJournal {
+  /** compoundKey(stream, key) */
+  _id: string;
+  stream: JournalStream;
+  key: string;
+  seq: number;
+  payload: string;
+  cursor: number;
+  done: boolean;
+  createdAt: number;
+  /** The stream while not done, absent once done: `journalPending` reads only this sparse index. */
+  _pending?: JournalStream;
+}
+
+/**
+ * Highest seq ever handed out, kept as a journal document so pruning every entry cannot make seq
+ * restart lower after a restart. Matches none of the entry queries (no stream, done or createdAt).
+ */
+interface StoredSeqWatermark {
+  _id: typeof SEQ_WATERMARK_KEY;
+  seq: number;
+}
+const SEQ_WATERMARK_KEY = "\u0000seq-watermark";
+
+type StoredLink = Omit<RoomLink, "roomId" | "meta"> & { _id: string; meta: string; _channelKey: string };
+type StoredGhost = Omit<GhostRecord, "userId"> & { _id: string; _remoteKey: string };
+/** `managementRoom` is omitted rather than null so the sparse index holds only real rooms. */
+type StoredUser = { _id: string; managementRoom?: string; meta: string };
+/** `_id` is compoundKey(network, loginId). */
+type StoredLogin = Omit<LoginRecord, "meta"> & { _id: string; meta: string };
+type StoredMessage = Omit<MessageMapping, "eventId"> & { _id: string; _remoteKey: string };
+interface StoredKv {
+  /** compoundKey(namespace, key) */
+  _id: string;
+  namespace: string;
+  key: string;
+  value: string;
+}
+
+type Db = Datastore<{ _id: string }>;
+
+/** Methods @seald-io/nedb has that nedb-promises' typings do not expose (its Proxy forwards them). */
+interface NedbInternals {
+  compactDatafileAsync(): Promise<void>;
+}
+
+const compoundKey = (...parts: string[]): string => JSON.stringify(parts);
+
+/** JSON text instead of the value itself: see the NeDB key restrictions in the header. */
+const encode = (value: unknown): string => JSON.stringify(value === undefined ? null : value);
+const decode = <T>(text: string): T => JSON.parse(text) as T;
+
+function isUniqueViolation(error: unknown): boolean {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as { errorType?: unknown }).errorType === "uniqueViolated"
+  );
+}
+
+function toJournal(d: StoredJournal): JournalEntry {
+  return {
+    stream: d.stream,
+    key: d.key,
+    seq: d.seq,
+    payload: decode<unknown>(d.payload),
+    cursor: d.cursor,
+    done: d.done,
+    createdAt: d.createdAt,
+  };
+}
+
+function toLink(d: StoredLink): RoomLink {
+  return {
+    roomId: d._id,
+    network: d.network,
+    channelId: d.channelId,
+    receiver: d.receiver,
+    kind: d.kind,
+    state: d.state,
+    createdBy: d.createdBy,
+    createdAt: d.createdAt,
+    meta: decode<Record<string, unknown>>(d.meta),
+  };
+}
+
+function toGhost(d: StoredGhost): GhostRecord {
+  return {
+    userId: d._id,
+    network: d.network,
+    remoteId: d.remoteId,
+    displayname: d.displayname,
+    avatarUrl: d.avatarUrl,
+    registered: d.registered,
+  };
+}
+
+function toUser(d: StoredUser): MatrixUserRecord {
+  return {
+    userId: d._id,
+    managementRoom: d.managementRoom ?? null,
+    meta: decode<Record<string, unknown>>(d.meta),
+  };
+}
+
+function toLogin(d: StoredLogin): LoginRecord {
+  return {
+    network: d.network,
+    matrixUserId: d.matrixUserId,
+    loginId: d.loginId,
+    credentials: d.credentials,
+    state: d.state,
+    remoteName: d.remoteName,
+    createdAt: d.createdAt,
+    meta: decode<Record<string, unknown>>(d.meta),
+  };
+}
+
+function toMessage(d: StoredMessage): MessageMapping {
+  return {
+    network: d.network,
+    channelId: d.channelId,
+    receiver: d.receiver,
+    remoteId: d.remoteId,
+    part: d.part,
+    roomId: d.roomId,
+    eventId: d._id,
+    sender: d.sender,
+    timestamp: d.timestamp,
+  };
+}
+
+export class NedbStore implements Store {
+  private dbs: Record<Collection, Db> | null = null;
+  private opening: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  private compactionTimer: NodeJS.Timeout | null = null;
+  private compacting: Promise<void> | null = null;
+  /** Last seq handed out; assigned synchronously so concurrent appends never share one. */
+  private lastSeq = 0;
+  /** Seq last written to the watermark document (avoids rewriting it on every prune). */
+  private watermark = 0;
+
+  constructor(private readonly options: NedbStoreOptions) {}
+
+  open(): Promise<void> {
+    // Concurrent open() calls share one load instead of racing two datastores onto the same files,
+    // and an open() right after close() waits until the old datastores have let go of them.
+    const closing = this.closing;
+    this.opening ??= (async () => {
+      await closing?.catch(() => undefined);
+      await this.doOpen();
+    })().catch((error: unknown) => {
+      this.opening = null;
+      throw error;
+    });
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<void> {
+    const directory = "directory" in this.options ? this.options.directory : null;
+    if (directory !== null) await mkdir(directory, { recursive: true });
+
+    const entries = COLLECTIONS.map((name): [Collection, Db] => [
+      name,
+      directory === null
+        ? Datastore.create({ inMemoryOnly: true })
+        : Datastore.create({ filename: path.join(directory, `${name}.db`) }),
+    ]);
+    const dbs = Object.fromEntries(entries) as Record<Collection, Db>;
+
+    // Loading rewrites each datafile compactly (NeDB's load ends with a compaction), so this is also
+    // the "compact on open": an explicit compaction here would only write every file a second time.
+    await Promise.all(entries.map(([, db]) => db.load()));
+    // After load, indexes recorded in the datafile already exist and ensureIndex returns at once; only
+    // a new index (first run, or one added in a later version) is built and recorded.
+    await Promise.all(
+      entries.flatMap(([name, db]) => INDEXES[name].map((spec) => db.ensureIndex({ ...spec }))),
+    );
+
+    const newest = await dbs.journal
+      .find<{ seq?: number }>({ seq: { $exists: true } })
+      .sort({ seq: -1 })
+      .limit(1);
+    this.lastSeq = newest[0]?.seq ?? 0;
+    const mark = await dbs.journal.findOne<StoredSeqWatermark>({ _id: SEQ_WATERMARK_KEY });
+    this.watermark = mark?.seq ?? 0;
+
+    this.dbs = dbs;
+
+    const interval = this.options.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS;
+    if (directory !== null && interval > 0) {
+      this.compactionTimer = setInterval(() => {
+        // A run still going (huge files, slow disk) is not doubled up.
+        this.compacting ??= this.compactAll().finally(() => (this.compacting = null));
+      }, interval);
+      // Housekeeping must never be what keeps the process alive.
+      this.compactionTimer.unref();
+    }
+  }
+
+  close(): Promise<void> {
+    // Taken synchronously so an open() issued right after this call starts a new life, not this one.
+    const opening = this.opening;
+    this.opening = null;
+    const previous = this.closing;
+    const closing = this.doClose(previous, opening);
+    this.closing = closing;
+    return closing;
+  }
+
+  private async doClose(previous: Promise<void> | null, opening: Promise<void> | null): Promise<void> {
+    await previous?.catch(() => undefined);
+    await opening?.catch(() => undefined);
+    if (this.compactionTimer) clearInterval(this.compactionTimer);
+    this.compactionTimer = null;
+    const dbs = this.dbs;
+    if (!dbs) return;
+    // Detach first so a periodic run in progress stops after its current file, then let it finish:
+    // nothing may write to the files once close() has resolved.
+    this.dbs = null;
+    await this.compacting;
+    // Compaction is queued behind every pending operation, so awaiting it also drains in-flight writes;
+    // and unlike appends it fsyncs, so a clean shutdown loses nothing even if the machine dies next.
+    await Promise.all(COLLECTIONS.map((name) => (dbs[name] as unknown as NedbInternals).compactDatafileAsync()));
+  }
+
+  /** Rewrites every datafile; errors go to onCompactionError because nobody awaits this. */
+  private async compactAll(): Promise<void> {
+    const dbs = this.dbs;
+    for (const name of COLLECTIONS) {
+      if (!dbs || this.dbs !== dbs) return;
+      try {
+        await (dbs[name] as unknown as NedbInternals).compactDatafileAsync();
+      } catch (error) {
+        if (this.options.onCompactionError) this.options.onCompactionError(name, error);
+        else process.emitWarning(`NeDB compaction of ${name} failed: ${String(error)}`);
+      }
+    }
+  }
+
+  private db(name: Collection): Db {
+    if (!this.dbs) throw new Error("NedbStore is not open");
+    return this.dbs[name];
+  }
+
+  // ---- journal ----
+
+  async journalAppend(stream: JournalStream, key: string, payload: unknown): Promise<boolean> {
+    const db = this.db("journal");
+    const doc: StoredJournal = {
+      _id: compoundKey(stream, key),
+      stream,
+      key,
+      // Taken before the insert is queued; NeDB runs inserts in call order, so seq follows append order.
+      // A duplicate burns its number: seq only has to increase, not be dense.
+      seq: ++this.lastSeq,
+      payload: encode(payload),
+      cursor: 0,
+      done: false,
+      createdAt: Date.now(),
+      _pending: stream,
+    };
+    try {
+      // The unique _id index is checked inside NeDB's serial executor, so of two concurrent
+      // appends with the same key exactly one is inserted.
+      await db.insert(doc);
+      return true;
+    } catch (error) {
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  async journalGet(stream: JournalStream, key: string): Promise<JournalEntry | null> {
+    const doc = await this.db("journal").findOne<StoredJournal>({ _id: compoundKey(stream, key) });
+    return doc ? toJournal(doc) : null;
+  }
+
+  async journalPending(stream: JournalStream): Promise<JournalEntry[]> {
+    const docs = await this.db("journal").find<StoredJournal>({ _pending: stream }).sort({ seq: 1 });
+    return docs.map(toJournal);
+  }
+
+  async journalAdvance(stream: JournalStream, key: string, cursor: number): Promise<void> {
+    await this.db("journal").update({ _id: compoundKey(stream, key) }, { $set: { cursor } });
+  }
+
+  async journalMarkDone(stream: JournalStream, key: string): Promise<void> {
+    await this.db("journal").update(
+      { _id: compoundKey(stream, key) },
+      { $set: { done: true }, $unset: { _pending: true } },
+    );
+  }
+
+  async journalPrune(before: number): Promise<number> {
+    const db = this.db("journal");
+    // Record the high-water mark before deleting: if the newest entries go, open() still continues above them.
+    if (this.lastSeq > this.watermark) {
+      const seq = this.lastSeq;
+      const mark: StoredSeqWatermark = { _id: SEQ_WATERMARK_KEY, seq };
+      await db.update({ _id: SEQ_WATERMARK_KEY }, mark, { upsert: true });
+      this.watermark = Math.max(this.watermark, seq);
+    }
+    return db.remove({ createdAt: { $lt: before }, done: true }, { multi: true });
+  }
+
+  // ---- links ----
+
+  async linkPut(link: RoomLink): Promise<void> {
+    const doc: StoredLink = {
+      _id: link.roomId,
+      network: link.network,
+      channelId: link.channelId,
+      receiver: link.receiver,
+      kind: link.kind,
+      state: link.state,
+      createdBy: link.createdBy,
+      createdAt: link.createdAt,
+      meta: encode(link.meta),
+      _channelKey: compoundKey(link.network, link.channelId),
+    };
+    await this.db("links").update({ _id: doc._id }, doc, { upsert: true });
+  }
+
+  async linkByRoom(roomId: string): Promise<RoomLink | null> {
+    const doc = await this.db("links").findOne<StoredLink>({ _id: roomId });
+    return doc ? toLink(doc) : null;
+  }
+
+  async linksByChannel(network: string, channelId: string, receiver?: string): Promise<RoomLink[]> {
+    const query: Record<string, unknown> = { _channelKey: compoundKey(network, channelId) };
+    if (receiver !== undefined) query.receiver = receiver;
+    const docs = await this.db("links").find<StoredLink>(query).sort({ createdAt: 1, _id: 1 });
+    return docs.map(toLink);
+  }
+
+  async linkDelete(roomId: string): Promise<void> {
+    await this.db("links").remove({ _id: roomId }, { multi: false });
+  }
+
+  async linkList(filter?: { network?: string; createdBy?: string; state?: LinkState }): Promise<RoomLink[]> {
+    // Key order matters: NeDB uses the last indexed equality field, and createdBy is the most selective.
+    const query: Record<string, unknown> = {};
+    if (filter?.state !== undefined) query.state = filter.state;
+    if (filter?.network !== undefined) query.network = filter.network;
+    if (filter?.createdBy !== undefined) query.createdBy = filter.createdBy;
+    const docs = await this.db("links").find<StoredLink>(query).sort({ createdAt: 1, _id: 1 });
+    return docs.map(toLink);
+  }
+
+  linkCount(network?: string): Promise<number> {
+    return this.db("links").count(network === undefined ? {} : { network });
+  }
+
+  // ---- ghosts ----
+
+  async ghostPut(ghost: GhostRecord): Promise<void> {
+    const doc: StoredGhost = {
+      _id: ghost.userId,
+      network: ghost.network,
+      remoteId: ghost.remoteId,
+      displayname: ghost.displayname,
+      avatarUrl: ghost.avatarUrl,
+      registered: ghost.registered,
+      _remoteKey: compoundKey(ghost.network, ghost.remoteId),
+    };
+    await this.db("ghosts").update({ _id: doc._id }, doc, { upsert: true });
+  }
+
+  async ghostGet(userId: string): Promise<GhostRecord | null> {
+    const doc = await this.db("ghosts").findOne<StoredGhost>({ _id: userId });
+    return doc ? toGhost(doc) : null;
+  }
+
+  async ghostByRemote(network: string, remoteId: string): Promise<GhostRecord | null> {
+    const doc = await this.db("ghosts").findOne<StoredGhost>({ _remoteKey: compoundKey(network, remoteId) });
+    return doc ? toGhost(doc) : null;
+  }
+
+  ghostCount(network?: string): Promise<number> {
+    return this.db("ghosts").count(network === undefined ? {} : { network });
+  }
+
+  // ---- users ----
+
+  async userPut(user: MatrixUserRecord): Promise<void> {
+    const doc: StoredUser = { _id: user.userId, meta: encode(user.meta) };
+    if (user.managementRoom !== null) doc.managementRoom = user.managementRoom;
+    await this.db("users").update({ _id: doc._id }, doc, { upsert: true });
+  }
+
+  async userGet(userId: string): Promise<MatrixUserRecord | null> {
+    const doc = await this.db("users").findOne<StoredUser>({ _id: userId });
+    return doc ? toUser(doc) : null;
+  }
+
+  async userByManagementRoom(roomId: string): Promise<MatrixUserRecord | null> {
+    const doc = await this.db("users").findOne<StoredUser>({ managementRoom: roomId });
+    return doc ? toUser(doc) : null;
+  }
+
+  // ---- logins ----
+
+  async loginPut(login: LoginRecord): Promise<void> {
+    const doc: StoredLogin = {
+      _id: compoundKey(login.network, login.loginId),
+      network: login.network,
+      matrixUserId: login.matrixUserId,
+      loginId: login.loginId,
+      credentials: login.credentials,
+      state: login.state,
+      remoteName: login.remoteName,
+      createdAt: login.createdAt,
+      meta: encode(login.meta),
+    };
+    await this.db("logins").update({ _id: doc._id }, doc, { upsert: true });
+  }
+
+  async loginGet(network: string, loginId: string): Promise<LoginRecord | null> {
+    const doc = await this.db("logins").findOne<StoredLogin>({ _id: compoundKey(network, loginId) });
+    return doc ? toLogin(doc) : null;
+  }
+
+  async loginsOf(matrixUserId: string, network?: string): Promise<LoginRecord[]> {
+    // matrixUserId last so NeDB picks its (selective) index over network's.
+    const query: Record<string, unknown> = {};
+    if (network !== undefined) query.network = network;
+    query.matrixUserId = matrixUserId;
+    const docs = await this.db("logins").find<StoredLogin>(query).sort({ createdAt: 1, loginId: 1 });
+    return docs.map(toLogin);
+  }
+
+  async loginsOfNetwork(network: string): Promise<LoginRecord[]> {
+    const docs = await this.db("logins").find<StoredLogin>({ network }).sort({ createdAt: 1, loginId: 1 });
+    return docs.map(toLogin);
+  }
+
+  async loginDelete(network: string, loginId: string): Promise<void> {
+    await this.db("logins").remove({ _id: compoundKey(network, loginId) }, { multi: false });
+  }
+
+  // ---- messages ----
+
+  async messagePut(mapping: MessageMapping): Promise<void> {
+    const doc: StoredMessage = {
+      _id: mapping.eventId,
+      network: mapping.network,
+      channelId: mapping.channelId,
+      receiver: mapping.receiver,
+      remoteId: mapping.remoteId,
+      part: mapping.part,
+      roomId: mapping.roomId,
+      sender: mapping.sender,
+      timestamp: mapping.timestamp,
+      _remoteKey: compoundKey(mapping.network, mapping.channelId, mapping.receiver, mapping.remoteId),
+    };
+    await this.db("messages").update({ _id: doc._id }, doc, { upsert: true });
+  }
+
+  async messageByRemote(
+    network: string,
+    channelId: string,
+    receiver: string,
+    remoteId: string,
+  ): Promise<MessageMapping[]> {
+    const docs = await this.db("messages")
+      .find<StoredMessage>({ _remoteKey: compoundKey(network, channelId, receiver, remoteId) })
+      .sort({ part: 1, roomId: 1 });
+    return docs.map(toMessage);
+  }
+
+  async messageByEvent(eventId: string): Promise<MessageMapping | null> {
+    const doc = await this.db("messages").findOne<StoredMessage>({ _id: eventId });
+    return doc ? toMessage(doc) : null;
+  }
+
+  async messageLatestBefore(roomId: string, timestamp: number): Promise<MessageMapping | null> {
+    // The roomId equality wins NeDB's index choice, so candidates are this room's mappings only.
+    // Ties on timestamp go to the highest part: the last Matrix event sent for that remote message.
+    const docs = await this.db("messages")
+      .find<StoredMessage>({ roomId, timestamp: { $lte: timestamp } })
+      .sort({ timestamp: -1, part: -1 })
+      .limit(1);
+    const doc = docs[0];
+    return doc ? toMessage(doc) : null;
+  }
+
+  messagePrune(before: number): Promise<number> {
+    return this.db("messages").remove({ timestamp: { $lt: before } }, { multi: true });
+  }
+
+  // ---- kv ----
+
+  async kvGet<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    const doc = await this.db("kv").findOne<StoredKv>({ _id: compoundKey(namespace, key) });
+    return doc ? decode<T | null>(doc.value) : null;
+  }
+
+  async kvSet(namespace: string, key: string, value: unknown): Promise<void> {
+    const doc: StoredKv = { _id: compoundKey(namespace, key), namespace, key, value: encode(value) };
+    await this.db("kv").update({ _id: doc._id }, doc, { upsert: true });
+  }
+
+  async kvDelete(namespace: string, key: string): Promise<void> {
+    await this.db("kv").remove({ _id: compoundKey(namespace, key) }, { multi: false });
+  }
+}

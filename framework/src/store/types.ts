@@ -1,0 +1,149 @@
+/**
+ * The one storage contract every backend implements (NeDB is the embedded default).
+ * Backends are dumb: they keep records and answer lookups; all bridge logic lives in the
+ * framework. Every method is async and safe to call concurrently.
+ * Records are plain JSON-compatible objects; backends must not add or keep extra fields
+ * on what they return (no `_id`).
+ */
+
+/** Which side an entry in the durable journal came from. */
+export type JournalStream = "matrix" | "remote";
+
+export interface JournalEntry {
+  stream: JournalStream;
+  /** Unique per stream: the homeserver's txnId, or a connector-chosen remote event key. */
+  key: string;
+  /** Ordering within a stream: assigned by the store, strictly increasing in append order. */
+  seq: number;
+  payload: unknown;
+  /** How many items of the payload were already processed (resume point after a crash). */
+  cursor: number;
+  done: boolean;
+  createdAt: number;
+}
+
+/** How a Matrix room is tied to a remote chat. */
+export type LinkKind = "portal" | "plumbed" | "dm";
+/** pending: waiting for an admin (activation guard); paused: stopped by a guard or an admin. */
+export type LinkState = "active" | "pending" | "paused" | "denied";
+
+export interface RoomLink {
+  roomId: string;
+  network: string;
+  /** The connector's stable id of the remote chat. */
+  channelId: string;
+  /** For chats only one login can see (DMs, private chats): that login's Matrix user. "" otherwise. */
+  receiver: string;
+  kind: LinkKind;
+  state: LinkState;
+  /** Matrix user who created or requested the link. */
+  createdBy: string;
+  createdAt: number;
+  /** Small free-form data owned by the framework's guards and the connector. */
+  meta: Record<string, unknown>;
+}
+
+export interface GhostRecord {
+  /** Full Matrix id, e.g. @irc_libera_alice:example.org */
+  userId: string;
+  network: string;
+  /** The connector's stable id of the remote user (never the display name). */
+  remoteId: string;
+  displayname: string | null;
+  avatarUrl: string | null;
+  /** The remote avatar's stable key, so an unchanged avatar is not uploaded again. */
+  avatarKey?: string | null;
+  registered: boolean;
+}
+
+/** A Matrix user the bridge knows: where their management room is, what they may do. */
+export interface MatrixUserRecord {
+  userId: string;
+  /** The DM with the bridge bot, once there is one. */
+  managementRoom: string | null;
+  meta: Record<string, unknown>;
+}
+
+export type LoginState = "active" | "logged-out";
+
+export interface LoginRecord {
+  network: string;
+  /** The Matrix user who owns the login. */
+  matrixUserId: string;
+  /** The remote account id (e.g. Slack user id), unique per network. */
+  loginId: string;
+  /** Encrypted credentials (framework-encrypted; the store never sees plaintext). */
+  credentials: string;
+  state: LoginState;
+  /** Display name of the remote account, for `list`/`status`. */
+  remoteName: string;
+  createdAt: number;
+  meta: Record<string, unknown>;
+}
+
+/** One Matrix event ↔ one remote message (or one part of it, when split). */
+export interface MessageMapping {
+  network: string;
+  channelId: string;
+  receiver: string;
+  remoteId: string;
+  /** Remote messages that become several Matrix events (text + files) number their parts. */
+  part: number;
+  roomId: string;
+  eventId: string;
+  /** The Matrix sender of the event (ghost, real user or bot). */
+  sender: string;
+  /** Remote timestamp in ms (for read receipts: "newest message at or before"). */
+  timestamp: number;
+}
+
+export interface Store {
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Returns false (and changes nothing) when an entry with this stream+key exists. */
+  journalAppend(stream: JournalStream, key: string, payload: unknown): Promise<boolean>;
+  journalGet(stream: JournalStream, key: string): Promise<JournalEntry | null>;
+  /** Entries not done, oldest (lowest seq) first. */
+  journalPending(stream: JournalStream): Promise<JournalEntry[]>;
+  journalAdvance(stream: JournalStream, key: string, cursor: number): Promise<void>;
+  journalMarkDone(stream: JournalStream, key: string): Promise<void>;
+  /** Deletes done entries created before `before` (ms epoch); returns how many. */
+  journalPrune(before: number): Promise<number>;
+
+  linkPut(link: RoomLink): Promise<void>;
+  linkByRoom(roomId: string): Promise<RoomLink | null>;
+  /** All links for a remote chat (a chat may have a portal and, wrongly, plumbs: guards check). */
+  linksByChannel(network: string, channelId: string, receiver?: string): Promise<RoomLink[]>;
+  linkDelete(roomId: string): Promise<void>;
+  linkList(filter?: { network?: string; createdBy?: string; state?: LinkState }): Promise<RoomLink[]>;
+  linkCount(network?: string): Promise<number>;
+
+  ghostPut(ghost: GhostRecord): Promise<void>;
+  ghostGet(userId: string): Promise<GhostRecord | null>;
+  ghostByRemote(network: string, remoteId: string): Promise<GhostRecord | null>;
+  ghostCount(network?: string): Promise<number>;
+
+  userPut(user: MatrixUserRecord): Promise<void>;
+  userGet(userId: string): Promise<MatrixUserRecord | null>;
+  userByManagementRoom(roomId: string): Promise<MatrixUserRecord | null>;
+
+  loginPut(login: LoginRecord): Promise<void>;
+  loginGet(network: string, loginId: string): Promise<LoginRecord | null>;
+  loginsOf(matrixUserId: string, network?: string): Promise<LoginRecord[]>;
+  loginsOfNetwork(network: string): Promise<LoginRecord[]>;
+  loginDelete(network: string, loginId: string): Promise<void>;
+
+  messagePut(mapping: MessageMapping): Promise<void>;
+  /** Parts in ascending order; empty when unknown. */
+  messageByRemote(network: string, channelId: string, receiver: string, remoteId: string): Promise<MessageMapping[]>;
+  messageByEvent(eventId: string): Promise<MessageMapping | null>;
+  /** The newest mapping in the room whose timestamp is <= `timestamp` (read receipts). */
+  messageLatestBefore(roomId: string, timestamp: number): Promise<MessageMapping | null>;
+  /** Deletes mappings with timestamp before `before`; returns how many. */
+  messagePrune(before: number): Promise<number>;
+
+  kvGet<T = unknown>(namespace: string, key: string): Promise<T | null>;
+  kvSet(namespace: string, key: string, value: unknown): Promise<void>;
+  kvDelete(namespace: string, key: string): Promise<void>;
+}

@@ -1,0 +1,107 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
+/**
+ * A deliberately small client-server API client for tests: it plays the human Matrix
+ * user, so it must not share code with the framework it is checking.
+ */
+export class TestMatrixClient {
+  private since: string | undefined;
+  private txn = 0;
+
+  constructor(
+    readonly baseUrl: string,
+    readonly accessToken: string,
+    readonly userId: string,
+  ) {}
+
+  async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.accessToken}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} as ${this.userId} → ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  async createRoom(body: Record<string, unknown>): Promise<string> {
+    const { room_id } = await this.request<{ room_id: string }>("POST", "/_matrix/client/v3/createRoom", body);
+    return room_id;
+  }
+
+  async join(roomIdOrAlias: string): Promise<string> {
+    const { room_id } = await this.request<{ room_id: string }>(
+      "POST",
+      `/_matrix/client/v3/join/${encodeURIComponent(roomIdOrAlias)}`,
+      {},
+    );
+    return room_id;
+  }
+
+  async sendMessage(roomId: string, content: Record<string, unknown>, type = "m.room.message"): Promise<string> {
+    const { event_id } = await this.request<{ event_id: string }>(
+      "PUT",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/t${Date.now()}-${++this.txn}`,
+      content,
+    );
+    return event_id;
+  }
+
+  async sendText(roomId: string, body: string): Promise<string> {
+    return this.sendMessage(roomId, { msgtype: "m.text", body });
+  }
+
+  /** Long-polls /sync until `match` finds a timeline event in `roomId`, or throws after timeoutMs. */
+  async waitForEvent(
+    roomId: string,
+    match: (event: MatrixTestEvent) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<MatrixTestEvent> {
+    const deadline = Date.now() + timeoutMs;
+    const seen: string[] = [];
+    while (Date.now() < deadline) {
+      const events = await this.syncOnce(Math.min(2_000, Math.max(0, deadline - Date.now())));
+      for (const { roomId: r, event } of events) {
+        if (r !== roomId) continue;
+        seen.push(`${event.sender} ${event.type} ${JSON.stringify(event.content).slice(0, 80)}`);
+        if (match(event)) return event;
+      }
+      await sleep(10);
+    }
+    throw new Error(`no matching event in ${roomId} within ${timeoutMs} ms; saw:\n${seen.join("\n")}`);
+  }
+
+  /** One /sync call; returns the new timeline events of joined rooms. */
+  async syncOnce(timeoutMs: number): Promise<Array<{ roomId: string; event: MatrixTestEvent }>> {
+    const q = new URLSearchParams({ timeout: String(timeoutMs) });
+    if (this.since) q.set("since", this.since);
+    const res = await this.request<SyncResponse>("GET", `/_matrix/client/v3/sync?${q}`);
+    this.since = res.next_batch;
+    const out: Array<{ roomId: string; event: MatrixTestEvent }> = [];
+    for (const [roomId, room] of Object.entries(res.rooms?.join ?? {})) {
+      for (const event of room.timeline?.events ?? []) out.push({ roomId, event });
+      for (const event of room.ephemeral?.events ?? []) out.push({ roomId, event });
+    }
+    return out;
+  }
+}
+
+export interface MatrixTestEvent {
+  type: string;
+  sender: string;
+  event_id?: string;
+  state_key?: string;
+  origin_server_ts?: number;
+  content: Record<string, unknown>;
+}
+
+interface SyncResponse {
+  next_batch: string;
+  rooms?: {
+    join?: Record<
+      string,
+      { timeline?: { events?: MatrixTestEvent[] }; ephemeral?: { events?: MatrixTestEvent[] } }
+    >;
+  };
+}

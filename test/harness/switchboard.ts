@@ -1,0 +1,165 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import yaml from "js-yaml";
+import { parseConfig, registrationInput, ReferenceConnector, type Config } from "@switchboard/framework";
+import { buildRegistration, type Registration } from "@switchboard/registration";
+import { freePort } from "./net.js";
+import { startHomeserver, type AppserviceRegistration, type Homeserver } from "./synapse.js";
+
+/**
+ * Runs the real `switchboard start` as a child process against the real Synapse, so the
+ * end-to-end suites exercise the CLI, config loading and crash recovery (kill -9) exactly
+ * as an admin's deployment would.
+ */
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+export interface SwitchboardProcess {
+  dir: string;
+  configPath: string;
+  /** Output so far, for assertions and failure messages. */
+  output(): string;
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** SIGTERM and wait (a clean, draining stop). */
+  stop(): Promise<number | null>;
+  /** SIGKILL: the crash we must survive. */
+  kill9(): Promise<void>;
+  /** Starts the process again with the same config and data. */
+  restart(): Promise<void>;
+  readonly appservicePort: number;
+  readonly metricsPort: number;
+}
+
+export interface BridgeEnvironment {
+  hs: Homeserver;
+  registration: Registration;
+  config: Config;
+  bridge: SwitchboardProcess;
+  botUserId: string;
+  cleanup(): Promise<void>;
+}
+
+/** Config for a test bridge: merged over a minimal base. */
+export async function startBridgeEnvironment(options: {
+  bridges: Record<string, Record<string, unknown>>;
+  extraConfig?: Record<string, unknown>;
+}): Promise<BridgeEnvironment> {
+  const dir = await mkdtemp(join(tmpdir(), "switchboard-e2e-"));
+  const appservicePort = await freePort();
+  const metricsPort = await freePort();
+  const raw: Record<string, unknown> = {
+    homeserver: { url: "http://127.0.0.1:1", domain: "localhost", retry_interval_ms: 500 },
+    appservice: { id: "switchboard", bind: "127.0.0.1", port: appservicePort, registration: "registration.yaml" },
+    store: { path: "./data" },
+    encryption: { key: "test-encryption-key-that-is-long-enough-1234" },
+    permissions: { "*": "relay", localhost: "user" },
+    metrics: { enabled: true, bind: "127.0.0.1", port: metricsPort },
+    logging: { level: "info" },
+    bridges: options.bridges,
+    ...options.extraConfig,
+  };
+  const schemas = { reference: new ReferenceConnector().configSchema };
+  let config = parseConfig(yaml.dump(raw), "test config", schemas);
+  const registration = buildRegistration(registrationInput(config, [new ReferenceConnector()]));
+  await writeFile(join(dir, "registration.yaml"), yaml.dump(registration));
+  const hs = await startHomeserver({ registrations: [registration as unknown as AppserviceRegistration] });
+  (raw.homeserver as Record<string, unknown>).url = hs.url;
+  config = parseConfig(yaml.dump(raw), "test config", schemas);
+  const configPath = join(dir, "config.yaml");
+  await writeFile(configPath, yaml.dump(raw));
+  const bridge = await launch(dir, configPath, appservicePort, metricsPort);
+  try {
+    await bridge.waitForLog(/Switchboard is running/, 60_000);
+  } catch (err) {
+    await bridge.stop();
+    await hs.stop();
+    throw err;
+  }
+  return {
+    hs,
+    registration,
+    config,
+    bridge,
+    botUserId: `@${config.appservice.bot.localpart}:${hs.serverName}`,
+    cleanup: async () => {
+      await bridge.stop();
+      await hs.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function launch(dir: string, configPath: string, appservicePort: number, metricsPort: number): Promise<SwitchboardProcess> {
+  let child: ChildProcess;
+  let out = "";
+  let exited: Promise<number | null>;
+  const spawnIt = () => {
+    out += "\n--- start ---\n";
+    child = spawn(process.execPath, [join(repoRoot, "bin", "switchboard.js"), "start", "-c", configPath], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    running.add(child);
+    child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
+    exited = new Promise((res) =>
+      child.once("exit", (code) => {
+        running.delete(child);
+        res(code);
+      }),
+    );
+  };
+  spawnIt();
+  const proc: SwitchboardProcess = {
+    dir,
+    configPath,
+    appservicePort,
+    metricsPort,
+    output: () => out,
+    waitForLog: async (pattern, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      const startAt = out.lastIndexOf("--- start ---");
+      while (!pattern.test(out.slice(startAt))) {
+        if (child.exitCode !== null) throw new Error(`switchboard exited (${child.exitCode}) before logging ${pattern}:\n${out.slice(-4000)}`);
+        if (Date.now() > deadline) throw new Error(`switchboard did not log ${pattern} within ${timeoutMs} ms:\n${out.slice(-4000)}`);
+        await sleep(50);
+      }
+    },
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      const code = await Promise.race([exited, sleep(15_000).then(() => "timeout" as const)]);
+      if (code === "timeout") {
+        child.kill("SIGKILL");
+        await exited;
+        throw new Error(`switchboard did not stop within 15 s of SIGTERM:\n${out.slice(-3000)}`);
+      }
+      return code;
+    },
+    kill9: async () => {
+      child.kill("SIGKILL");
+      await exited;
+    },
+    restart: async () => {
+      spawnIt();
+      await proc.waitForLog(/Switchboard is running/, 60_000);
+    },
+  };
+  return proc;
+}
+
+export async function readStoreFiles(dir: string): Promise<string> {
+  const { readdir } = await import("node:fs/promises");
+  const dataDir = join(dir, "data");
+  const files = await readdir(dataDir).catch(() => [] as string[]);
+  const texts = await Promise.all(files.map((f) => readFile(join(dataDir, f), "utf8").catch(() => "")));
+  return texts.join("\n");
+}
