@@ -28,6 +28,11 @@ export interface IrcdLimits {
   maxConnectionsPerIp: number | null;
   /** Output the server buffers for one slow-reading client before disconnecting it. */
   sendQueueBytes: number;
+  /**
+   * Pending TCP connections the server's listen queue holds. Open many connections with at most
+   * this many in flight: beyond it the kernel drops handshakes and clients stall for minutes.
+   */
+  listenBacklog: number;
 }
 
 export interface Ircd {
@@ -84,7 +89,7 @@ export async function startIrcd(options: StartIrcdOptions = {}): Promise<Ircd> {
       port,
       serverName: SERVER_NAME,
       networkName: NETWORK_NAME,
-      limits: { ...spec.limits },
+      limits: { ...spec.limits, listenBacklog: Math.min(spec.limits.listenBacklog, await kernelListenCap()) },
       stop: () => running.stop(),
     };
   } catch (error) {
@@ -92,6 +97,12 @@ export async function startIrcd(options: StartIrcdOptions = {}): Promise<Ircd> {
     else await rm(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** The kernel silently caps every listen() backlog at net.core.somaxconn. */
+async function kernelListenCap(): Promise<number> {
+  const value = Number.parseInt(await readFile("/proc/sys/net/core/somaxconn", "utf8").catch(() => ""), 10);
+  return Number.isFinite(value) && value > 0 ? value : Number.POSITIVE_INFINITY;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,6 +146,8 @@ const ngircd: IrcdSpec = {
     maxConnectionsPerIp: null,
     // Compile-time WRITEBUFFER_MAX_LEN; not configurable.
     sendQueueBytes: 32_768,
+    // Hard-coded listen(sock, 10), and ngircd accepts one connection per event-loop pass.
+    listenBacklog: 10,
   },
   async prepare({ binary, dir, port }) {
     // ngircd otherwise also reads /etc/ngircd/ngircd.conf.d, which would make tests depend on the host.
@@ -196,6 +209,7 @@ const inspircd: IrcdSpec = {
     maxChannelsPerClient: 10_000,
     maxConnectionsPerIp: null,
     sendQueueBytes: 64 * 1024 * 1024,
+    listenBacklog: 4096,
   },
   async prepare({ binary, dir, port }) {
     const configFile = join(dir, "inspircd.conf");
@@ -213,6 +227,9 @@ function inspircdConfig(port: number, dir: string, logFile: string): string {
   // localmax/globalmax are per-IP limits; the values just need to exceed anything a test opens.
   // threshold/commandrate are in commands and millicommands per second: a burst allowance of a
   // million commands and a refill of 1000 commands per second make fakelag unreachable.
+  // recvq must hold a whole burst (the default 8 KiB kills the sender with "RecvQ exceeded").
+  // netbuffersize is the most read from one client per event-loop pass, and an otherwise idle
+  // inspircd 3 makes a pass only about once a second; 65534 is the largest value it accepts.
   return `<server name="${SERVER_NAME}" description="Switchboard test server" network="${NETWORK_NAME}">
 <admin name="Switchboard tests" nick="switchboard" email="switchboard@localhost">
 <bind address="${HOST}" port="${port}" type="clients">
@@ -224,7 +241,7 @@ function inspircdConfig(port: number, dir: string, logFile: string): string {
          maxchans="10000" timeout="60" pingfreq="120"
          resolvehostnames="no" useident="no">
 <cidr ipv4clone="32" ipv6clone="128">
-<performance somaxconn="4096" quietbursts="yes">
+<performance somaxconn="4096" netbuffersize="65534" quietbursts="yes">
 <limits maxnick="${NICK_LENGTH}" maxchan="64" maxreal="128">
 
 # Hostname lookups are off; this only makes sure a stray query never leaves loopback.
@@ -253,6 +270,8 @@ const ergo: IrcdSpec = {
     maxChannelsPerClient: 10_000,
     maxConnectionsPerIp: null,
     sendQueueBytes: 16 * 1024 * 1024,
+    // Go listens with the kernel's net.core.somaxconn.
+    listenBacklog: 4096,
   },
   async prepare({ binary, dir, port }) {
     await assertErgoIrcd(binary, dir);

@@ -5,8 +5,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import yaml from "js-yaml";
-import { parseConfig, registrationInput, ReferenceConnector, type Config } from "@switchboard/framework";
-import { buildRegistration, type Registration } from "@switchboard/registration";
+import { parseConfig, ReferenceConnector, type Config } from "@switchboard/framework";
+import { parseRegistration, type Registration } from "@switchboard/registration";
 import { freePort } from "./net.js";
 import { startHomeserver, type AppserviceRegistration, type Homeserver } from "./synapse.js";
 
@@ -67,13 +67,15 @@ export async function startBridgeEnvironment(options: {
     ...options.extraConfig,
   };
   const schemas = { reference: new ReferenceConnector().configSchema };
-  let config = parseConfig(yaml.dump(raw), "test config", schemas);
-  const registration = buildRegistration(registrationInput(config, [new ReferenceConnector()]));
-  await writeFile(join(dir, "registration.yaml"), yaml.dump(registration));
+  const configPath = join(dir, "config.yaml");
+  await writeFile(configPath, yaml.dump(raw));
+  // The registration comes from the real CLI, so every suite proves Synapse accepts its output.
+  const cli = await runSwitchboard(["registration", "-c", configPath, "-o", join(dir, "registration.yaml")], dir);
+  if (cli.code !== 0) throw new Error(`switchboard registration failed:\n${cli.output}`);
+  const registration = parseRegistration(await readFile(join(dir, "registration.yaml"), "utf8"));
   const hs = await startHomeserver({ registrations: [registration as unknown as AppserviceRegistration] });
   (raw.homeserver as Record<string, unknown>).url = hs.url;
-  config = parseConfig(yaml.dump(raw), "test config", schemas);
-  const configPath = join(dir, "config.yaml");
+  const config = parseConfig(yaml.dump(raw), "test config", schemas);
   await writeFile(configPath, yaml.dump(raw));
   const bridge = await launch(dir, configPath, appservicePort, metricsPort);
   try {
@@ -154,6 +156,16 @@ async function launch(dir: string, configPath: string, appservicePort: number, m
     },
   };
   return proc;
+}
+
+/** Runs a `switchboard` subcommand to completion. */
+export async function runSwitchboard(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [join(repoRoot, "bin", "switchboard.js"), ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((res) => child.once("exit", res));
+  return { code, output };
 }
 
 export async function readStoreFiles(dir: string): Promise<string> {

@@ -417,7 +417,8 @@ function renderLink(node: HtmlElement, buffer: InlineBuffer, ctx: Context): void
   // Same target as the text: one copy is enough (the text for e-mail, the clickable URL else).
   if (sameLink(linkText, href)) return emit(/^mailto:/i.test(href) ? inner.text : href);
   if (ctx.mode === "plain") return emit(`${inner.text} (${href})`);
-  const url = href.replace(/[ ()<>]/g, (c) => encodeURIComponent(c));
+  // Characters that would end the link destination early.
+  const url = href.replace(/[ ()<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   emit(`[${inner.text}](${url})`);
 }
 

@@ -89,7 +89,8 @@ export function editContent(
     "m.mentions": mentions,
     ...rest
   } = newContent;
-  const replacement: MatrixMessageContent = mentions === undefined ? rest : { ...rest, "m.mentions": mentions };
+  const replacement: MatrixMessageContent =
+    mentions === undefined ? rest : { ...rest, "m.mentions": mentions };
   const edit: MatrixMessageContent = {
     ...rest,
     body: `* ${rest.body}`,

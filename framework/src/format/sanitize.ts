@@ -89,28 +89,51 @@ const INTEGER = /^-?\d{1,9}$/;
 const DIMENSION = /^\d{1,5}$/;
 
 type Attributes = sanitizeHtml.Attributes;
+type Validators = Readonly<Record<string, RegExp | null>>;
 
-function keep(attribs: Attributes, name: string, pattern: RegExp, out: Attributes): void {
-  const value = attribs[name];
-  if (value !== undefined && pattern.test(value.trim())) out[name] = value.trim();
+/**
+ * Keeps the attributes that have a validator and pass it (`null`: any value), in their
+ * original order. Values checked against a pattern are trimmed.
+ */
+function filterAttributes(attribs: Attributes, validators: Validators): Attributes {
+  const out: Attributes = {};
+  for (const [name, value] of Object.entries(attribs)) {
+    const validator = validators[name];
+    if (validator === null) out[name] = value;
+    else if (validator !== undefined && validator.test(value.trim())) out[name] = value.trim();
+  }
+  return out;
 }
 
-/** Keeps the colour attributes only when they hold a valid colour. */
+const FONT_ATTRIBUTES: Validators = {
+  "data-mx-color": HEX_COLOR,
+  "data-mx-bg-color": HEX_COLOR,
+  color: FONT_COLOR,
+};
+const SPAN_ATTRIBUTES: Validators = {
+  "data-mx-color": HEX_COLOR,
+  "data-mx-bg-color": HEX_COLOR,
+  "data-mx-spoiler": null,
+};
+const OL_ATTRIBUTES: Validators = { start: INTEGER };
+const IMG_ATTRIBUTES: Validators = {
+  src: MXC_URI,
+  width: DIMENSION,
+  height: DIMENSION,
+  alt: null,
+  title: null,
+};
+
+/** Keeps colour attributes only when they hold a valid colour. */
 function filterColours(tagName: string, attribs: Attributes): sanitizeHtml.Tag {
-  const out: Attributes = {};
-  keep(attribs, "data-mx-color", HEX_COLOR, out);
-  keep(attribs, "data-mx-bg-color", HEX_COLOR, out);
-  if (tagName === "font") keep(attribs, "color", FONT_COLOR, out);
-  if (tagName === "span" && attribs["data-mx-spoiler"] !== undefined) {
-    out["data-mx-spoiler"] = attribs["data-mx-spoiler"];
-  }
-  return { tagName, attribs: out };
+  return {
+    tagName,
+    attribs: filterAttributes(attribs, tagName === "font" ? FONT_ATTRIBUTES : SPAN_ATTRIBUTES),
+  };
 }
 
 function filterOl(tagName: string, attribs: Attributes): sanitizeHtml.Tag {
-  const out: Attributes = {};
-  keep(attribs, "start", INTEGER, out);
-  return { tagName, attribs: out };
+  return { tagName, attribs: filterAttributes(attribs, OL_ATTRIBUTES) };
 }
 
 /**
@@ -119,15 +142,8 @@ function filterOl(tagName: string, attribs: Attributes): sanitizeHtml.Tag {
  */
 function makeImgFilter(dropped: WeakSet<Attributes>): sanitizeHtml.Transformer {
   return (tagName, attribs) => {
-    const src = attribs.src?.trim();
-    if (src !== undefined && MXC_URI.test(src)) {
-      const out: Attributes = { src };
-      keep(attribs, "width", DIMENSION, out);
-      keep(attribs, "height", DIMENSION, out);
-      if (attribs.alt !== undefined) out.alt = attribs.alt;
-      if (attribs.title !== undefined) out.title = attribs.title;
-      return { tagName, attribs: out };
-    }
+    const filtered = filterAttributes(attribs, IMG_ATTRIBUTES);
+    if (filtered.src !== undefined) return { tagName, attribs: filtered };
     const text = attribs.alt || attribs.title || "";
     if (text !== "") return { tagName: "span", attribs: {}, text };
     const marker: Attributes = {};

@@ -130,14 +130,16 @@ function parseBlocks(lines: readonly string[]): Block[] {
       const closing = new RegExp(`^ {0,3}${marks[0] === "`" ? "`" : "~"}{${marks.length},}[ \\t]*$`);
       const code: string[] = [];
       i++;
-      while (i < lines.length && !closing.test(lines[i] ?? "")) code.push(dedent(lines[i++] ?? "", indent.length));
+      while (i < lines.length && !closing.test(lines[i] ?? ""))
+        code.push(dedent(lines[i++] ?? "", indent.length));
       i++; // the closing fence (or past the end)
       blocks.push({ type: "code", language, code: code.join("\n") });
       continue;
     }
     if (QUOTE.test(line)) {
       const quoted: string[] = [];
-      while (i < lines.length && QUOTE.test(lines[i] ?? "")) quoted.push((lines[i++] ?? "").replace(QUOTE, ""));
+      while (i < lines.length && QUOTE.test(lines[i] ?? ""))
+        quoted.push((lines[i++] ?? "").replace(QUOTE, ""));
       blocks.push({ type: "quote", blocks: parseBlocks(quoted) });
       continue;
     }
@@ -350,6 +352,15 @@ function parseInline(src: string, ctx: InlineContext): string {
         continue;
       }
     }
+    if (c === "!" && next === "[") {
+      // Image syntax is not supported: keep `![alt](url)` as typed rather than as a link.
+      const image = parseLink(src, i + 1);
+      if (image) {
+        out += escapeHtml(src.slice(i, image.end));
+        i = image.end;
+        continue;
+      }
+    }
     if (c === "[" && !ctx.inLink) {
       const link = parseLink(src, i);
       if (link && link.text.trim() !== "") {
@@ -383,7 +394,12 @@ function parseEmphasis(src: string, at: number, ctx: InlineContext): { html: str
   const run = runLength(src, at, char);
   if (char === "_" && ALPHANUMERIC.test(src[at - 1] ?? "")) return null;
   const candidates: Array<[string, string]> =
-    char === "~" ? [["~~", "del"]] : [[char + char, "strong"], [char, "em"]];
+    char === "~"
+      ? [["~~", "del"]]
+      : [
+          [char + char, "strong"],
+          [char, "em"],
+        ];
   for (const [delimiter, tag] of candidates) {
     if (run < delimiter.length || isSpace(src[at + delimiter.length])) continue;
     const start = at + delimiter.length;

@@ -61,9 +61,8 @@ export class Bot {
         return;
       }
       await this.s.bot.ensureJoined(event.room_id);
-      const members = await this.s.bot.joinedMembers(event.room_id).catch(() => [] as string[]);
-      const isDm = event.content.is_direct === true || members.length <= 2;
-      if (isDm) {
+      // Only a DM invite makes a management room; any other invite is a room to plumb.
+      if (event.content.is_direct === true) {
         const existing = await this.s.store.userGet(event.sender);
         await this.s.store.userPut({ userId: event.sender, managementRoom: event.room_id, meta: existing?.meta ?? {} });
         await this.notice(event.room_id, `Hello! I am the ${this.bridgeNames()} bridge bot. Say \`help\` to see what I can do.`);

@@ -43,6 +43,7 @@ export class Bridge {
   private readonly bot: Bot;
   private readonly portals: Portals;
   private metricsServer: Server | null = null;
+  private maintenance: NodeJS.Timeout | null = null;
   private started = false;
   private lastPing: string | undefined;
   /** The port the appservice listens on (useful when the config says 0). */
@@ -140,6 +141,9 @@ export class Bridge {
       s.metrics.ghosts.set({ network: slot.connector.id }, await this.opts.store.ghostCount(slot.connector.id));
     }
     if (config.metrics.enabled) await this.startMetrics();
+    await this.prune();
+    this.maintenance = setInterval(() => void this.prune(), 10 * 60_000);
+    this.maintenance.unref();
     this.started = true;
     this.log.info({ networks: [...s.networks.keys()] }, "Switchboard is running");
   }
@@ -147,6 +151,7 @@ export class Bridge {
   /** Drains queued work, then stops everything. */
   async stop(): Promise<void> {
     this.started = false;
+    if (this.maintenance) clearInterval(this.maintenance);
     await this.appservice.close();
     await this.services.roomQueue.drain();
     for (const slot of this.services.networks.values()) {
@@ -234,6 +239,19 @@ export class Bridge {
           `the homeserver cannot reach this appservice (${String(err)}): check the registration's url and that ${this.opts.config.appservice.bind}:${this.port} is reachable from the homeserver`,
         );
       }
+    }
+  }
+
+  /** Drops finished journal entries and message mappings past their retention. */
+  private async prune(): Promise<void> {
+    const store = this.opts.store;
+    try {
+      const journal = await store.journalPrune(Date.now() - 60 * 60_000);
+      const days = this.opts.config.store.message_retention_days;
+      const messages = days > 0 ? await store.messagePrune(Date.now() - days * 86_400_000) : 0;
+      if (journal + messages > 0) this.log.debug({ journal, messages }, "pruned the store");
+    } catch (err) {
+      this.log.warn({ err: String(err) }, "store pruning failed; will retry");
     }
   }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { BridgeContent, MatrixSender, MessageKind, RemoteLogin } from "../connector.js";
 import { supportsEdits, supportsReactions, supportsRedactions } from "../connector.js";
 import { htmlToPlain, parsePills, readRelation, sanitizeMatrixHtml, stripReplyFallback } from "../format/index.js";
@@ -7,6 +8,9 @@ import type { Bot } from "./bot.js";
 import type { Ghosts } from "./ghosts.js";
 import type { Logins } from "./logins.js";
 import type { NetworkSlot, Services } from "./services.js";
+
+/** Delays between attempts to deliver one Matrix event (ms). */
+const RETRIES = [250, 1000, 4000, 10_000];
 
 /**
  * Matrix → remote. HTTP transaction → journal (durable before the 200) → per-room queue
@@ -18,6 +22,10 @@ export class MatrixIn {
   private readonly recent = new Set<string>();
   private readonly recentLimit = 50_000;
   private readonly noticeSent = new Set<string>();
+  /** Transactions being processed, so a replay and a live delivery never run one twice. */
+  private readonly inFlight = new Set<string>();
+  /** Until the connectors have started, transactions are only journaled; `replay` runs them. */
+  private ready = false;
 
   constructor(
     private readonly s: Services,
@@ -28,18 +36,34 @@ export class MatrixIn {
 
   /** Called by the HTTP handler: returns once the transaction is durable. */
   async accept(txnId: string, txn: Transaction): Promise<void> {
-    const fresh = await this.s.store.journalAppend("matrix", txnId, txn);
+    // Sealed: transactions carry private messages and, in the bot DM, login tokens.
+    const fresh = await this.s.store.journalAppend("matrix", txnId, this.s.box.seal(txn));
     this.s.metrics.transactions.inc({ outcome: fresh ? "new" : "duplicate" });
-    if (fresh) void this.process(txnId, txn);
+    if (fresh && this.ready) void this.process(txnId, txn);
   }
 
+  /** Opens the gate and finishes every journaled transaction (after a crash, or accepted during start). */
   async replay(): Promise<number> {
     const pending = await this.s.store.journalPending("matrix");
-    for (const entry of pending) await this.process(entry.key, entry.payload as Transaction, entry.cursor);
+    // Queue every journaled event, in order, before the gate opens, all in this one tick:
+    // live transactions then queue behind them, and none falls between the query and the gate.
+    const work = pending.map((entry) => this.process(entry.key, this.s.box.open(entry.payload as string) as Transaction, entry.cursor));
+    this.ready = true;
+    await Promise.all(work);
     return pending.length;
   }
 
   private async process(txnId: string, txn: Transaction, from = 0): Promise<void> {
+    if (this.inFlight.has(txnId)) return;
+    this.inFlight.add(txnId);
+    try {
+      await this.processEvents(txnId, txn, from);
+    } finally {
+      this.inFlight.delete(txnId);
+    }
+  }
+
+  private async processEvents(txnId: string, txn: Transaction, from: number): Promise<void> {
     const events = txn.events.slice(from);
     const work: Array<Promise<void>> = events.map((event) =>
       this.s.roomQueue.run(event.room_id, () => this.handleSafely(event)),
@@ -56,15 +80,33 @@ export class MatrixIn {
     this.remember(event.event_id);
     const started = process.hrtime.bigint();
     let network = "none";
-    try {
-      network = (await this.handle(event)) ?? "none";
-      if (network !== "none") {
-        this.s.metrics.events.inc({ direction: "matrix_to_remote", network, type: event.type });
-        this.s.metrics.latency.observe({ direction: "matrix_to_remote", network }, Number(process.hrtime.bigint() - started) / 1e9);
+    // A remote network that is briefly down must not cost a message: retry, then say so in the room.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        network = (await this.handle(event)) ?? "none";
+        if (network !== "none") {
+          this.s.metrics.events.inc({ direction: "matrix_to_remote", network, type: event.type });
+          this.s.metrics.latency.observe({ direction: "matrix_to_remote", network }, Number(process.hrtime.bigint() - started) / 1e9);
+        }
+        return;
+      } catch (err) {
+        const log = { err, eventId: event.event_id, roomId: event.room_id, type: event.type, attempt };
+        if (attempt < RETRIES.length + 1) {
+          this.s.log.warn(log, "could not bridge a Matrix event; retrying");
+          await sleep(RETRIES[attempt - 1] ?? 1000);
+          continue;
+        }
+        this.s.metrics.failures.inc({ direction: "matrix_to_remote", network });
+        this.s.log.error(log, "could not bridge a Matrix event; giving up");
+        await this.s.bot
+          .sendEvent(event.room_id, "m.room.message", {
+            msgtype: "m.notice",
+            body: `This message could not be delivered: ${(err as Error).message}`,
+            "m.relates_to": { "m.in_reply_to": { event_id: event.event_id } },
+          })
+          .catch(() => undefined);
+        return;
       }
-    } catch (err) {
-      this.s.metrics.failures.inc({ direction: "matrix_to_remote", network });
-      this.s.log.error({ err, eventId: event.event_id, roomId: event.room_id, type: event.type }, "could not bridge a Matrix event");
     }
   }
 

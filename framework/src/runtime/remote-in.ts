@@ -24,6 +24,9 @@ interface JournaledRemote {
 export class RemoteIn {
   /** Live events keep their functions (media fetchers); a replay after a crash has only the JSON. */
   private readonly live = new Map<string, RemoteEvent>();
+  /** Until `replay` has queued what a crash left behind, new events are only journaled. */
+  private ready = false;
+  private readonly inFlight = new Set<string>();
 
   constructor(
     private readonly s: Services,
@@ -33,16 +36,21 @@ export class RemoteIn {
 
   async emit(network: string, event: RemoteEvent, options: EmitOptions = {}): Promise<void> {
     const key = options.key ?? `${network}:${randomUUID()}`;
-    const fresh = await this.s.store.journalAppend("remote", key, { network, event, receivedAt: Date.now() } satisfies JournaledRemote);
+    const entry: JournaledRemote = { network, event, receivedAt: Date.now() };
+    // Sealed like the Matrix journal: remote events carry private messages.
+    const fresh = await this.s.store.journalAppend("remote", key, this.s.box.seal(entry));
     if (!fresh) return;
     this.live.set(key, event);
-    void this.process(key, { network, event, receivedAt: Date.now() });
+    if (this.ready) void this.process(key, entry);
   }
 
   /** Finishes what a crash interrupted, in arrival order. */
   async replay(): Promise<number> {
     const pending = await this.s.store.journalPending("remote");
-    await Promise.all(pending.map((entry) => this.process(entry.key, entry.payload as JournaledRemote)));
+    // As on the Matrix side: journaled events queue first, in this tick, then the gate opens.
+    const work = pending.map((entry) => this.process(entry.key, this.s.box.open(entry.payload as string) as JournaledRemote));
+    this.ready = true;
+    await Promise.all(work);
     return pending.length;
   }
 
@@ -51,6 +59,8 @@ export class RemoteIn {
   }
 
   private process(key: string, entry: JournaledRemote): Promise<void> {
+    if (this.inFlight.has(key)) return Promise.resolve();
+    this.inFlight.add(key);
     const event = this.live.get(key) ?? entry.event;
     return this.s.roomQueue.run(this.queueKey(entry.network, event), async () => {
       const started = process.hrtime.bigint();
@@ -66,6 +76,7 @@ export class RemoteIn {
         this.s.log.error({ err, network: entry.network, type: event.type, key }, "could not bridge a remote event to Matrix");
       } finally {
         this.live.delete(key);
+        this.inFlight.delete(key);
         await this.s.store.journalMarkDone("remote", key).catch((err: unknown) => {
           this.s.log.error({ err }, "could not mark a remote event done; it will be retried (and deduplicated) at restart");
         });

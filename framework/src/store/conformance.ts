@@ -5,14 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { TestContext } from "node:test";
-import type {
-  GhostRecord,
-  LoginRecord,
-  MatrixUserRecord,
-  MessageMapping,
-  RoomLink,
-  Store,
-} from "./types.js";
+import type { GhostRecord, LoginRecord, MatrixUserRecord, MessageMapping, RoomLink, Store } from "./types.js";
 
 export interface StoreHarness {
   /** An opened store over empty storage. */
@@ -36,7 +29,17 @@ const FIELDS = {
   ghost: ["avatarUrl", "displayname", "network", "registered", "remoteId", "userId"],
   user: ["managementRoom", "meta", "userId"],
   login: ["createdAt", "credentials", "loginId", "matrixUserId", "meta", "network", "remoteName", "state"],
-  message: ["channelId", "eventId", "network", "part", "receiver", "remoteId", "roomId", "sender", "timestamp"],
+  message: [
+    "channelId",
+    "eventId",
+    "network",
+    "part",
+    "receiver",
+    "remoteId",
+    "roomId",
+    "sender",
+    "timestamp",
+  ],
 } as const;
 
 function assertFields(record: object | null, kind: keyof typeof FIELDS): void {
@@ -332,7 +335,9 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
         run(async ({ store }) => {
           await store.linkPut(link({ roomId: "!1:x", createdBy: "@a:x" }));
           await store.linkPut(link({ roomId: "!2:x", createdBy: "@b:x", state: "pending" }));
-          await store.linkPut(link({ roomId: "!3:x", network: "slack", createdBy: "@a:x", state: "pending" }));
+          await store.linkPut(
+            link({ roomId: "!3:x", network: "slack", createdBy: "@a:x", state: "pending" }),
+          );
           await store.linkPut(link({ roomId: "!4:x", network: "slack", createdBy: "@b:x", state: "denied" }));
 
           assert.deepEqual(rooms(await store.linkList()), ["!1:x", "!2:x", "!3:x", "!4:x"]);
@@ -397,7 +402,8 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
       test(
         "count per network",
         run(async ({ store }) => {
-          for (let i = 0; i < 5; i++) await store.ghostPut(ghost({ userId: `@irc_${i}:x`, remoteId: `${i}` }));
+          for (let i = 0; i < 5; i++)
+            await store.ghostPut(ghost({ userId: `@irc_${i}:x`, remoteId: `${i}` }));
           for (let i = 0; i < 3; i++) {
             await store.ghostPut(ghost({ userId: `@slack_${i}:x`, network: "slack", remoteId: `${i}` }));
           }
@@ -450,7 +456,11 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
           const got = await store.loginGet("slack", "U1");
           assertFields(got, "login");
           assert.deepEqual(got, login({ meta: AWKWARD_JSON }));
-          assert.equal((await store.loginGet("discord", "U1"))?.matrixUserId, "@carol:x", "ids are per network");
+          assert.equal(
+            (await store.loginGet("discord", "U1"))?.matrixUserId,
+            "@carol:x",
+            "ids are per network",
+          );
           assert.equal(await store.loginGet("slack", "nope"), null);
 
           assert.deepEqual(loginIds(await store.loginsOf("@bob:example.org")), ["D1", "U1", "U2"]);
@@ -508,7 +518,11 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
           assert.equal(await store.messageByEvent("$unknown"), null);
 
           await store.messagePut(message({ part: 1, eventId: "$p1", sender: "@bot:x" }));
-          assert.equal((await store.messageByEvent("$p1"))?.sender, "@bot:x", "put with the same event replaces");
+          assert.equal(
+            (await store.messageByEvent("$p1"))?.sender,
+            "@bot:x",
+            "put with the same event replaces",
+          );
           assert.equal((await store.messageByRemote("irc", "#chan", "", "m1")).length, 3);
         }),
       );
@@ -520,7 +534,9 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
           await store.messagePut(message({ roomId: a, eventId: "$a300", remoteId: "3", timestamp: 300 }));
           await store.messagePut(message({ roomId: a, eventId: "$a100", remoteId: "1", timestamp: 100 }));
           await store.messagePut(message({ roomId: a, eventId: "$a200", remoteId: "2", timestamp: 200 }));
-          await store.messagePut(message({ roomId: "!b:x", eventId: "$b250", remoteId: "9", timestamp: 250 }));
+          await store.messagePut(
+            message({ roomId: "!b:x", eventId: "$b250", remoteId: "9", timestamp: 250 }),
+          );
 
           assert.equal((await store.messageLatestBefore(a, 250))?.eventId, "$a200");
           assert.equal((await store.messageLatestBefore(a, 200))?.eventId, "$a200", "inclusive");
@@ -686,7 +702,10 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
           assert.deepEqual(await s.journalPending("remote"), []);
           assert.equal(await s.journalAppend("matrix", "open", null), false, "dedup survives reopen");
 
-          assert.deepEqual(await s.linkByRoom("!keep:x"), link({ roomId: "!keep:x", meta: AWKWARD_JSON, state: "paused" }));
+          assert.deepEqual(
+            await s.linkByRoom("!keep:x"),
+            link({ roomId: "!keep:x", meta: AWKWARD_JSON, state: "paused" }),
+          );
           assert.equal(await s.linkByRoom("!gone:x"), null);
           assert.deepEqual(rooms(await s.linksByChannel("irc", "#chan")), ["!keep:x"]);
           assert.equal(await s.linkCount(), 1);

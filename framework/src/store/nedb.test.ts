@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
@@ -102,6 +102,42 @@ describe("NedbStore specifics", () => {
       assert.ok(compacted.length < grown);
     } finally {
       await h.cleanup();
+    }
+  });
+
+  test("index definitions follow the code, not whatever an older version left in the datafile", async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), "switchboard-nedb-"));
+    const file = path.join(directory, "ghosts.db");
+    const ghost = {
+      _id: "@irc_a:x",
+      network: "irc",
+      remoteId: "a",
+      displayname: null,
+      avatarUrl: null,
+      registered: false,
+      _remoteKey: '["irc","a"]',
+    };
+    await writeFile(
+      file,
+      [
+        JSON.stringify(ghost),
+        '{"$$indexCreated":{"fieldName":"network","unique":false,"sparse":false}}',
+        '{"$$indexCreated":{"fieldName":"_remoteKey","unique":false,"sparse":false}}',
+        "",
+      ].join("\n"),
+    );
+    const store = new NedbStore({ directory });
+    try {
+      await store.open();
+      assert.equal((await store.ghostByRemote("irc", "a"))?.userId, "@irc_a:x");
+      await store.close();
+      const indexes = (await lines(file)).filter((l) => l.includes("$$indexCreated"));
+      assert.deepEqual(indexes, [
+        '{"$$indexCreated":{"fieldName":"_remoteKey","unique":true,"sparse":false}}',
+      ]);
+    } finally {
+      await store.close();
+      await rm(directory, { recursive: true, force: true });
     }
   });
 

@@ -16,10 +16,10 @@
  * - Each collection's primary key (room id, user id, event id, ...) is NeDB's `_id`: NeDB always keeps
  *   a unique `_id` index, so a separate unique index would double the dominant load cost (building
  *   AVL trees) for nothing.
- * - NeDB answers a query from at most one index, preferring the last plain-equality field of the query
- *   that has one, and it does not combine a compound index with single-field ones predictably. Multi-field
- *   lookups therefore go through one derived string field (JSON of the parts, so no separator can
- *   collide) with its own index, and queries are written so the most selective indexed field wins.
+ * - NeDB answers a query from at most one index: the last plain-equality field of the query that has
+ *   one, and a compound index only if no such field exists. Multi-field lookups therefore go through one
+ *   derived string field (JSON of the parts, so no separator can collide) with its own index, and
+ *   queries are written so the most selective indexed field wins.
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -55,30 +55,23 @@ interface IndexSpec {
 }
 
 /*
- * Low-cardinality fields (network, state, done) are indexed only where a lookup needs them: NeDB keeps
- * all documents with the same key in one array, so every update of such a document costs O(documents
- * with that key). `_pending` is sparse so done journal entries leave that index entirely.
+ * Secondary indexes (`_id` is implicit). Low-cardinality fields are indexed only where cheap: NeDB keeps
+ * all documents with one key in one array, and every update of such a document filters that array.
+ * - ghosts.network is deliberately NOT indexed: with 100k ghosts it made each ghostPut ~3x slower
+ *   (O(25k) per update) and sped ghostCount(network) up not at all, since a count visits every match.
+ * - links/logins by network stay indexed: those collections are small and list them by network.
+ * - `_pending` is sparse, so done journal entries drop out of it and journalPending visits only open ones.
  */
 const INDEXES: Record<Collection, IndexSpec[]> = {
   journal: [
     { fieldName: "_pending", sparse: true },
     { fieldName: "createdAt", sparse: true },
   ],
-  links: [
-    { fieldName: "_channelKey" },
-    { fieldName: "network" },
-    { fieldName: "createdBy" },
-  ],
-  ghosts: [
-    { fieldName: "_remoteKey", unique: true },
-  ],
+  links: [{ fieldName: "_channelKey" }, { fieldName: "network" }, { fieldName: "createdBy" }],
+  ghosts: [{ fieldName: "_remoteKey", unique: true }],
   users: [{ fieldName: "managementRoom", sparse: true }],
   logins: [{ fieldName: "matrixUserId" }, { fieldName: "network" }],
-  messages: [
-    { fieldName: "_remoteKey" },
-    { fieldName: "roomId" },
-    { fieldName: "timestamp" },
-  ],
+  messages: [{ fieldName: "_remoteKey" }, { fieldName: "roomId" }, { fieldName: "timestamp" }],
   kv: [],
 };
 
@@ -128,9 +121,28 @@ interface StoredKv {
 
 type Db = Datastore<{ _id: string }>;
 
-/** Methods @seald-io/nedb has that nedb-promises' typings do not expose (its Proxy forwards them). */
+/** Members @seald-io/nedb has that nedb-promises' typings do not expose (its Proxy forwards them). */
 interface NedbInternals {
   compactDatafileAsync(): Promise<void>;
+  indexes: Record<string, { unique: boolean; sparse: boolean }>;
+}
+
+/**
+ * Makes the datastore's indexes exactly `specs`. NeDB records index definitions in the datafile and
+ * recreates them on load, so an index dropped or changed in this file would otherwise live on in every
+ * existing store (costing load time and write time) and a changed unique/sparse flag would be ignored.
+ */
+async function syncIndexes(db: Db, specs: IndexSpec[]): Promise<void> {
+  const existing = (db as unknown as NedbInternals).indexes;
+  for (const [fieldName, index] of Object.entries(existing)) {
+    if (fieldName === "_id") continue;
+    const spec = specs.find((s) => s.fieldName === fieldName);
+    if (!spec || index.unique !== (spec.unique ?? false) || index.sparse !== (spec.sparse ?? false)) {
+      await db.removeIndex(fieldName);
+    }
+  }
+  // For an index the datafile already defined, ensureIndex returns at once; only new ones are built.
+  for (const spec of specs) await db.ensureIndex({ ...spec });
 }
 
 const compoundKey = (...parts: string[]): string => JSON.stringify(parts);
@@ -261,11 +273,7 @@ export class NedbStore implements Store {
     // Loading rewrites each datafile compactly (NeDB's load ends with a compaction), so this is also
     // the "compact on open": an explicit compaction here would only write every file a second time.
     await Promise.all(entries.map(([, db]) => db.load()));
-    // After load, indexes recorded in the datafile already exist and ensureIndex returns at once; only
-    // a new index (first run, or one added in a later version) is built and recorded.
-    await Promise.all(
-      entries.flatMap(([name, db]) => INDEXES[name].map((spec) => db.ensureIndex({ ...spec }))),
-    );
+    await Promise.all(entries.map(([name, db]) => syncIndexes(db, INDEXES[name])));
 
     const newest = await dbs.journal
       .find<{ seq?: number }>({ seq: { $exists: true } })
@@ -311,7 +319,9 @@ export class NedbStore implements Store {
     await this.compacting;
     // Compaction is queued behind every pending operation, so awaiting it also drains in-flight writes;
     // and unlike appends it fsyncs, so a clean shutdown loses nothing even if the machine dies next.
-    await Promise.all(COLLECTIONS.map((name) => (dbs[name] as unknown as NedbInternals).compactDatafileAsync()));
+    await Promise.all(
+      COLLECTIONS.map((name) => (dbs[name] as unknown as NedbInternals).compactDatafileAsync()),
+    );
   }
 
   /** Rewrites every datafile; errors go to onCompactionError because nobody awaits this. */
