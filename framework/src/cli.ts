@@ -32,7 +32,9 @@ export function registrationInput(config: Config, connectors: Connector[]): Regi
   const enabled = connectors.filter((c) => config.bridges[c.id]?.enabled);
   return {
     id: config.appservice.id,
-    url: config.appservice.url ?? `http://${config.appservice.bind === "0.0.0.0" ? "127.0.0.1" : config.appservice.bind}:${config.appservice.port}`,
+    url:
+      config.appservice.url ??
+      `http://${config.appservice.bind === "0.0.0.0" ? "127.0.0.1" : config.appservice.bind}:${config.appservice.port}`,
     senderLocalpart: config.appservice.bot.localpart,
     domain: config.homeserver.domain,
     namespaces: enabled.map((c) => ({
@@ -56,7 +58,11 @@ async function readRegistration(path: string): Promise<Registration | null> {
 }
 
 /** Writes (or refreshes, keeping tokens) the registration; returns it. */
-export async function writeRegistration(config: Config, connectors: Connector[], output: string): Promise<Registration> {
+export async function writeRegistration(
+  config: Config,
+  connectors: Connector[],
+  output: string,
+): Promise<Registration> {
   const existing = await readRegistration(output);
   const registration = buildRegistration(registrationInput(config, connectors), existing ?? undefined);
   await writeFile(output, registrationToYaml(registration), { mode: 0o600 });
@@ -74,14 +80,18 @@ async function encryptionKey(config: Config, configDir: string, log: Logger): Pr
     const key = randomBytes(32).toString("base64url");
     await writeFile(file, key + "\n", { mode: 0o600 });
     await chmod(file, 0o600);
-    log.warn({ file }, "no encryption.key in the config: generated a key file for credentials at rest; back it up with the data directory");
+    log.warn(
+      { file },
+      "no encryption.key in the config: generated a key file for credentials at rest; back it up with the data directory",
+    );
     return key;
   }
 }
 
 export async function runCli(argv: string[], factories: Record<string, ConnectorFactory>): Promise<number> {
   const connectors = () => Object.values(factories).map((f) => f());
-  const schemas = (list: Connector[]): Record<string, TObject> => Object.fromEntries(list.map((c) => [c.id, c.configSchema]));
+  const schemas = (list: Connector[]): Record<string, TObject> =>
+    Object.fromEntries(list.map((c) => [c.id, c.configSchema]));
   const program = new Command();
   let exitCode = 0;
   program.name("switchboard").description("Matrix bridges for IRC, Slack, Discord and Signal").exitOverride();
@@ -97,7 +107,10 @@ export async function runCli(argv: string[], factories: Record<string, Connector
       const config = await loadConfig(opts.config, schemas(list));
       if (opts.check) {
         const existing = await readRegistration(opts.output);
-        if (!existing) throw new CliError(`${opts.output} does not exist; create it with \`switchboard registration -c ${opts.config} -o ${opts.output}\``);
+        if (!existing)
+          throw new CliError(
+            `${opts.output} does not exist; create it with \`switchboard registration -c ${opts.config} -o ${opts.output}\``,
+          );
         const problems = checkRegistration(existing, registrationInput(config, list));
         if (problems.length === 0) {
           console.log(`${opts.output} matches ${opts.config}.`);
@@ -133,7 +146,9 @@ export async function runCli(argv: string[], factories: Record<string, Connector
       if (opts.createConfig && !(await exists(opts.config))) {
         const example = resolve(dirname(opts.config), "config.example.yaml");
         await copyFile(example, opts.config);
-        console.log(`Created ${opts.config} from config.example.yaml: edit homeserver.url, homeserver.domain and bridges.`);
+        console.log(
+          `Created ${opts.config} from config.example.yaml: edit homeserver.url, homeserver.domain and bridges.`,
+        );
       }
       const list = connectors();
       const config = await loadConfig(opts.config, schemas(list));
@@ -143,7 +158,9 @@ export async function runCli(argv: string[], factories: Record<string, Connector
       let registration = await readRegistration(regPath);
       if (!registration) {
         registration = await writeRegistration(config, list, regPath);
-        log.warn(`wrote ${regPath}: load it in the homeserver (app_service_config_files) and restart the homeserver`);
+        log.warn(
+          `wrote ${regPath}: load it in the homeserver (app_service_config_files) and restart the homeserver`,
+        );
       } else {
         for (const p of checkRegistration(registration, registrationInput(config, list))) {
           log.warn(`${regPath}: ${p.path}: ${p.message} (fix: ${p.fix})`);

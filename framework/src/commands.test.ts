@@ -10,7 +10,9 @@ test("command lines split on spaces but keep quoted words whole", () => {
 });
 
 test("the most specific permission wins and admins are admins", () => {
-  const p = new Permissions({ "*": "relay", "example.org": "user", "@bad:example.org": "block" }, ["@boss:other.org"]);
+  const p = new Permissions({ "*": "relay", "example.org": "user", "@bad:example.org": "block" }, [
+    "@boss:other.org",
+  ]);
   assert.equal(p.of("@alice:example.org"), "user");
   assert.equal(p.of("@bad:example.org"), "block");
   assert.equal(p.of("@eve:elsewhere.net"), "relay");

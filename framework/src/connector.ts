@@ -88,7 +88,14 @@ export type RemoteEvent =
       /** Remote id of the thread's root message. */
       threadRoot?: string;
     }
-  | { type: "edit"; chat: ChatRef; id: string; sender: RemoteSender; timestamp?: number; content: BridgeContent }
+  | {
+      type: "edit";
+      chat: ChatRef;
+      id: string;
+      sender: RemoteSender;
+      timestamp?: number;
+      content: BridgeContent;
+    }
   | { type: "delete"; chat: ChatRef; id: string; sender?: RemoteSender }
   | { type: "reaction"; chat: ChatRef; id: string; sender: RemoteSender; key: string; timestamp?: number }
   | { type: "reaction-remove"; chat: ChatRef; id: string; sender: RemoteSender; key: string }
@@ -218,7 +225,10 @@ export interface BotCommand {
   help: string;
   /** Needs the bridge admin permission. */
   admin?: boolean;
-  run(args: string[], caller: { userId: string; roomId: string; reply: (text: string) => Promise<void> }): Promise<void>;
+  run(
+    args: string[],
+    caller: { userId: string; roomId: string; reply: (text: string) => Promise<void> },
+  ): Promise<void>;
 }
 
 /** The required core every connector implements. */
@@ -247,16 +257,38 @@ export interface Connector {
 }
 
 export interface HandlesEdits {
-  handleMatrixEdit(edit: { chat: ChatRef; remoteId: string; sender: MatrixSender; content: BridgeContent; eventId: string }): Promise<void>;
+  handleMatrixEdit(edit: {
+    chat: ChatRef;
+    remoteId: string;
+    sender: MatrixSender;
+    content: BridgeContent;
+    eventId: string;
+  }): Promise<void>;
 }
 
 export interface HandlesRedactions {
-  handleMatrixRedaction(r: { chat: ChatRef; remoteId: string; sender: MatrixSender; eventId: string }): Promise<void>;
+  handleMatrixRedaction(r: {
+    chat: ChatRef;
+    remoteId: string;
+    sender: MatrixSender;
+    eventId: string;
+  }): Promise<void>;
 }
 
 export interface HandlesReactions {
-  handleMatrixReaction(r: { chat: ChatRef; remoteId: string; key: string; sender: MatrixSender; eventId: string }): Promise<SendResult>;
-  handleMatrixReactionRemove(r: { chat: ChatRef; remoteId: string; key: string; sender: MatrixSender }): Promise<void>;
+  handleMatrixReaction(r: {
+    chat: ChatRef;
+    remoteId: string;
+    key: string;
+    sender: MatrixSender;
+    eventId: string;
+  }): Promise<SendResult>;
+  handleMatrixReactionRemove(r: {
+    chat: ChatRef;
+    remoteId: string;
+    key: string;
+    sender: MatrixSender;
+  }): Promise<void>;
 }
 
 export interface HasLogins {
@@ -286,7 +318,8 @@ export const supportsRedactions = (c: Connector): c is Connector & HandlesRedact
 export const supportsReactions = (c: Connector): c is Connector & HandlesReactions =>
   typeof (c as Partial<HandlesReactions>).handleMatrixReaction === "function";
 export const supportsLogins = (c: Connector): c is Connector & HasLogins =>
-  Array.isArray((c as Partial<HasLogins>).loginFlows) && typeof (c as Partial<HasLogins>).createLogin === "function";
+  Array.isArray((c as Partial<HasLogins>).loginFlows) &&
+  typeof (c as Partial<HasLogins>).createLogin === "function";
 export const supportsMembers = (c: Connector): c is Connector & ListsMembers =>
   typeof (c as Partial<ListsMembers>).getMembers === "function";
 export const supportsPlumbCheck = (c: Connector): c is Connector & ChecksPlumbing =>

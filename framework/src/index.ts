@@ -1,6 +1,12 @@
 /** The framework's public API: bridges import from here and nothing deeper. */
 export * from "./connector.js";
-export { ConfigSchema, BridgeSectionCommon, type Config, type BridgeSection, type Permission } from "./config/schema.js";
+export {
+  ConfigSchema,
+  BridgeSectionCommon,
+  type Config,
+  type BridgeSection,
+  type Permission,
+} from "./config/schema.js";
 export { ConfigError, loadConfig, parseConfig, type ConfigProblem } from "./config/load.js";
 export { Bridge, type BridgeOptions } from "./runtime/bridge.js";
 export { runCli, writeRegistration, registrationInput, type ConnectorFactory } from "./cli.js";

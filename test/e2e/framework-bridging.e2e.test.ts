@@ -15,7 +15,11 @@ let toy: ToyNetwork;
 let alice: TestMatrixClient;
 let roomId: string;
 
-async function until<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | null | false,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
@@ -45,9 +49,15 @@ after(async () => {
 describe("portal rooms", () => {
   test("joining the alias creates the portal with the channel's name, topic and bridge info", async () => {
     roomId = await alice.join("#reference_general:localhost");
-    const name = await alice.request<{ name: string }>("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.name/`);
+    const name = await alice.request<{ name: string }>(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.name/`,
+    );
     assert.equal(name.name, "General");
-    const topic = await alice.request<{ topic: string }>("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.topic/`);
+    const topic = await alice.request<{ topic: string }>(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.topic/`,
+    );
     assert.equal(topic.topic, "All things general");
     const bridge = await alice.request<{ protocol: { id: string }; bridgebot: string }>(
       "GET",
@@ -59,8 +69,14 @@ describe("portal rooms", () => {
 
   test("a remote message arrives from the sender's ghost with the remote timestamp", async () => {
     const ts = Date.now() - 60_000;
-    toy.post("bob", "general", "hello from the toy network", { ts, html: "hello from the <b>toy</b> network" });
-    const event = await alice.waitForEvent(roomId, (e) => e.type === "m.room.message" && e.content.body === "hello from the toy network");
+    toy.post("bob", "general", "hello from the toy network", {
+      ts,
+      html: "hello from the <b>toy</b> network",
+    });
+    const event = await alice.waitForEvent(
+      roomId,
+      (e) => e.type === "m.room.message" && e.content.body === "hello from the toy network",
+    );
     assert.equal(event.sender, "@reference_bob:localhost");
     assert.equal(event.origin_server_ts, ts);
     assert.equal(event.content.formatted_body, "hello from the <b>toy</b> network");
@@ -73,7 +89,9 @@ describe("portal rooms", () => {
       format: "org.matrix.custom.html",
       formatted_body: 'hi <strong>bob</strong><img src="x" onerror="alert(1)">',
     });
-    const sent = await until("the relayed message", () => toy.channelMessages("general").find((m) => m.text.startsWith("hi ")));
+    const sent = await until("the relayed message", () =>
+      toy.channelMessages("general").find((m) => m.text.startsWith("hi ")),
+    );
     assert.equal(sent.sender, "bridge");
     assert.equal(sent.relayName, "alice");
     assert.equal(sent.text, "hi bob");
@@ -87,21 +105,43 @@ describe("portal rooms", () => {
     const origEvent = await alice.waitForEvent(roomId, (e) => e.content.body === "original remote text");
     toy.post("bob", "general", "a remote reply", { replyTo: original.id });
     const reply = await alice.waitForEvent(roomId, (e) => e.content.body === "a remote reply");
-    assert.deepEqual((reply.content["m.relates_to"] as Record<string, unknown>)["m.in_reply_to"], { event_id: origEvent.event_id });
+    assert.deepEqual((reply.content["m.relates_to"] as Record<string, unknown>)["m.in_reply_to"], {
+      event_id: origEvent.event_id,
+    });
     toy.edit("bob", original.id, "edited remote text");
-    const edit = await alice.waitForEvent(roomId, (e) => (e.content["m.new_content"] as { body?: string } | undefined)?.body === "edited remote text");
+    const edit = await alice.waitForEvent(
+      roomId,
+      (e) => (e.content["m.new_content"] as { body?: string } | undefined)?.body === "edited remote text",
+    );
     assert.deepEqual(edit.content["m.relates_to"], { rel_type: "m.replace", event_id: origEvent.event_id });
     toy.react("bob", original.id, "👍");
     const reaction = await alice.waitForEvent(roomId, (e) => e.type === "m.reaction");
-    assert.deepEqual(reaction.content["m.relates_to"], { rel_type: "m.annotation", event_id: origEvent.event_id, key: "👍" });
+    assert.deepEqual(reaction.content["m.relates_to"], {
+      rel_type: "m.annotation",
+      event_id: origEvent.event_id,
+      key: "👍",
+    });
     toy.remove("bob", original.id);
-    await alice.waitForEvent(roomId, (e) => e.type === "m.room.redaction" && (e as MatrixTestEvent & { redacts?: string }).redacts === origEvent.event_id);
+    await alice.waitForEvent(
+      roomId,
+      (e) =>
+        e.type === "m.room.redaction" &&
+        (e as MatrixTestEvent & { redacts?: string }).redacts === origEvent.event_id,
+    );
 
     // Matrix → remote
     const mine = await alice.sendText(roomId, "matrix original");
-    const remote = await until("the Matrix original on the toy network", () => toy.channelMessages("general").find((m) => m.text === "matrix original"));
-    await alice.sendMessage(roomId, { msgtype: "m.text", body: "matrix reply", "m.relates_to": { "m.in_reply_to": { event_id: mine } } });
-    const remoteReply = await until("the reply", () => toy.channelMessages("general").find((m) => m.text === "matrix reply"));
+    const remote = await until("the Matrix original on the toy network", () =>
+      toy.channelMessages("general").find((m) => m.text === "matrix original"),
+    );
+    await alice.sendMessage(roomId, {
+      msgtype: "m.text",
+      body: "matrix reply",
+      "m.relates_to": { "m.in_reply_to": { event_id: mine } },
+    });
+    const remoteReply = await until("the reply", () =>
+      toy.channelMessages("general").find((m) => m.text === "matrix reply"),
+    );
     assert.equal(remoteReply.replyTo, remote.id);
     await alice.sendMessage(roomId, {
       msgtype: "m.text",
@@ -110,21 +150,33 @@ describe("portal rooms", () => {
       "m.relates_to": { rel_type: "m.replace", event_id: mine },
     });
     await until("the edit", () => toy.messages.get(remote.id)?.text === "matrix edited");
-    await alice.sendMessage(roomId, { "m.relates_to": { rel_type: "m.annotation", event_id: mine, key: "🎉" } }, "m.reaction");
+    await alice.sendMessage(
+      roomId,
+      { "m.relates_to": { rel_type: "m.annotation", event_id: mine, key: "🎉" } },
+      "m.reaction",
+    );
     await until("the reaction", () => toy.reactions.get(remote.id)?.has("bridge\0🎉"));
-    await alice.request("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/redact/${encodeURIComponent(mine)}/r1`, {});
+    await alice.request(
+      "PUT",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/redact/${encodeURIComponent(mine)}/r1`,
+      {},
+    );
     await until("the delete", () => toy.messages.get(remote.id)?.deleted === true);
   });
 
   test("emotes and notices keep their kind; media crosses both ways", async () => {
     await alice.sendMessage(roomId, { msgtype: "m.emote", body: "waves" });
-    const emote = await until("the emote", () => toy.channelMessages("general").find((m) => m.kind === "emote"));
+    const emote = await until("the emote", () =>
+      toy.channelMessages("general").find((m) => m.kind === "emote"),
+    );
     assert.equal(emote.text, "* alice waves");
     toy.post("bob", "general", "is thinking", { kind: "emote" });
     const remoteEmote = await alice.waitForEvent(roomId, (e) => e.content.body === "is thinking");
     assert.equal(remoteEmote.content.msgtype, "m.emote");
 
-    const upload = await alice.request<{ content_uri: string }>("POST", "/_matrix/media/v3/upload?filename=notes.txt", undefined).catch(() => null);
+    const upload = await alice
+      .request<{ content_uri: string }>("POST", "/_matrix/media/v3/upload?filename=notes.txt", undefined)
+      .catch(() => null);
     void upload;
     const bytes = Buffer.from("file contents from matrix");
     const res = await fetch(`${env.hs.url}/_matrix/media/v3/upload?filename=notes.txt`, {
@@ -133,16 +185,28 @@ describe("portal rooms", () => {
       body: bytes,
     });
     const { content_uri } = (await res.json()) as { content_uri: string };
-    await alice.sendMessage(roomId, { msgtype: "m.file", body: "notes.txt", url: content_uri, info: { mimetype: "text/plain", size: bytes.length } });
-    const fileMsg = await until("the file", () => toy.channelMessages("general").find((m) => m.file?.name === "notes.txt"));
+    await alice.sendMessage(roomId, {
+      msgtype: "m.file",
+      body: "notes.txt",
+      url: content_uri,
+      info: { mimetype: "text/plain", size: bytes.length },
+    });
+    const fileMsg = await until("the file", () =>
+      toy.channelMessages("general").find((m) => m.file?.name === "notes.txt"),
+    );
     assert.equal(toy.files.get(fileMsg.file?.id ?? "")?.data.toString(), "file contents from matrix");
 
     toy.files.set("fimg", { name: "pic.png", mimetype: "image/png", data: Buffer.from("not really a png") });
-    toy.post("bob", "general", "pic.png", { file: { id: "fimg", name: "pic.png", mimetype: "image/png" }, kind: "file" });
+    toy.post("bob", "general", "pic.png", {
+      file: { id: "fimg", name: "pic.png", mimetype: "image/png" },
+      kind: "file",
+    });
     const image = await alice.waitForEvent(roomId, (e) => e.content.msgtype === "m.image");
     assert.match(String(image.content.url), /^mxc:\/\//);
     const mxc = String(image.content.url).slice(6);
-    const dl = await fetch(`${env.hs.url}/_matrix/client/v1/media/download/${mxc}`, { headers: { authorization: `Bearer ${alice.accessToken}` } });
+    const dl = await fetch(`${env.hs.url}/_matrix/client/v1/media/download/${mxc}`, {
+      headers: { authorization: `Bearer ${alice.accessToken}` },
+    });
     assert.equal(Buffer.from(await dl.arrayBuffer()).toString(), "not really a png");
   });
 });

@@ -15,7 +15,11 @@ let toy: ToyNetwork;
 let alice: TestMatrixClient;
 let roomId: string;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -42,7 +46,9 @@ before(async () => {
   await toy.listen();
   toy.addUser("bob", "Bob Remote");
   toy.addChannel("general", "General", "", ["bob"]);
-  env = await startBridgeEnvironment({ bridges: { reference: { enabled: true, url: toy.url, token: toy.bridgeToken } } });
+  env = await startBridgeEnvironment({
+    bridges: { reference: { enabled: true, url: toy.url, token: toy.bridgeToken } },
+  });
   const a = await env.hs.registerUser("alice");
   alice = new TestMatrixClient(env.hs.url, a.accessToken, a.userId);
   roomId = await alice.join("#reference_general:localhost");
@@ -77,7 +83,9 @@ describe("crash safety", () => {
       90_000,
     ).catch((err: Error) => {
       const got = toy.channelMessages("general").map((m) => m.text);
-      throw new Error(`${err.message}; missing ${expectedRemote.filter((t) => !got.includes(t)).join(",")}\n${env.bridge.output().slice(-3000)}`);
+      throw new Error(
+        `${err.message}; missing ${expectedRemote.filter((t) => !got.includes(t)).join(",")}\n${env.bridge.output().slice(-3000)}`,
+      );
     });
     const expectedMatrix = Array.from({ length: N }, (_, i) => `r2m-${i}`);
     await until(
@@ -90,10 +98,17 @@ describe("crash safety", () => {
     );
     await sleep(2000); // anything duplicated would show up by now
 
-    const remoteTexts = toy.channelMessages("general").map((m) => m.text).filter((t) => t.startsWith("m2r-"));
+    const remoteTexts = toy
+      .channelMessages("general")
+      .map((m) => m.text)
+      .filter((t) => t.startsWith("m2r-"));
     assert.deepEqual(remoteTexts, expectedRemote, "each Matrix message once, in order, on the remote side");
     const matrixTexts = (await timelineBodies()).filter((b) => b.body.startsWith("r2m-"));
-    assert.deepEqual(matrixTexts.map((b) => b.body), expectedMatrix, "each remote message once, in order, in Matrix");
+    assert.deepEqual(
+      matrixTexts.map((b) => b.body),
+      expectedMatrix,
+      "each remote message once, in order, in Matrix",
+    );
     assert.ok(matrixTexts.every((b) => b.sender === "@reference_bob:localhost"));
   });
 
@@ -112,7 +127,11 @@ describe("the appservice endpoint", () => {
     const none = await fetch(`${url()}/t-none`, { method: "PUT", body: "{}" });
     assert.equal(none.status, 401);
     assert.equal(((await none.json()) as { errcode: string }).errcode, "M_UNAUTHORIZED");
-    const wrong = await fetch(`${url()}/t-wrong`, { method: "PUT", body: "{}", headers: { authorization: "Bearer nope" } });
+    const wrong = await fetch(`${url()}/t-wrong`, {
+      method: "PUT",
+      body: "{}",
+      headers: { authorization: "Bearer nope" },
+    });
     assert.equal(wrong.status, 403);
     assert.equal(((await wrong.json()) as { errcode: string }).errcode, "M_FORBIDDEN");
     const legacyWrong = await fetch(`${url()}/t-wrong2?access_token=nope`, { method: "PUT", body: "{}" });
@@ -122,17 +141,29 @@ describe("the appservice endpoint", () => {
   test("malformed bodies → 400 M_BAD_JSON, and the bridge keeps serving", async () => {
     const token = env.registration.hs_token;
     for (const body of ["{", '{"events": 5}', '{"events": [{"type": 1}]}', "[]"]) {
-      const res = await fetch(`${url()}/t-bad-${encodeURIComponent(body)}?access_token=${token}`, { method: "PUT", body });
+      const res = await fetch(`${url()}/t-bad-${encodeURIComponent(body)}?access_token=${token}`, {
+        method: "PUT",
+        body,
+      });
       assert.equal(res.status, 400, `body ${body}`);
       assert.equal(((await res.json()) as { errcode: string }).errcode, "M_BAD_JSON");
     }
-    const ok = await fetch(`${url()}/t-empty`, { method: "PUT", body: '{"events": []}', headers: { authorization: `Bearer ${token}` } });
+    const ok = await fetch(`${url()}/t-empty`, {
+      method: "PUT",
+      body: '{"events": []}',
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(ok.status, 200);
     const health = await fetch(`http://127.0.0.1:${env.bridge.metricsPort}/health`);
     assert.equal(health.status, 200);
     await alice.sendText(roomId, "still serving");
-    await until("a message after the bad requests", () => toy.channelMessages("general").some((m) => m.text === "still serving"));
+    await until("a message after the bad requests", () =>
+      toy.channelMessages("general").some((m) => m.text === "still serving"),
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${env.bridge.metricsPort}/metrics`)).text();
-    assert.match(metrics, /switchboard_events_total\{direction="matrix_to_remote",network="reference",type="m.room.message"\} \d+/);
+    assert.match(
+      metrics,
+      /switchboard_events_total\{direction="matrix_to_remote",network="reference",type="m.room.message"\} \d+/,
+    );
   });
 });

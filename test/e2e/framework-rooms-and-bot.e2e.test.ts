@@ -16,7 +16,11 @@ let toy: ToyNetwork;
 let alice: TestMatrixClient;
 let carol: TestMatrixClient;
 
-async function until<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | null | false,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
@@ -35,7 +39,9 @@ before(async () => {
   toy.addUser("bob", "Bob Remote");
   toy.addChannel("random", "Random", "", ["bob"]);
   toy.addChannel("lounge", "Lounge", "", ["bob"]);
-  env = await startBridgeEnvironment({ bridges: { reference: { enabled: true, url: toy.url, token: toy.bridgeToken } } });
+  env = await startBridgeEnvironment({
+    bridges: { reference: { enabled: true, url: toy.url, token: toy.bridgeToken } },
+  });
   const a = await env.hs.registerUser("alice");
   alice = new TestMatrixClient(env.hs.url, a.accessToken, a.userId);
   const c = await env.hs.registerUser("carol");
@@ -54,7 +60,10 @@ describe("plumbed rooms", () => {
     roomId = await alice.createRoom({ name: "Team room", invite: [env.botUserId, carol.userId] });
     await carol.join(roomId);
     await until("the bot to join", async () => true);
-    await alice.waitForEvent(roomId, (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join");
+    await alice.waitForEvent(
+      roomId,
+      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
+    );
     await carol.sendText(roomId, "!link reference random");
     await alice.waitForEvent(roomId, fromBot(/Only a room admin/));
   });
@@ -66,13 +75,18 @@ describe("plumbed rooms", () => {
     const msg = await alice.waitForEvent(roomId, (e) => e.content.body === "hello plumbed room");
     assert.equal(msg.sender, "@reference_bob:localhost");
     await carol.sendText(roomId, "hello random channel");
-    const sent = await until("carol's message", () => toy.channelMessages("random").find((m) => m.text === "hello random channel"));
+    const sent = await until("carol's message", () =>
+      toy.channelMessages("random").find((m) => m.text === "hello random channel"),
+    );
     assert.equal(sent.relayName, "carol");
   });
 
   test("a second room cannot be linked to the same channel", async () => {
     const other = await alice.createRoom({ name: "Other", invite: [env.botUserId] });
-    await alice.waitForEvent(other, (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join");
+    await alice.waitForEvent(
+      other,
+      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
+    );
     await alice.sendText(other, "!link reference random");
     await alice.waitForEvent(other, fromBot(/already bridged/));
   });
@@ -115,7 +129,9 @@ describe("the bot DM", () => {
 
     const portal = await alice.join("#reference_lounge:localhost");
     await alice.sendText(portal, "as myself");
-    const sent = await until("the puppeted message", () => toy.channelMessages("lounge").find((m) => m.text === "as myself"));
+    const sent = await until("the puppeted message", () =>
+      toy.channelMessages("lounge").find((m) => m.text === "as myself"),
+    );
     assert.equal(sent.sender, "alice-toy");
     assert.equal(sent.relayName, undefined);
 
@@ -130,7 +146,9 @@ describe("the bot DM", () => {
     await alice.waitForEvent(dm, fromBot(/not logged in/));
     const portal = await alice.join("#reference_lounge:localhost");
     await alice.sendText(portal, "relayed again");
-    const sent = await until("the relayed message", () => toy.channelMessages("lounge").find((m) => m.text === "relayed again"));
+    const sent = await until("the relayed message", () =>
+      toy.channelMessages("lounge").find((m) => m.text === "relayed again"),
+    );
     assert.equal(sent.sender, "bridge");
   });
 });

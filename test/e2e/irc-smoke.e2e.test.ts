@@ -44,6 +44,13 @@ describe(`IRC smoke test against ${kind}`, () => {
     assert.match(bob.user.nick, /^sbBob\d+$/);
   });
 
+  it("advertises the limits the harness reports", () => {
+    const advertised = alice.network.options;
+    assert.equal(advertised.NICKLEN, String(ircd?.limits.nickLength));
+    assert.equal(advertised.CHANNELLEN, String(ircd?.limits.channelLength));
+    assert.equal(advertised.NETWORK, ircd?.networkName);
+  });
+
   it("delivers a channel message from alice to bob", async () => {
     await assertDelivered(alice, bob, CHANNEL, "hello from alice");
   });
@@ -62,7 +69,12 @@ describe(`IRC smoke test against ${kind}`, () => {
 });
 
 /** Sends `text` to `target` and checks the next PRIVMSG `receiver` sees there is exactly it. */
-async function assertDelivered(sender: Client, receiver: Client, target: string, text: string): Promise<void> {
+async function assertDelivered(
+  sender: Client,
+  receiver: Client,
+  target: string,
+  text: string,
+): Promise<void> {
   const received = nextEvent(
     receiver,
     "privmsg",
@@ -81,7 +93,14 @@ async function connectClient(ircd: Ircd, nick: string, clients: Client[]): Promi
   clients.push(client);
   const registered = nextEvent(client, "registered", `${nick} to register`);
   const closed = nextEvent(client, "close", `${nick} to stay connected`);
-  client.connect({ host: ircd.host, port: ircd.port, nick, username: "smoke", gecos: "smoke test", auto_reconnect: false });
+  client.connect({
+    host: ircd.host,
+    port: ircd.port,
+    nick,
+    username: "smoke",
+    gecos: "smoke test",
+    auto_reconnect: false,
+  });
   await Promise.race([
     registered,
     closed.then(() => Promise.reject(new Error(`${nick} was disconnected before registering`))),

@@ -70,7 +70,9 @@ async function waitForPushed(match: (e: PushedEvent) => boolean, timeoutMs = 15_
     const found = pushed.find(match);
     if (found) return found;
     if (Date.now() > deadline) {
-      throw new Error(`homeserver pushed no matching event; got ${JSON.stringify(pushed.map((e) => e.type))}`);
+      throw new Error(
+        `homeserver pushed no matching event; got ${JSON.stringify(pushed.map((e) => e.type))}`,
+      );
     }
     await new Promise<void>((resolve) => {
       waiters.push(resolve);
@@ -83,19 +85,24 @@ test("a DM to the bridge bot reaches the appservice and a ghost's reply reaches 
   const alice = await hs.registerUser(`alice${randomBytes(3).toString("hex")}`);
   const aliceClient = new TestMatrixClient(hs.url, alice.accessToken, alice.userId);
   const botId = `@${registration.sender_localpart}:${hs.serverName}`;
-  const as = (userId?: string) =>
-    new TestMatrixClient(
-      hs.url + "",
-      registration.as_token,
-      userId ?? botId,
-    );
+  const as = (userId?: string) => new TestMatrixClient(hs.url + "", registration.as_token, userId ?? botId);
   const asRequest = <T>(method: string, path: string, body: unknown, userId?: string) => {
     const sep = path.includes("?") ? "&" : "?";
-    return as(userId).request<T>(method, userId ? `${path}${sep}user_id=${encodeURIComponent(userId)}` : path, body);
+    return as(userId).request<T>(
+      method,
+      userId ? `${path}${sep}user_id=${encodeURIComponent(userId)}` : path,
+      body,
+    );
   };
 
-  const roomId = await aliceClient.createRoom({ is_direct: true, invite: [botId], preset: "trusted_private_chat" });
-  await waitForPushed((e) => e.type === "m.room.member" && e.state_key === botId && e.content.membership === "invite");
+  const roomId = await aliceClient.createRoom({
+    is_direct: true,
+    invite: [botId],
+    preset: "trusted_private_chat",
+  });
+  await waitForPushed(
+    (e) => e.type === "m.room.member" && e.state_key === botId && e.content.membership === "invite",
+  );
   await asRequest("POST", `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {});
 
   await aliceClient.sendText(roomId, "hello bridge");
@@ -109,7 +116,9 @@ test("a DM to the bridge bot reaches the appservice and a ghost's reply reaches 
     type: "m.login.application_service",
     username: ghostLocalpart,
   });
-  await asRequest("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: ghostId });
+  await asRequest("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, {
+    user_id: ghostId,
+  });
   await asRequest("POST", `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, {}, ghostId);
   await asRequest(
     "PUT",

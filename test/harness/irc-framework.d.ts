@@ -6,12 +6,8 @@ declare module "irc-framework" {
     nick: string;
     username?: string;
     gecos?: string;
-    encoding?: string;
+    /** Defaults to true, which would hide a dropped connection behind a silent reconnect. */
     auto_reconnect?: boolean;
-    auto_reconnect_max_retries?: number;
-    ping_interval?: number;
-    ping_timeout?: number;
-    message_max_length?: number;
   }
 
   export interface RegisteredEvent {
@@ -20,49 +16,35 @@ declare module "irc-framework" {
 
   export interface JoinEvent {
     nick: string;
-    ident: string;
-    hostname: string;
     channel: string;
-    gecos: string;
   }
 
   /** A PRIVMSG; target is the channel, or our own nick for a private message. */
   export interface MessageEvent {
     nick: string;
-    ident: string;
-    hostname: string;
     target: string;
     message: string;
     from_server: boolean;
-    tags: Record<string, string>;
-  }
-
-  /** Numeric error replies (e.g. 403 no such channel), already decoded. */
-  export interface IrcErrorEvent {
-    error: string;
-    channel?: string;
-    nick?: string;
-    reason: string;
   }
 
   export interface ClientEvents {
     registered: [event: RegisteredEvent];
     join: [event: JoinEvent];
     privmsg: [event: MessageEvent];
-    "irc error": [event: IrcErrorEvent];
     /** The connection is gone for good (no reconnect follows); the flag tells if it was an error. */
     close: [hadError: boolean];
   }
 
   export class Client {
-    constructor(options?: Partial<ClientOptions>);
-    readonly user: { nick: string; username: string; gecos: string };
-    connect(options?: ClientOptions): void;
-    join(channel: string, key?: string): void;
+    constructor();
+    readonly user: { nick: string };
+    /** options holds the server's ISUPPORT (005) tokens, e.g. options.NICKLEN === "30". */
+    readonly network: { readonly options: Readonly<Record<string, unknown>> };
+    connect(options: ClientOptions): void;
+    join(channel: string): void;
     say(target: string, message: string): void;
     quit(message?: string): void;
     on<E extends keyof ClientEvents>(event: E, listener: (...args: ClientEvents[E]) => void): this;
-    once<E extends keyof ClientEvents>(event: E, listener: (...args: ClientEvents[E]) => void): this;
     off<E extends keyof ClientEvents>(event: E, listener: (...args: ClientEvents[E]) => void): this;
   }
 }

@@ -41,6 +41,8 @@ export interface Ircd {
   port: number;
   serverName: string;
   networkName: string;
+  /** Modes a channel gets when a user creates it by joining, e.g. "nt"; "" for none. */
+  newChannelModes: string;
   limits: IrcdLimits;
   stop(): Promise<void>;
 }
@@ -68,7 +70,9 @@ export function ircdKindFromEnv(env: NodeJS.ProcessEnv = process.env): IrcdKind 
   const value = env.SWITCHBOARD_TEST_IRCD?.trim() ?? "";
   if (value === "") return "ngircd";
   if (isIrcdKind(value)) return value;
-  throw new Error(`SWITCHBOARD_TEST_IRCD="${value}" is not a supported ircd; use one of: ${IRCD_KINDS.join(", ")}`);
+  throw new Error(
+    `SWITCHBOARD_TEST_IRCD="${value}" is not a supported ircd; use one of: ${IRCD_KINDS.join(", ")}`,
+  );
 }
 
 export async function startIrcd(options: StartIrcdOptions = {}): Promise<Ircd> {
@@ -89,6 +93,7 @@ export async function startIrcd(options: StartIrcdOptions = {}): Promise<Ircd> {
       port,
       serverName: SERVER_NAME,
       networkName: NETWORK_NAME,
+      newChannelModes: spec.newChannelModes,
       limits: { ...spec.limits, listenBacklog: Math.min(spec.limits.listenBacklog, await kernelListenCap()) },
       stop: () => running.stop(),
     };
@@ -125,6 +130,7 @@ interface LaunchPlan {
 
 interface IrcdSpec {
   defaultBinary: string;
+  newChannelModes: string;
   limits: IrcdLimits;
   prepare(input: PrepareInput): Promise<LaunchPlan>;
 }
@@ -137,6 +143,8 @@ function binaryFor(kind: IrcdKind, spec: IrcdSpec): string {
 
 const ngircd: IrcdSpec = {
   defaultBinary: "/usr/sbin/ngircd",
+  // ngircd 26 has no setting for this, so non-members can message its channels (no +n).
+  newChannelModes: "",
   limits: {
     nickLength: NICK_LENGTH,
     // Compile-time CHANNEL_NAME_LEN (51 including NUL) and CLIENT_NAME_LEN (32 including NUL).
@@ -202,6 +210,7 @@ function ngircdConfig(port: number, includeDir: string): string {
 
 const inspircd: IrcdSpec = {
   defaultBinary: "/usr/sbin/inspircd",
+  newChannelModes: "nt",
   limits: {
     nickLength: NICK_LENGTH,
     channelLength: 64,
@@ -243,6 +252,8 @@ function inspircdConfig(port: number, dir: string, logFile: string): string {
 <cidr ipv4clone="32" ipv6clone="128">
 <performance somaxconn="4096" netbuffersize="65534" quietbursts="yes">
 <limits maxnick="${NICK_LENGTH}" maxchan="64" maxreal="128">
+# connect:maxchans is what inspircd enforces, but CHANLIMIT advertises channels:users.
+<channels users="10000" opers="10000">
 
 # Hostname lookups are off; this only makes sure a stray query never leaves loopback.
 <dns server="127.0.0.1" timeout="1">
@@ -263,6 +274,7 @@ const ergo: IrcdSpec = {
   // Debian's package named ergo is the ErgoSCF chemistry program, so this relies on PATH order or
   // SWITCHBOARD_ERGO_BIN; assertErgoIrcd rejects the wrong binary before it runs anywhere else.
   defaultBinary: "ergo",
+  newChannelModes: "nt",
   limits: {
     nickLength: NICK_LENGTH,
     channelLength: 64,
@@ -432,7 +444,9 @@ class ServerProcess {
     try {
       await this.unlessExited(waitForPort(port, timeoutMs, `${this.kind} on ${HOST}:${port}`));
     } catch (error) {
-      throw this.exitInfo ? error : new Error(`${messageOf(error)}\n${await this.diagnostics()}`);
+      throw this.exitInfo
+        ? error
+        : new Error(`${messageOf(error)}\n${await this.diagnostics()}`, { cause: error });
     }
     // An open port is not enough: some servers listen before they finish loading.
     for (;;) {
@@ -447,6 +461,7 @@ class ServerProcess {
           throw new Error(
             `${this.kind} did not accept an IRC registration within ${timeoutMs} ms: ${messageOf(error)}\n` +
               (await this.diagnostics()),
+            { cause: error },
           );
         }
         await sleep(200);
@@ -496,7 +511,9 @@ class ServerProcess {
     // The work may still reject after the exit wins the race; that rejection is expected and ignored.
     work.catch(() => undefined);
     const exit = this.exited.then(async (info) => {
-      throw new Error(`${this.kind} exited during startup (${describeExit(info)})\n${await this.diagnostics()}`);
+      throw new Error(
+        `${this.kind} exited during startup (${describeExit(info)})\n${await this.diagnostics()}`,
+      );
     });
     exit.catch(() => undefined);
     return Promise.race([work, exit]);

@@ -26,7 +26,11 @@ export class TestMatrixClient {
   }
 
   async createRoom(body: Record<string, unknown>): Promise<string> {
-    const { room_id } = await this.request<{ room_id: string }>("POST", "/_matrix/client/v3/createRoom", body);
+    const { room_id } = await this.request<{ room_id: string }>(
+      "POST",
+      "/_matrix/client/v3/createRoom",
+      body,
+    );
     return room_id;
   }
 
@@ -39,7 +43,11 @@ export class TestMatrixClient {
     return room_id;
   }
 
-  async sendMessage(roomId: string, content: Record<string, unknown>, type = "m.room.message"): Promise<string> {
+  async sendMessage(
+    roomId: string,
+    content: Record<string, unknown>,
+    type = "m.room.message",
+  ): Promise<string> {
     const { event_id } = await this.request<{ event_id: string }>(
       "PUT",
       `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/${type}/t${Date.now()}-${++this.txn}`,

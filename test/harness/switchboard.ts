@@ -57,7 +57,12 @@ export async function startBridgeEnvironment(options: {
   const metricsPort = await freePort();
   const raw: Record<string, unknown> = {
     homeserver: { url: "http://127.0.0.1:1", domain: "localhost", retry_interval_ms: 500 },
-    appservice: { id: "switchboard", bind: "127.0.0.1", port: appservicePort, registration: "registration.yaml" },
+    appservice: {
+      id: "switchboard",
+      bind: "127.0.0.1",
+      port: appservicePort,
+      registration: "registration.yaml",
+    },
     store: { path: "./data" },
     encryption: { key: "test-encryption-key-that-is-long-enough-1234" },
     permissions: { "*": "relay", localhost: "user" },
@@ -70,7 +75,10 @@ export async function startBridgeEnvironment(options: {
   const configPath = join(dir, "config.yaml");
   await writeFile(configPath, yaml.dump(raw));
   // The registration comes from the real CLI, so every suite proves Synapse accepts its output.
-  const cli = await runSwitchboard(["registration", "-c", configPath, "-o", join(dir, "registration.yaml")], dir);
+  const cli = await runSwitchboard(
+    ["registration", "-c", configPath, "-o", join(dir, "registration.yaml")],
+    dir,
+  );
   if (cli.code !== 0) throw new Error(`switchboard registration failed:\n${cli.output}`);
   const registration = parseRegistration(await readFile(join(dir, "registration.yaml"), "utf8"));
   const hs = await startHomeserver({ registrations: [registration as unknown as AppserviceRegistration] });
@@ -99,7 +107,12 @@ export async function startBridgeEnvironment(options: {
   };
 }
 
-async function launch(dir: string, configPath: string, appservicePort: number, metricsPort: number): Promise<SwitchboardProcess> {
+async function launch(
+  dir: string,
+  configPath: string,
+  appservicePort: number,
+  metricsPort: number,
+): Promise<SwitchboardProcess> {
   let child: ChildProcess;
   let out = "";
   let exited: Promise<number | null>;
@@ -130,8 +143,12 @@ async function launch(dir: string, configPath: string, appservicePort: number, m
       const deadline = Date.now() + timeoutMs;
       const startAt = out.lastIndexOf("--- start ---");
       while (!pattern.test(out.slice(startAt))) {
-        if (child.exitCode !== null) throw new Error(`switchboard exited (${child.exitCode}) before logging ${pattern}:\n${out.slice(-4000)}`);
-        if (Date.now() > deadline) throw new Error(`switchboard did not log ${pattern} within ${timeoutMs} ms:\n${out.slice(-4000)}`);
+        if (child.exitCode !== null)
+          throw new Error(
+            `switchboard exited (${child.exitCode}) before logging ${pattern}:\n${out.slice(-4000)}`,
+          );
+        if (Date.now() > deadline)
+          throw new Error(`switchboard did not log ${pattern} within ${timeoutMs} ms:\n${out.slice(-4000)}`);
         await sleep(50);
       }
     },
@@ -159,8 +176,14 @@ async function launch(dir: string, configPath: string, appservicePort: number, m
 }
 
 /** Runs a `switchboard` subcommand to completion. */
-export async function runSwitchboard(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [join(repoRoot, "bin", "switchboard.js"), ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+export async function runSwitchboard(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [join(repoRoot, "bin", "switchboard.js"), ...args], {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr?.on("data", (c: Buffer) => (output += c.toString()));

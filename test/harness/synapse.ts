@@ -77,7 +77,10 @@ export async function startHomeserver(options: StartHomeserverOptions = {}): Pro
 
 async function useExternalHomeserver(url: string): Promise<Homeserver> {
   const secret = process.env.SWITCHBOARD_TEST_HS_SECRET;
-  if (!secret) throw new Error("SWITCHBOARD_TEST_HS_URL is set but SWITCHBOARD_TEST_HS_SECRET (its registration_shared_secret) is not");
+  if (!secret)
+    throw new Error(
+      "SWITCHBOARD_TEST_HS_URL is set but SWITCHBOARD_TEST_HS_SECRET (its registration_shared_secret) is not",
+    );
   const registrations: AppserviceRegistration[] = [];
   const regPath = process.env.SWITCHBOARD_TEST_HS_REGISTRATION;
   if (regPath) {
@@ -114,7 +117,10 @@ export async function ensureSynapseRoot(): Promise<string> {
     return stdout.trim().split("\n").pop() ?? synapseRootPath();
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`could not prepare the Synapse root: ${e.message}\n${(e.stderr ?? "").split("\n").slice(-20).join("\n")}`);
+    throw new Error(
+      `could not prepare the Synapse root: ${e.message}\n${(e.stderr ?? "").split("\n").slice(-20).join("\n")}`,
+      { cause: err },
+    );
   }
 }
 
@@ -143,7 +149,10 @@ async function startManagedSynapse(options: StartHomeserverOptions): Promise<Hom
   await writeFile(join(hostDir, "signing.key"), signingKey());
   await writeFile(join(hostDir, "log.config"), logConfig(inside(join(hostDir, "homeserver.log"))));
   const configFile = join(hostDir, "homeserver.yaml");
-  await writeFile(configFile, yaml.dump(homeserverConfig({ serverName, port, secret, dir: inside(hostDir), regFiles })));
+  await writeFile(
+    configFile,
+    yaml.dump(homeserverConfig({ serverName, port, secret, dir: inside(hostDir), regFiles })),
+  );
 
   const child = spawn(
     "unshare",
@@ -228,7 +237,9 @@ async function waitForVersions(
       // not listening yet
     }
     if (Date.now() > deadline) {
-      throw new Error(`homeserver at ${url} did not answer /_matrix/client/versions within ${timeoutMs} ms:\n${await logTail()}`);
+      throw new Error(
+        `homeserver at ${url} did not answer /_matrix/client/versions within ${timeoutMs} ms:\n${await logTail()}`,
+      );
     }
     await sleep(150);
   }
@@ -287,7 +298,13 @@ function logConfig(logFile: string): string {
 
 const unlimited = { per_second: 100000, burst_count: 100000 };
 
-function homeserverConfig(o: { serverName: string; port: number; secret: string; dir: string; regFiles: string[] }) {
+function homeserverConfig(o: {
+  serverName: string;
+  port: number;
+  secret: string;
+  dir: string;
+  regFiles: string[];
+}) {
   return {
     server_name: o.serverName,
     public_baseurl: `http://127.0.0.1:${o.port}/`,

@@ -22,9 +22,17 @@ export class ConfigError extends Error {
     readonly file: string,
     readonly problems: ConfigProblem[],
   ) {
+    const only = problems.length === 1 ? problems[0] : undefined;
     super(
-      `${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
-        problems.map((p) => `  ${p.line !== null ? `line ${p.line}: ` : ""}${p.path || "(top level)"}: ${p.message}`).join("\n"),
+      only && !only.path && only.line === null
+        ? `${file}: ${only.message}`
+        : `${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
+            problems
+              .map(
+                (p) =>
+                  `  ${p.line !== null ? `line ${p.line}: ` : ""}${p.path || "(top level)"}: ${p.message}`,
+              )
+              .join("\n"),
     );
     this.name = "ConfigError";
   }
@@ -33,10 +41,17 @@ export class ConfigError extends Error {
 // ajv-formats is CommonJS with a default export; under NodeNext the callable sits on .default.
 type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats =
-  (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
+  (addFormatsModule as unknown as { default?: AddFormats }).default ??
+  (addFormatsModule as unknown as AddFormats);
 
 function makeAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, verbose: true, useDefaults: true, strict: false, coerceTypes: false });
+  const ajv = new Ajv({
+    allErrors: true,
+    verbose: true,
+    useDefaults: true,
+    strict: false,
+    coerceTypes: false,
+  });
   addFormats(ajv);
   return ajv;
 }
@@ -44,7 +59,11 @@ function makeAjv(): Ajv {
 let coreValidator: ValidateFunction | undefined;
 
 /** Parses and validates a config file's text; fills defaults. Throws ConfigError. */
-export function parseConfig(text: string, file = "config.yaml", bridgeSchemas: Record<string, TObject> = {}): Config {
+export function parseConfig(
+  text: string,
+  file = "config.yaml",
+  bridgeSchemas: Record<string, TObject> = {},
+): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -59,7 +78,9 @@ export function parseConfig(text: string, file = "config.yaml", bridgeSchemas: R
   }
   const data: unknown = doc.toJS() ?? {};
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
-    throw new ConfigError(file, [{ path: "", line: 1, message: "the config must be a mapping of keys to values" }]);
+    throw new ConfigError(file, [
+      { path: "", line: 1, message: "the config must be a mapping of keys to values" },
+    ]);
   }
   coreValidator ??= makeAjv().compile(ConfigSchema);
   const problems: ConfigProblem[] = [];
@@ -80,7 +101,8 @@ export function parseConfig(text: string, file = "config.yaml", bridgeSchemas: R
       }
       if (!section.enabled) continue;
       const validate = makeAjv().compile(schema);
-      if (!validate(section)) problems.push(...toProblems(validate.errors ?? [], `/bridges/${name}`, doc, lineCounter));
+      if (!validate(section))
+        problems.push(...toProblems(validate.errors ?? [], `/bridges/${name}`, doc, lineCounter));
     }
   }
   if (problems.length > 0) {
@@ -97,7 +119,11 @@ export async function loadConfig(file: string, bridgeSchemas: Record<string, TOb
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(file, [
-      { path: "", line: null, message: code === "ENOENT" ? "file not found" : `cannot read it (${code ?? String(err)})` },
+      {
+        path: "",
+        line: null,
+        message: code === "ENOENT" ? "file not found" : `cannot read it (${code ?? String(err)})`,
+      },
     ]);
   }
   return parseConfig(text, file, bridgeSchemas);

@@ -115,7 +115,14 @@ function interruptsParagraph(line: string): boolean {
   return marker !== null && marker.content.trim() !== "" && (!marker.ordered || marker.start === 1);
 }
 
-function parseBlocks(lines: readonly string[]): Block[] {
+/**
+ * Quotes and lists nest at most this deep; deeper markers stay text. Keeps recursion bounded
+ * and the HTML well inside the spec's recommended nesting limit of 100.
+ */
+const MAX_BLOCK_DEPTH = 24;
+
+function parseBlocks(lines: readonly string[], depth = 0): Block[] {
+  const nested = depth < MAX_BLOCK_DEPTH;
   const blocks: Block[] = [];
   let i = 0;
   while (i < lines.length) {
@@ -136,16 +143,16 @@ function parseBlocks(lines: readonly string[]): Block[] {
       blocks.push({ type: "code", language, code: code.join("\n") });
       continue;
     }
-    if (QUOTE.test(line)) {
+    if (nested && QUOTE.test(line)) {
       const quoted: string[] = [];
       while (i < lines.length && QUOTE.test(lines[i] ?? ""))
         quoted.push((lines[i++] ?? "").replace(QUOTE, ""));
-      blocks.push({ type: "quote", blocks: parseBlocks(quoted) });
+      blocks.push({ type: "quote", blocks: parseBlocks(quoted, depth + 1) });
       continue;
     }
-    const marker = listMarker(line);
+    const marker = nested ? listMarker(line) : null;
     if (marker) {
-      i = parseList(lines, i, marker, blocks);
+      i = parseList(lines, i, marker, blocks, depth);
       continue;
     }
     const paragraph: string[] = [line.trim()];
@@ -159,7 +166,13 @@ function parseBlocks(lines: readonly string[]): Block[] {
 }
 
 /** Parses a list starting at `start`; returns the index of the first line after it. */
-function parseList(lines: readonly string[], start: number, first: ListMarker, blocks: Block[]): number {
+function parseList(
+  lines: readonly string[],
+  start: number,
+  first: ListMarker,
+  blocks: Block[],
+  depth: number,
+): number {
   const items: Block[][] = [];
   let loose = false;
   let marker: ListMarker | null = first;
@@ -195,7 +208,7 @@ function parseList(lines: readonly string[], start: number, first: ListMarker, b
       }
       break;
     }
-    items.push(parseBlocks(itemLines));
+    items.push(parseBlocks(itemLines, depth + 1));
     // The next sibling item: same list type, possibly after blank lines.
     let next = i;
     while (next < lines.length && isBlank(lines[next] ?? "")) next++;
@@ -222,7 +235,11 @@ const ALPHANUMERIC = /^[\p{L}\p{N}]$/u;
 interface InlineContext {
   mentions: { pattern: RegExp; resolve: MarkdownMentions["resolve"] } | undefined;
   inLink: boolean;
+  /** Emphasis/link nesting so far; beyond {@link MAX_INLINE_DEPTH} delimiters stay text. */
+  depth: number;
 }
+
+const MAX_INLINE_DEPTH = 16;
 
 function runLength(src: string, at: number, char: string): number {
   let end = at;
@@ -230,81 +247,122 @@ function runLength(src: string, at: number, char: string): number {
   return end - at;
 }
 
-/** Index just past a code span starting at `at`, or -1 if its backticks are unmatched. */
-function codeSpanEnd(src: string, at: number): number {
-  const length = runLength(src, at, "`");
-  let search = at + length;
-  for (;;) {
-    const found = src.indexOf("`", search);
-    if (found === -1) return -1;
-    const run = runLength(src, found, "`");
-    if (run === length) return found + run;
-    search = found + run;
-  }
-}
-
 function isSpace(char: string | undefined): boolean {
   return char === undefined || /\s/.test(char);
 }
 
 /**
- * Finds the closing delimiter for an emphasis opened just before `from`. Skips escapes and
- * code spans; with a one-character delimiter, longer runs (`**` inside `*…*`) are skipped.
- * Returns the index of the closer, or -1.
+ * One inline source string with memoised searches. Without them, input like `**a **a **a …`
+ * or `[[[[…` makes every opener scan to the end of the text (quadratic time).
  */
-function findCloser(src: string, from: number, delimiter: string): number {
-  const char = delimiter[0] ?? "";
-  let j = from;
-  while (j < src.length) {
-    const c = src[j];
-    if (c === "\\") {
-      j += 2;
-      continue;
-    }
-    if (c === "`") {
-      const end = codeSpanEnd(src, j);
-      j = end === -1 ? j + runLength(src, j, "`") : end;
-      continue;
-    }
-    if (c === char) {
-      const run = runLength(src, j, char);
-      const usable = delimiter.length === 1 ? run === 1 : run >= delimiter.length;
-      // In a longer run the closer is its last characters ("***x***": ** closes after *x*).
-      const at = j + run - delimiter.length;
-      const flanked = !isSpace(src[at - 1]) && at > from;
-      const wordSafe = char !== "_" || !ALPHANUMERIC.test(src[j + run] ?? "");
-      if (usable && flanked && wordSafe) return at;
-      j += run;
-      continue;
-    }
-    j++;
-  }
-  return -1;
-}
+class InlineSource {
+  /** Backtick run length → earliest search start known to find no closing run. */
+  private readonly codeSpanMisses = new Map<number, number>();
+  /** Emphasis delimiter → earliest search start known to find no closer. */
+  private readonly closerMisses = new Map<string, number>();
+  /** "[" index → matching "]" index, computed on first use. */
+  private brackets: Map<number, number> | undefined;
 
-/** `[text](url)` at `at`: returns the parts and the index after it, or null. */
-function parseLink(src: string, at: number): { text: string; url: string; end: number } | null {
-  let depth = 0;
-  let j = at;
-  for (; j < src.length; j++) {
-    const c = src[j];
-    if (c === "\\") j++;
-    else if (c === "`") {
-      const end = codeSpanEnd(src, j);
-      if (end !== -1) j = end - 1;
-    } else if (c === "[") depth++;
-    else if (c === "]" && --depth === 0) break;
+  constructor(readonly src: string) {}
+
+  /** Index just past a code span starting at `at`, or -1 if its backticks are unmatched. */
+  codeSpanEnd(at: number): number {
+    const src = this.src;
+    const length = runLength(src, at, "`");
+    let search = at + length;
+    const miss = this.codeSpanMisses.get(length);
+    if (miss !== undefined && search >= miss) return -1;
+    for (;;) {
+      const found = src.indexOf("`", search);
+      if (found === -1) {
+        this.codeSpanMisses.set(length, Math.min(miss ?? Infinity, at + length));
+        return -1;
+      }
+      const run = runLength(src, found, "`");
+      if (run === length) return found + run;
+      search = found + run;
+    }
   }
-  if (j >= src.length || src[j + 1] !== "(") return null;
-  const close = src.indexOf(")", j + 2);
-  if (close === -1) return null;
-  let url = src.slice(j + 2, close).trim();
-  if (url.startsWith("<") && url.endsWith(">")) url = url.slice(1, -1);
-  if (!SAFE_URL.test(url)) return null;
-  return { text: src.slice(at + 1, j), url, end: close + 1 };
+
+  /**
+   * Finds the closing delimiter for an emphasis whose content starts at `from`. Skips escapes
+   * and code spans; with a one-character delimiter, longer runs (`**` inside `*…*`) are
+   * skipped. Returns the index of the closer, or -1.
+   */
+  findCloser(from: number, delimiter: string): number {
+    const src = this.src;
+    const miss = this.closerMisses.get(delimiter);
+    if (miss !== undefined && from >= miss) return -1;
+    const char = delimiter[0] ?? "";
+    let j = from;
+    while (j < src.length) {
+      const c = src[j];
+      if (c === "\\") {
+        j += 2;
+        continue;
+      }
+      if (c === "`") {
+        const end = this.codeSpanEnd(j);
+        j = end === -1 ? j + runLength(src, j, "`") : end;
+        continue;
+      }
+      if (c === char) {
+        const run = runLength(src, j, char);
+        const usable = delimiter.length === 1 ? run === 1 : run >= delimiter.length;
+        // In a longer run the closer is its last characters ("***x***": ** closes after *x*).
+        const at = j + run - delimiter.length;
+        const flanked = !isSpace(src[at - 1]) && at > from;
+        const wordSafe = char !== "_" || !ALPHANUMERIC.test(src[j + run] ?? "");
+        if (usable && flanked && wordSafe) return at;
+        j += run;
+        continue;
+      }
+      j++;
+    }
+    this.closerMisses.set(delimiter, Math.min(miss ?? Infinity, from));
+    return -1;
+  }
+
+  /** The "]" matching the "[" at `at` (nesting, escapes and code spans respected), or -1. */
+  closingBracket(at: number): number {
+    if (this.brackets === undefined) {
+      const pairs = new Map<number, number>();
+      const open: number[] = [];
+      const src = this.src;
+      for (let j = 0; j < src.length; j++) {
+        const c = src[j];
+        if (c === "\\") j++;
+        else if (c === "`") {
+          const end = this.codeSpanEnd(j);
+          j = (end === -1 ? j + runLength(src, j, "`") : end) - 1;
+        } else if (c === "[") open.push(j);
+        else if (c === "]") {
+          const opener = open.pop();
+          if (opener !== undefined) pairs.set(opener, j);
+        }
+      }
+      this.brackets = pairs;
+    }
+    return this.brackets.get(at) ?? -1;
+  }
+
+  /** `[text](url)` at `at`: the parts and the index after it, or null. */
+  link(at: number): { text: string; url: string; end: number } | null {
+    const src = this.src;
+    const close = this.closingBracket(at);
+    if (close === -1 || src[close + 1] !== "(") return null;
+    const end = src.indexOf(")", close + 2);
+    if (end === -1) return null;
+    let url = src.slice(close + 2, end).trim();
+    if (url.startsWith("<") && url.endsWith(">")) url = url.slice(1, -1);
+    if (!SAFE_URL.test(url)) return null;
+    return { text: src.slice(at + 1, close), url, end: end + 1 };
+  }
 }
 
 function parseInline(src: string, ctx: InlineContext): string {
+  const source = new InlineSource(src);
+  const nested = ctx.depth < MAX_INLINE_DEPTH;
   let out = "";
   let i = 0;
   while (i < src.length) {
@@ -321,7 +379,7 @@ function parseInline(src: string, ctx: InlineContext): string {
       continue;
     }
     if (c === "`") {
-      const end = codeSpanEnd(src, i);
+      const end = source.codeSpanEnd(i);
       const length = runLength(src, i, "`");
       if (end === -1) {
         out += "`".repeat(length);
@@ -352,26 +410,26 @@ function parseInline(src: string, ctx: InlineContext): string {
         continue;
       }
     }
-    if (c === "!" && next === "[") {
+    if (c === "!" && next === "[" && nested) {
       // Image syntax is not supported: keep `![alt](url)` as typed rather than as a link.
-      const image = parseLink(src, i + 1);
+      const image = source.link(i + 1);
       if (image) {
         out += escapeHtml(src.slice(i, image.end));
         i = image.end;
         continue;
       }
     }
-    if (c === "[" && !ctx.inLink) {
-      const link = parseLink(src, i);
+    if (c === "[" && !ctx.inLink && nested) {
+      const link = source.link(i);
       if (link && link.text.trim() !== "") {
-        const text = parseInline(link.text, { ...ctx, inLink: true });
+        const text = parseInline(link.text, { ...ctx, inLink: true, depth: ctx.depth + 1 });
         out += `<a href="${escapeHtmlAttribute(link.url)}">${text}</a>`;
         i = link.end;
         continue;
       }
     }
     if (c === "*" || c === "_" || (c === "~" && next === "~")) {
-      const emphasis = parseEmphasis(src, i, ctx);
+      const emphasis = nested ? parseEmphasis(source, i, ctx) : null;
       if (emphasis) {
         out += emphasis.html;
         i = emphasis.end;
@@ -389,7 +447,12 @@ function parseInline(src: string, ctx: InlineContext): string {
   return out;
 }
 
-function parseEmphasis(src: string, at: number, ctx: InlineContext): { html: string; end: number } | null {
+function parseEmphasis(
+  source: InlineSource,
+  at: number,
+  ctx: InlineContext,
+): { html: string; end: number } | null {
+  const src = source.src;
   const char = src[at] ?? "";
   const run = runLength(src, at, char);
   if (char === "_" && ALPHANUMERIC.test(src[at - 1] ?? "")) return null;
@@ -403,9 +466,9 @@ function parseEmphasis(src: string, at: number, ctx: InlineContext): { html: str
   for (const [delimiter, tag] of candidates) {
     if (run < delimiter.length || isSpace(src[at + delimiter.length])) continue;
     const start = at + delimiter.length;
-    const closer = findCloser(src, start, delimiter);
+    const closer = source.findCloser(start, delimiter);
     if (closer === -1) continue;
-    const inner = parseInline(src.slice(start, closer), ctx);
+    const inner = parseInline(src.slice(start, closer), { ...ctx, depth: ctx.depth + 1 });
     return { html: `<${tag}>${inner}</${tag}>`, end: closer + delimiter.length };
   }
   return null;
@@ -461,6 +524,7 @@ export function markdownToHtml(md: string, options: MarkdownToHtmlOptions = {}):
             resolve: mentions.resolve,
           },
     inLink: false,
+    depth: 0,
   };
   const blocks = parseBlocks(normaliseNewlines(md).split("\n"));
   return renderBlocks(blocks, isSingleParagraph(blocks), ctx);

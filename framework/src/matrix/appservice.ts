@@ -63,7 +63,8 @@ export class AppserviceServer {
       const server = createServer((req, res) => {
         this.route(req, res).catch((err: unknown) => {
           this.log.error({ err }, "appservice request failed");
-          if (!res.headersSent) send(res, 500, { errcode: "M_UNKNOWN", error: "internal error; see the bridge log" });
+          if (!res.headersSent)
+            send(res, 500, { errcode: "M_UNKNOWN", error: "internal error; see the bridge log" });
           else res.end();
         });
       });
@@ -89,9 +90,7 @@ export class AppserviceServer {
 
   private authorized(req: IncomingMessage, url: URL): "ok" | "missing" | "wrong" {
     const header = req.headers.authorization;
-    let token: string | null = null;
-    if (header?.startsWith("Bearer ")) token = header.slice(7);
-    else token = url.searchParams.get("access_token");
+    const token = header?.startsWith("Bearer ") ? header.slice(7) : url.searchParams.get("access_token");
     if (token === null || token === "") return "missing";
     const hash = createHash("sha256").update(token).digest();
     return timingSafeEqual(hash, this.tokenHash) ? "ok" : "wrong";
@@ -140,9 +139,10 @@ export class AppserviceServer {
       if (req.method !== "POST") return methodNotAllowed(req, res);
       const body = await readJson(req, res);
       if (body === undefined) return;
-      const txnId = typeof (body as { transaction_id?: unknown }).transaction_id === "string"
-        ? (body as { transaction_id: string }).transaction_id
-        : undefined;
+      const txnId =
+        typeof (body as { transaction_id?: unknown }).transaction_id === "string"
+          ? (body as { transaction_id: string }).transaction_id
+          : undefined;
       this.handlers.onPing?.(txnId);
       return send(res, 200, {});
     }
@@ -191,14 +191,20 @@ async function readJson(req: IncomingMessage, res: ServerResponse): Promise<unkn
 
 /** Checks the shape we rely on; returns an error message for a malformed transaction. */
 export function parseTransaction(body: unknown): Transaction | string {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return "transaction must be a JSON object";
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    return "transaction must be a JSON object";
   const b = body as Record<string, unknown>;
   const events = b.events ?? [];
   if (!Array.isArray(events)) return "events must be an array";
   for (const [i, e] of events.entries()) {
     if (typeof e !== "object" || e === null) return `events[${i}] is not an object`;
     const ev = e as Record<string, unknown>;
-    if (typeof ev.type !== "string" || typeof ev.room_id !== "string" || typeof ev.sender !== "string" || typeof ev.event_id !== "string") {
+    if (
+      typeof ev.type !== "string" ||
+      typeof ev.room_id !== "string" ||
+      typeof ev.sender !== "string" ||
+      typeof ev.event_id !== "string"
+    ) {
       return `events[${i}] lacks type, room_id, sender or event_id`;
     }
     if (ev.content === undefined || typeof ev.content !== "object" || ev.content === null) ev.content = {};
@@ -208,7 +214,10 @@ export function parseTransaction(body: unknown): Transaction | string {
   if (!Array.isArray(ephemeral)) return "ephemeral must be an array";
   const eph = ephemeral.filter(
     (e): e is EphemeralEvent =>
-      typeof e === "object" && e !== null && typeof (e as EphemeralEvent).type === "string" && typeof (e as EphemeralEvent).content === "object",
+      typeof e === "object" &&
+      e !== null &&
+      typeof (e as EphemeralEvent).type === "string" &&
+      typeof (e as EphemeralEvent).content === "object",
   );
   return { events: events as MatrixEvent[], ephemeral: eph };
 }

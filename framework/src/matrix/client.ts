@@ -51,7 +51,11 @@ export class MatrixClient {
 
   constructor(private readonly opts: MatrixClientOptions) {
     this.base = opts.homeserverUrl.replace(/\/+$/, "");
-    this.dispatcher = new Agent({ connections: opts.connections ?? 32, keepAliveTimeout: 30_000, pipelining: 1 });
+    this.dispatcher = new Agent({
+      connections: opts.connections ?? 32,
+      keepAliveTimeout: 30_000,
+      pipelining: 1,
+    });
   }
 
   get homeserverUrl(): string {
@@ -71,13 +75,18 @@ export class MatrixClient {
         return await this.once<T>(method, path, options);
       } catch (err) {
         const retryable =
-          err instanceof MatrixError ? err.status === 429 || err.status >= 500 : !(err instanceof TypeError && /invalid/i.test(err.message));
+          err instanceof MatrixError
+            ? err.status === 429 || err.status >= 500
+            : !(err instanceof TypeError && /invalid/i.test(err.message));
         if (!retryable || attempt >= attempts) throw err;
         const wait =
           err instanceof MatrixError && err.retryAfterMs !== undefined
             ? err.retryAfterMs
             : delay + Math.floor(Math.random() * delay);
-        this.opts.log.debug({ method, path: path.split("?")[0], attempt, wait, err: String(err) }, "retrying homeserver call");
+        this.opts.log.debug(
+          { method, path: path.split("?")[0], attempt, wait, err: String(err) },
+          "retrying homeserver call",
+        );
         await sleep(wait);
         delay = Math.min(delay * 2, 30_000);
       }
@@ -139,7 +148,8 @@ export class MatrixClient {
       dispatcher: this.dispatcher,
     });
     const data = Buffer.from(await res.body.arrayBuffer());
-    if (res.statusCode !== 200) throw new MatrixError(res.statusCode, "M_UNKNOWN", data.toString().slice(0, 200), "GET", path);
+    if (res.statusCode !== 200)
+      throw new MatrixError(res.statusCode, "M_UNKNOWN", data.toString().slice(0, 200), "GET", path);
     const ct = res.headers["content-type"];
     return { data, contentType: (Array.isArray(ct) ? ct[0] : ct) ?? "application/octet-stream" };
   }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { MatrixClient, MatrixError, enc } from "./client.js";
+import { MatrixError, enc, type MatrixClient } from "./client.js";
 
 /**
  * Acting as one Matrix user of the appservice (the bot or a ghost). An Intent is two
@@ -45,7 +45,12 @@ export class Intent {
     return this.bot === null;
   }
 
-  private req<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | undefined>) {
+  private req<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number | undefined>,
+  ) {
     return this.client.request<T>(method, path, { body, query, asUser: this.userId });
   }
 
@@ -81,7 +86,12 @@ export class Intent {
       await this.req("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: userId });
     } catch (err) {
       // Already joined or invited: nothing to do.
-      if (err instanceof MatrixError && err.errcode === "M_FORBIDDEN" && /already in the room|is already joined/i.test(err.error)) return;
+      if (
+        err instanceof MatrixError &&
+        err.errcode === "M_FORBIDDEN" &&
+        /already in the room|is already joined/i.test(err.error)
+      )
+        return;
       throw err;
     }
   }
@@ -99,7 +109,12 @@ export class Intent {
     this.caches.setJoined(roomId, userId, false);
   }
 
-  async sendEvent(roomId: string, type: string, content: unknown, options: SendOptions = {}): Promise<string> {
+  async sendEvent(
+    roomId: string,
+    type: string,
+    content: unknown,
+    options: SendOptions = {},
+  ): Promise<string> {
     await this.ensureJoined(roomId);
     const txnId = options.txnId ?? `sb${Date.now()}${Math.random().toString(36).slice(2)}`;
     const { event_id } = await this.req<{ event_id: string }>(
@@ -122,19 +137,27 @@ export class Intent {
 
   async getState<T>(roomId: string, type: string, stateKey = ""): Promise<T | null> {
     try {
-      return await this.req<T>("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/${enc(type)}/${enc(stateKey)}`);
+      return await this.req<T>(
+        "GET",
+        `/_matrix/client/v3/rooms/${enc(roomId)}/state/${enc(type)}/${enc(stateKey)}`,
+      );
     } catch (err) {
       if (err instanceof MatrixError && err.errcode === "M_NOT_FOUND") return null;
       throw err;
     }
   }
 
-  async getAllState(roomId: string): Promise<Array<{ type: string; state_key: string; sender: string; content: Record<string, unknown> }>> {
+  async getAllState(
+    roomId: string,
+  ): Promise<Array<{ type: string; state_key: string; sender: string; content: Record<string, unknown> }>> {
     return this.req("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state`);
   }
 
   async joinedMembers(roomId: string): Promise<string[]> {
-    const res = await this.req<{ joined: Record<string, unknown> }>("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`);
+    const res = await this.req<{ joined: Record<string, unknown> }>(
+      "GET",
+      `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`,
+    );
     return Object.keys(res.joined);
   }
 
@@ -154,7 +177,9 @@ export class Intent {
 
   async setAvatarUrl(avatarUrl: string): Promise<void> {
     await this.ensureRegistered();
-    await this.req("PUT", `/_matrix/client/v3/profile/${enc(this.userId)}/avatar_url`, { avatar_url: avatarUrl });
+    await this.req("PUT", `/_matrix/client/v3/profile/${enc(this.userId)}/avatar_url`, {
+      avatar_url: avatarUrl,
+    });
   }
 
   async getProfile(userId: string): Promise<{ displayname?: string; avatar_url?: string }> {
@@ -166,9 +191,17 @@ export class Intent {
     }
   }
 
-  async sendReceipt(roomId: string, eventId: string, type: "m.read" | "m.read.private" = "m.read"): Promise<void> {
+  async sendReceipt(
+    roomId: string,
+    eventId: string,
+    type: "m.read" | "m.read.private" = "m.read",
+  ): Promise<void> {
     await this.ensureJoined(roomId);
-    await this.req("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/receipt/${enc(type)}/${enc(eventId)}`, {});
+    await this.req(
+      "POST",
+      `/_matrix/client/v3/rooms/${enc(roomId)}/receipt/${enc(type)}/${enc(eventId)}`,
+      {},
+    );
   }
 
   async setTyping(roomId: string, typing: boolean, timeoutMs = 30_000): Promise<void> {
@@ -196,7 +229,10 @@ export class Intent {
 
   async resolveAlias(alias: string): Promise<string | null> {
     try {
-      const { room_id } = await this.req<{ room_id: string }>("GET", `/_matrix/client/v3/directory/room/${enc(alias)}`);
+      const { room_id } = await this.req<{ room_id: string }>(
+        "GET",
+        `/_matrix/client/v3/directory/room/${enc(alias)}`,
+      );
       return room_id;
     } catch (err) {
       if (err instanceof MatrixError && err.status === 404) return null;
@@ -206,11 +242,15 @@ export class Intent {
 
   /** Authenticated media upload (v1 media API); returns the mxc URI. */
   async upload(data: Buffer, contentType: string, filename?: string): Promise<string> {
-    const { content_uri } = await this.client.request<{ content_uri: string }>("POST", "/_matrix/media/v3/upload", {
-      raw: { data, contentType },
-      query: { filename },
-      asUser: this.userId,
-    });
+    const { content_uri } = await this.client.request<{ content_uri: string }>(
+      "POST",
+      "/_matrix/media/v3/upload",
+      {
+        raw: { data, contentType },
+        query: { filename },
+        asUser: this.userId,
+      },
+    );
     return content_uri;
   }
 
@@ -218,7 +258,10 @@ export class Intent {
   async download(mxc: string): Promise<{ data: Buffer; contentType: string }> {
     const m = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
     if (!m) throw new Error(`not an mxc URI: ${mxc}`);
-    return this.client.download(`/_matrix/client/v1/media/download/${enc(m[1] ?? "")}/${enc(m[2] ?? "")}`, this.userId);
+    return this.client.download(
+      `/_matrix/client/v1/media/download/${enc(m[1] ?? "")}/${enc(m[2] ?? "")}`,
+      this.userId,
+    );
   }
 }
 

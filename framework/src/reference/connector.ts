@@ -91,7 +91,11 @@ export class ReferenceConnector
   private async api<T>(path: string, body?: unknown, token = this.config.token): Promise<T> {
     const res = await fetch(`${this.config.url}${path}`, {
       method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-toy-origin": this.origin },
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        "x-toy-origin": this.origin,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: this.abort.signal,
     });
@@ -106,7 +110,9 @@ export class ReferenceConnector
     let backoff = 200;
     while (!this.stopping) {
       try {
-        const { events } = await this.api<{ events: Array<{ seq: number; event: ToyEvent }> }>(`/events?after=${cursor}&wait=20000`);
+        const { events } = await this.api<{ events: Array<{ seq: number; event: ToyEvent }> }>(
+          `/events?after=${cursor}&wait=20000`,
+        );
         for (const { seq, event } of events) {
           await this.translate(event, seq);
           cursor = seq;
@@ -142,14 +148,25 @@ export class ReferenceConnector
     switch (event.type) {
       case "message": {
         if (event.sender === "bridge") return;
-        const content: BridgeContent = { kind: event.kind === "file" ? "file" : event.kind, text: event.text, html: event.html };
+        const content: BridgeContent = {
+          kind: event.kind === "file" ? "file" : event.kind,
+          text: event.text,
+          html: event.html,
+        };
         if (event.file) {
           const file = event.file;
           content.kind = file.mimetype.startsWith("image/") ? "image" : "file";
           content.media = {
             name: file.name,
             mimetype: file.mimetype,
-            fetch: async () => Buffer.from(await (await fetch(`${this.config.url}/files/${file.id}`, { headers: { authorization: `Bearer ${this.config.token}` } })).arrayBuffer()),
+            fetch: async () =>
+              Buffer.from(
+                await (
+                  await fetch(`${this.config.url}/files/${file.id}`, {
+                    headers: { authorization: `Bearer ${this.config.token}` },
+                  })
+                ).arrayBuffer(),
+              ),
           };
         }
         const user = await this.getUser(event.sender);
@@ -170,38 +187,78 @@ export class ReferenceConnector
       }
       case "edit":
         return this.ctx.emit(
-          { type: "edit", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender), timestamp: event.ts, content: { kind: "text", text: event.text, html: event.html } },
+          {
+            type: "edit",
+            chat: this.chat(event.channel),
+            id: event.id,
+            sender: this.sender(event.sender),
+            timestamp: event.ts,
+            content: { kind: "text", text: event.text, html: event.html },
+          },
           { key },
         );
       case "delete":
-        return this.ctx.emit({ type: "delete", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender) }, { key });
+        return this.ctx.emit(
+          { type: "delete", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender) },
+          { key },
+        );
       case "react":
         return this.ctx.emit(
-          { type: "reaction", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender), key: event.key, timestamp: event.ts },
+          {
+            type: "reaction",
+            chat: this.chat(event.channel),
+            id: event.id,
+            sender: this.sender(event.sender),
+            key: event.key,
+            timestamp: event.ts,
+          },
           { key },
         );
       case "unreact":
-        return this.ctx.emit({ type: "reaction-remove", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender), key: event.key }, { key });
+        return this.ctx.emit(
+          {
+            type: "reaction-remove",
+            chat: this.chat(event.channel),
+            id: event.id,
+            sender: this.sender(event.sender),
+            key: event.key,
+          },
+          { key },
+        );
       case "join":
       case "leave": {
         const user = (await this.getUser(event.user)) ?? { id: event.user };
-        return this.ctx.emit({ type: "member", chat: this.chat(event.channel), user, membership: event.type }, { key });
+        return this.ctx.emit(
+          { type: "member", chat: this.chat(event.channel), user, membership: event.type },
+          { key },
+        );
       }
       case "rename":
         return this.ctx.emit({ type: "profile", user: { id: event.user, displayname: event.name } }, { key });
       case "read":
         return this.ctx.emit(
-          { type: "read", chat: this.chat(event.channel), userId: event.user, upTo: event.upTo, fromLogin: this.sender(event.user).fromLogin },
+          {
+            type: "read",
+            chat: this.chat(event.channel),
+            userId: event.user,
+            upTo: event.upTo,
+            fromLogin: this.sender(event.user).fromLogin,
+          },
           { key },
         );
       case "typing":
-        return this.ctx.emit({ type: "typing", chat: this.chat(event.channel), userId: event.user, typing: event.typing }, { key });
+        return this.ctx.emit(
+          { type: "typing", chat: this.chat(event.channel), userId: event.user, typing: event.typing },
+          { key },
+        );
     }
   }
 
   async getChat(chat: ChatRef): Promise<ChatInfo | null> {
     try {
-      const c = await this.api<{ id: string; name: string; topic: string; dm: [string, string] | null }>(`/channels/${encodeURIComponent(chat.channelId)}`);
+      const c = await this.api<{ id: string; name: string; topic: string; dm: [string, string] | null }>(
+        `/channels/${encodeURIComponent(chat.channelId)}`,
+      );
       if (c.dm) {
         const login = [...this.logins.values()].find((l) => l.matrixUserId === chat.receiver);
         const other = c.dm.find((u) => u !== login?.loginId) ?? c.dm[0];
@@ -223,12 +280,16 @@ export class ReferenceConnector
   }
 
   async getMembers(chat: ChatRef): Promise<RemoteUser[]> {
-    const { members } = await this.api<{ members: Array<{ id: string; name: string }> }>(`/channels/${encodeURIComponent(chat.channelId)}/members`);
+    const { members } = await this.api<{ members: Array<{ id: string; name: string }> }>(
+      `/channels/${encodeURIComponent(chat.channelId)}/members`,
+    );
     return members.filter((m) => m.id !== "bridge").map((m) => ({ id: m.id, displayname: m.name }));
   }
 
   chatFromAlias(aliasSuffix: string): ChatRef | null {
-    return /^[a-z0-9-]+$/.test(aliasSuffix) && !aliasSuffix.startsWith("dm-") ? { channelId: aliasSuffix } : null;
+    return /^[a-z0-9-]+$/.test(aliasSuffix) && !aliasSuffix.startsWith("dm-")
+      ? { channelId: aliasSuffix }
+      : null;
   }
 
   aliasFor(chat: ChatRef): string | null {
@@ -252,7 +313,10 @@ export class ReferenceConnector
       const data = await msg.content.media.download();
       const up = await fetch(`${this.config.url}/upload?name=${encodeURIComponent(msg.content.media.name)}`, {
         method: "POST",
-        headers: { authorization: `Bearer ${this.tokenFor(msg.sender)}`, "content-type": msg.content.media.mimetype },
+        headers: {
+          authorization: `Bearer ${this.tokenFor(msg.sender)}`,
+          "content-type": msg.content.media.mimetype,
+        },
         body: data,
       });
       file = ((await up.json()) as { id: string }).id;
@@ -274,20 +338,37 @@ export class ReferenceConnector
     return { remoteId: res.id, timestamp: res.ts };
   }
 
-  async handleMatrixEdit(edit: { chat: ChatRef; remoteId: string; sender: MatrixSender; content: BridgeContent }): Promise<void> {
-    await this.api("/edit", { id: edit.remoteId, text: edit.content.text, html: edit.content.html }, this.tokenFor(edit.sender));
+  async handleMatrixEdit(edit: {
+    chat: ChatRef;
+    remoteId: string;
+    sender: MatrixSender;
+    content: BridgeContent;
+  }): Promise<void> {
+    await this.api(
+      "/edit",
+      { id: edit.remoteId, text: edit.content.text, html: edit.content.html },
+      this.tokenFor(edit.sender),
+    );
   }
 
   async handleMatrixRedaction(r: { remoteId: string; sender: MatrixSender }): Promise<void> {
     await this.api("/delete", { id: r.remoteId }, this.tokenFor(r.sender));
   }
 
-  async handleMatrixReaction(r: { remoteId: string; key: string; sender: MatrixSender }): Promise<SendResult> {
+  async handleMatrixReaction(r: {
+    remoteId: string;
+    key: string;
+    sender: MatrixSender;
+  }): Promise<SendResult> {
     await this.api("/react", { id: r.remoteId, key: r.key }, this.tokenFor(r.sender));
     return {};
   }
 
-  async handleMatrixReactionRemove(r: { remoteId: string; key: string; sender: MatrixSender }): Promise<void> {
+  async handleMatrixReactionRemove(r: {
+    remoteId: string;
+    key: string;
+    sender: MatrixSender;
+  }): Promise<void> {
     await this.api("/unreact", { id: r.remoteId, key: r.key }, this.tokenFor(r.sender));
   }
 
@@ -307,7 +388,11 @@ export class ReferenceConnector
     };
   }
 
-  async loadLogin(login: { loginId: string; matrixUserId: string; credentials: unknown }): Promise<RemoteLogin> {
+  async loadLogin(login: {
+    loginId: string;
+    matrixUserId: string;
+    credentials: unknown;
+  }): Promise<RemoteLogin> {
     const { token } = login.credentials as { token: string };
     await this.api("/whoami", undefined, token);
     const loaded: ToyLogin = {

@@ -30,7 +30,16 @@ export interface ToyMessage {
 
 export type ToyEvent =
   | ({ type: "message" } & ToyMessage)
-  | { type: "edit"; channel: string; id: string; sender: string; text: string; html?: string; ts: number; origin?: string }
+  | {
+      type: "edit";
+      channel: string;
+      id: string;
+      sender: string;
+      text: string;
+      html?: string;
+      ts: number;
+      origin?: string;
+    }
   | { type: "delete"; channel: string; id: string; sender: string; origin?: string }
   | { type: "react"; channel: string; id: string; sender: string; key: string; ts: number; origin?: string }
   | { type: "unreact"; channel: string; id: string; sender: string; key: string; origin?: string }
@@ -106,7 +115,15 @@ export class ToyNetwork {
 
   /** What a remote person does: post a message. */
   post(sender: string, channel: string, text: string, extra: Partial<ToyMessage> = {}): ToyMessage {
-    const message: ToyMessage = { id: `m${this.nextId++}`, channel, sender, text, kind: "text", ts: Date.now(), ...extra };
+    const message: ToyMessage = {
+      id: `m${this.nextId++}`,
+      channel,
+      sender,
+      text,
+      kind: "text",
+      ts: Date.now(),
+      ...extra,
+    };
     this.messages.set(message.id, message);
     this.push({ type: "message", ...message });
     return message;
@@ -221,12 +238,20 @@ export class ToyNetwork {
     if ((m = /^\/channels\/([^/]+)$/.exec(path))) {
       const c = this.channels.get(decodeURIComponent(m[1] ?? ""));
       if (!c) return reply(res, 404, { error: "channel_not_found" });
-      return reply(res, 200, { id: c.id, name: c.name, topic: c.topic, dm: c.dm ?? null, members: c.members.size });
+      return reply(res, 200, {
+        id: c.id,
+        name: c.name,
+        topic: c.topic,
+        dm: c.dm ?? null,
+        members: c.members.size,
+      });
     }
     if ((m = /^\/channels\/([^/]+)\/members$/.exec(path))) {
       const c = this.channels.get(decodeURIComponent(m[1] ?? ""));
       if (!c) return reply(res, 404, { error: "channel_not_found" });
-      return reply(res, 200, { members: [...c.members].map((id) => ({ id, name: this.users.get(id)?.name ?? id })) });
+      return reply(res, 200, {
+        members: [...c.members].map((id) => ({ id, name: this.users.get(id)?.name ?? id })),
+      });
     }
     if ((m = /^\/users\/([^/]+)$/.exec(path))) {
       const u = this.users.get(decodeURIComponent(m[1] ?? ""));

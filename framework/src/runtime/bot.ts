@@ -57,15 +57,24 @@ export class Bot {
     if (event.state_key !== this.s.botUserId) return;
     if (membership === "invite") {
       if (!this.s.permissions.allows(event.sender, "relay")) {
-        await this.s.bot.leave(event.room_id, "You are not allowed to use this bridge").catch(() => undefined);
+        await this.s.bot
+          .leave(event.room_id, "You are not allowed to use this bridge")
+          .catch(() => undefined);
         return;
       }
       await this.s.bot.ensureJoined(event.room_id);
       // Only a DM invite makes a management room; any other invite is a room to plumb.
       if (event.content.is_direct === true) {
         const existing = await this.s.store.userGet(event.sender);
-        await this.s.store.userPut({ userId: event.sender, managementRoom: event.room_id, meta: existing?.meta ?? {} });
-        await this.notice(event.room_id, `Hello! I am the ${this.bridgeNames()} bridge bot. Say \`help\` to see what I can do.`);
+        await this.s.store.userPut({
+          userId: event.sender,
+          managementRoom: event.room_id,
+          meta: existing?.meta ?? {},
+        });
+        await this.notice(
+          event.room_id,
+          `Hello! I am the ${this.bridgeNames()} bridge bot. Say \`help\` to see what I can do.`,
+        );
       }
     } else if (membership === "leave" || membership === "ban") {
       this.s.caches.setJoined(event.room_id, this.s.botUserId, false);
@@ -175,7 +184,8 @@ export class Bot {
     for (const c of this.core) if (!c.admin || admin) lines.push(`- \`${c.usage}\` — ${c.help}`);
     for (const slot of this.s.networks.values()) {
       if (!supportsCommands(slot.connector)) continue;
-      for (const c of slot.connector.commands) if (!c.admin || admin) lines.push(`- \`${slot.connector.id} ${c.name}\` — ${c.help}`);
+      for (const c of slot.connector.commands)
+        if (!c.admin || admin) lines.push(`- \`${slot.connector.id} ${c.name}\` — ${c.help}`);
     }
     return lines.join("\n");
   }
@@ -200,11 +210,13 @@ export class Bot {
         usage: "login <network> [method] [values…]",
         help: "log in so your messages go out as you",
         run: async (args, c) => {
-          if (!this.s.permissions.allows(c.userId, "user")) return c.reply("Your permission level only allows relayed messages.");
+          if (!this.s.permissions.allows(c.userId, "user"))
+            return c.reply("Your permission level only allows relayed messages.");
           const slot = this.needSlot(args[0], "login <network> [method]");
           if (typeof slot === "string") return c.reply(slot);
           const inline = args.slice(2);
-          if (inline.length > 0) await this.s.bot.redact(c.roomId, c.eventId, "credential").catch(() => undefined);
+          if (inline.length > 0)
+            await this.s.bot.redact(c.roomId, c.eventId, "credential").catch(() => undefined);
           return c.reply(await this.logins.start(slot, c.userId, args[1], inline));
         },
       },
@@ -212,7 +224,8 @@ export class Bot {
         name: "cancel",
         usage: "cancel",
         help: "stop a login in progress",
-        run: async (_args, c) => c.reply(this.logins.cancel(c.userId) ? "Login cancelled." : "Nothing to cancel."),
+        run: async (_args, c) =>
+          c.reply(this.logins.cancel(c.userId) ? "Login cancelled." : "Nothing to cancel."),
       },
       {
         name: "logout",
@@ -236,8 +249,12 @@ export class Bot {
         help: "your linked rooms and logins",
         run: async (_args, c) => {
           const links = await this.s.store.linkList({ createdBy: c.userId });
-          const lines = links.map((l) => `- ${l.roomId}: ${l.network} ${l.channelId} (${l.kind}, ${l.state})`);
-          return c.reply(`${lines.length ? `Your links:\n${lines.join("\n")}` : "You have no links."}\n\n${await this.statusText(c.userId)}`);
+          const lines = links.map(
+            (l) => `- ${l.roomId}: ${l.network} ${l.channelId} (${l.kind}, ${l.state})`,
+          );
+          return c.reply(
+            `${lines.length ? `Your links:\n${lines.join("\n")}` : "You have no links."}\n\n${await this.statusText(c.userId)}`,
+          );
         },
       },
       {
@@ -248,7 +265,9 @@ export class Bot {
         run: async (args, c) => {
           const user = await this.s.store.userGet(c.userId);
           if (user?.managementRoom === c.roomId) {
-            return c.reply("Say `!link <network> <channel>` in the room you want to bridge, after inviting me there.");
+            return c.reply(
+              "Say `!link <network> <channel>` in the room you want to bridge, after inviting me there.",
+            );
           }
           const slot = this.needSlot(args[0], "!link <network> <channel>");
           if (typeof slot === "string") return c.reply(slot);
@@ -271,7 +290,13 @@ export class Bot {
         admin: true,
         run: async (args, c) => {
           const links = await this.s.store.linkList(args[0] ? { network: args[0] } : undefined);
-          return c.reply(links.length ? links.map((l) => `- ${l.roomId}: ${l.network} ${l.channelId} (${l.kind}, ${l.state})`).join("\n") : "No links.");
+          return c.reply(
+            links.length
+              ? links
+                  .map((l) => `- ${l.roomId}: ${l.network} ${l.channelId} (${l.kind}, ${l.state})`)
+                  .join("\n")
+              : "No links.",
+          );
         },
       },
     ];
@@ -285,10 +310,13 @@ export class Bot {
         continue;
       }
       const records = await this.s.store.loginsOf(userId, slot.connector.id);
-      if (records.length === 0) lines.push(`- ${slot.connector.displayName}: not logged in (\`login ${slot.connector.id}\`)`);
+      if (records.length === 0)
+        lines.push(`- ${slot.connector.displayName}: not logged in (\`login ${slot.connector.id}\`)`);
       for (const r of records) {
         const live = this.logins.activeFor(userId, slot.connector.id)?.loginId === r.loginId;
-        lines.push(`- ${slot.connector.displayName}: ${r.remoteName} (${r.state === "active" ? (live ? "connected" : "not connected") : "logged out"})`);
+        lines.push(
+          `- ${slot.connector.displayName}: ${r.remoteName} (${r.state === "active" ? (live ? "connected" : "not connected") : "logged out"})`,
+        );
       }
     }
     return lines.join("\n");

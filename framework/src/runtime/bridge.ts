@@ -53,7 +53,11 @@ export class Bridge {
   constructor(private readonly opts: BridgeOptions) {
     const { config, log } = opts;
     this.metrics = new BridgeMetrics();
-    const client = new MatrixClient({ homeserverUrl: config.homeserver.url, asToken: opts.registration.asToken, log });
+    const client = new MatrixClient({
+      homeserverUrl: config.homeserver.url,
+      asToken: opts.registration.asToken,
+      log,
+    });
     const networks = new Map<string, NetworkSlot>();
     for (const connector of opts.connectors) {
       const section = config.bridges[connector.id];
@@ -69,7 +73,10 @@ export class Bridge {
     for (const [server, secret] of Object.entries(config.double_puppet.secrets)) {
       // "as_token:<token>": a second appservice whose namespace covers real users lets us act as them.
       if (secret.startsWith("as_token:")) {
-        doublePuppets.set(server, new MatrixClient({ homeserverUrl: config.homeserver.url, asToken: secret.slice(9), log }));
+        doublePuppets.set(
+          server,
+          new MatrixClient({ homeserverUrl: config.homeserver.url, asToken: secret.slice(9), log }),
+        );
       } else {
         log.warn({ server }, "double_puppet secret must look like 'as_token:<token>'; ignoring it");
       }
@@ -138,7 +145,10 @@ export class Bridge {
       this.log.info({ replayedMatrix, replayedRemote }, "finished work interrupted by the last stop");
     }
     for (const slot of s.networks.values()) {
-      s.metrics.ghosts.set({ network: slot.connector.id }, await this.opts.store.ghostCount(slot.connector.id));
+      s.metrics.ghosts.set(
+        { network: slot.connector.id },
+        await this.opts.store.ghostCount(slot.connector.id),
+      );
     }
     if (config.metrics.enabled) await this.startMetrics();
     await this.prune();
@@ -159,7 +169,9 @@ export class Bridge {
     }
     await this.logins.disconnectAll();
     await this.services.roomQueue.drain();
-    await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) =>
+      this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve(),
+    );
     await this.services.client.close();
     await this.opts.store.close();
   }
@@ -184,13 +196,17 @@ export class Bridge {
   /** Retries /versions with one clear log line per attempt while the homeserver is down. */
   private async waitForHomeserver(): Promise<void> {
     const url = this.opts.config.homeserver.url;
-    const deadline = this.opts.homeserverWaitMs === undefined ? Infinity : Date.now() + this.opts.homeserverWaitMs;
+    const deadline =
+      this.opts.homeserverWaitMs === undefined ? Infinity : Date.now() + this.opts.homeserverWaitMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.services.client.request("GET", "/_matrix/client/versions", { attempts: 1, timeoutMs: 10_000 });
+        await this.services.client.request("GET", "/_matrix/client/versions", {
+          attempts: 1,
+          timeoutMs: 10_000,
+        });
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`the homeserver at ${url} is unreachable: ${String(err)}`);
+        if (Date.now() > deadline) throw new Error(`the homeserver at ${url} is unreachable: ${String(err)}`, { cause: err });
         this.log.warn(
           `homeserver ${url} is not answering (${err instanceof MatrixError ? err.message : (err as Error).message}); retrying in ${this.opts.config.homeserver.retry_interval_ms} ms (attempt ${attempt})`,
         );
@@ -212,10 +228,14 @@ export class Bridge {
         throw new Error(
           "the homeserver rejected our as_token: is the registration file loaded in its app_service_config_files " +
             "(and was the homeserver restarted after the file changed)?",
+          { cause: err },
         );
       }
       if (err instanceof MatrixError && err.errcode === "M_EXCLUSIVE") {
-        throw new Error(`the bot user ${s.botUserId} is outside our registration's namespace: re-run \`switchboard registration\``);
+        throw new Error(
+          `the bot user ${s.botUserId} is outside our registration's namespace: re-run \`switchboard registration\``,
+          { cause: err },
+        );
       }
       if (err instanceof MatrixError && err.errcode === "M_FORBIDDEN") {
         // The bot user is not registered yet; registration creates it.
@@ -226,10 +246,14 @@ export class Bridge {
     }
     const pingId = `start-${Date.now()}`;
     try {
-      await s.client.request("POST", `/_matrix/client/v1/appservice/${encodeURIComponent(this.opts.registration.id)}/ping`, {
-        body: { transaction_id: pingId },
-        attempts: 2,
-      });
+      await s.client.request(
+        "POST",
+        `/_matrix/client/v1/appservice/${encodeURIComponent(this.opts.registration.id)}/ping`,
+        {
+          body: { transaction_id: pingId },
+          attempts: 2,
+        },
+      );
       if (this.lastPing !== pingId) this.log.warn("the homeserver's ping did not carry our transaction id");
     } catch (err) {
       if (err instanceof MatrixError && err.errcode === "M_UNRECOGNIZED") {

@@ -68,7 +68,15 @@ export class Ghosts {
     const intent = this.s.intent(userId);
     let record = await this.s.store.ghostGet(userId);
     if (!record) {
-      record = { userId, network, remoteId: user.id, displayname: null, avatarUrl: null, avatarKey: null, registered: false };
+      record = {
+        userId,
+        network,
+        remoteId: user.id,
+        displayname: null,
+        avatarUrl: null,
+        avatarKey: null,
+        registered: false,
+      };
     }
     if (!record.registered) {
       await intent.ensureRegistered();

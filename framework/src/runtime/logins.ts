@@ -40,10 +40,17 @@ export class Logins {
         if (record.state !== "active") continue;
         try {
           const credentials = this.s.box.open(record.credentials);
-          const login = await connector.loadLogin({ loginId: record.loginId, matrixUserId: record.matrixUserId, credentials });
+          const login = await connector.loadLogin({
+            loginId: record.loginId,
+            matrixUserId: record.matrixUserId,
+            credentials,
+          });
           this.active.set(this.key(connector.id, record.matrixUserId), login);
         } catch (err) {
-          this.s.log.warn({ err: String(err), network: connector.id, loginId: record.loginId }, "a stored login could not connect");
+          this.s.log.warn(
+            { err: String(err), network: connector.id, loginId: record.loginId },
+            "a stored login could not connect",
+          );
           await this.markFailed(record, `could not reconnect: ${String(err)}`);
         }
       }
@@ -70,12 +77,19 @@ export class Logins {
   }
 
   /** Starts a login; returns what to tell the user. */
-  async start(slot: NetworkSlot, matrixUserId: string, flowId?: string, inlineValues: string[] = []): Promise<string> {
+  async start(
+    slot: NetworkSlot,
+    matrixUserId: string,
+    flowId?: string,
+    inlineValues: string[] = [],
+  ): Promise<string> {
     const connector = slot.connector;
-    if (!supportsLogins(connector)) return `${connector.displayName} has no logins: your messages are relayed by the bridge.`;
+    if (!supportsLogins(connector))
+      return `${connector.displayName} has no logins: your messages are relayed by the bridge.`;
     const flows = connector.loginFlows;
     const flow = flowId ? flows.find((f) => f.id === flowId) : flows[0];
-    if (!flow) return `Unknown login method "${flowId ?? ""}". Methods: ${flows.map((f) => `${f.id} (${f.description})`).join(", ")}`;
+    if (!flow)
+      return `Unknown login method "${flowId ?? ""}". Methods: ${flows.map((f) => `${f.id} (${f.description})`).join(", ")}`;
     this.cancel(matrixUserId);
     const process = connector.createLogin(flow.id, matrixUserId);
     const step = await process.start();
@@ -126,21 +140,29 @@ export class Logins {
           async (next) => {
             p.step = next;
             const text = await this.describe(matrixUserId, p);
-            await this.s.bot.sendEvent((await this.s.store.userGet(matrixUserId))?.managementRoom ?? "", "m.room.message", {
-              msgtype: "m.notice",
-              body: text,
-            }).catch(() => undefined);
+            await this.s.bot
+              .sendEvent((await this.s.store.userGet(matrixUserId))?.managementRoom ?? "", "m.room.message", {
+                msgtype: "m.notice",
+                body: text,
+              })
+              .catch(() => undefined);
           },
           () => this.pending.delete(matrixUserId),
         );
       }
-      return [step.instructions, step.url, step.qr ? `QR code data: ${step.qr}` : undefined].filter(Boolean).join("\n");
+      return [step.instructions, step.url, step.qr ? `QR code data: ${step.qr}` : undefined]
+        .filter(Boolean)
+        .join("\n");
     }
     this.pending.delete(matrixUserId);
     return this.complete(p.slot, matrixUserId, step);
   }
 
-  private async complete(slot: NetworkSlot, matrixUserId: string, step: Extract<LoginStep, { type: "complete" }>): Promise<string> {
+  private async complete(
+    slot: NetworkSlot,
+    matrixUserId: string,
+    step: Extract<LoginStep, { type: "complete" }>,
+  ): Promise<string> {
     const connector = slot.connector;
     if (!supportsLogins(connector)) return "";
     const existing = await this.s.store.loginGet(connector.id, step.loginId);
@@ -159,7 +181,11 @@ export class Logins {
     };
     await this.s.store.loginPut(record);
     try {
-      const login = await connector.loadLogin({ loginId: step.loginId, matrixUserId, credentials: step.credentials });
+      const login = await connector.loadLogin({
+        loginId: step.loginId,
+        matrixUserId,
+        credentials: step.credentials,
+      });
       this.active.set(this.key(connector.id, matrixUserId), login);
     } catch (err) {
       await this.markFailed(record, String(err));
@@ -174,7 +200,9 @@ export class Logins {
     if (records.length === 0) return `You are not logged in to ${slot.connector.displayName}.`;
     const login = this.active.get(this.key(network, matrixUserId));
     if (login) {
-      await login.logout?.().catch((err: unknown) => this.s.log.warn({ err: String(err) }, "remote logout failed"));
+      await login
+        .logout?.()
+        .catch((err: unknown) => this.s.log.warn({ err: String(err) }, "remote logout failed"));
       await login.disconnect().catch(() => undefined);
       this.active.delete(this.key(network, matrixUserId));
     }

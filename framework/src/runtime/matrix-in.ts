@@ -1,7 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BridgeContent, MatrixSender, MessageKind, RemoteLogin } from "../connector.js";
 import { supportsEdits, supportsReactions, supportsRedactions } from "../connector.js";
-import { htmlToPlain, parsePills, readRelation, sanitizeMatrixHtml, stripReplyFallback } from "../format/index.js";
+import {
+  htmlToPlain,
+  parsePills,
+  readRelation,
+  sanitizeMatrixHtml,
+  stripReplyFallback,
+} from "../format/index.js";
 import type { MatrixEvent, Transaction } from "../matrix/appservice.js";
 import type { RoomLink } from "../store/types.js";
 import type { Bot } from "./bot.js";
@@ -47,7 +53,9 @@ export class MatrixIn {
     const pending = await this.s.store.journalPending("matrix");
     // Queue every journaled event, in order, before the gate opens, all in this one tick:
     // live transactions then queue behind them, and none falls between the query and the gate.
-    const work = pending.map((entry) => this.process(entry.key, this.s.box.open(entry.payload as string) as Transaction, entry.cursor));
+    const work = pending.map((entry) =>
+      this.process(entry.key, this.s.box.open(entry.payload as string) as Transaction, entry.cursor),
+    );
     this.ready = true;
     await Promise.all(work);
     return pending.length;
@@ -69,7 +77,9 @@ export class MatrixIn {
       this.s.roomQueue.run(event.room_id, () => this.handleSafely(event)),
     );
     for (const eph of txn.ephemeral) {
-      work.push(this.bot.onEphemeral(eph).catch((err: unknown) => this.s.log.warn({ err }, "ephemeral event failed")));
+      work.push(
+        this.bot.onEphemeral(eph).catch((err: unknown) => this.s.log.warn({ err }, "ephemeral event failed")),
+      );
     }
     await Promise.all(work);
     await this.s.store.journalMarkDone("matrix", txnId);
@@ -86,7 +96,10 @@ export class MatrixIn {
         network = (await this.handle(event)) ?? "none";
         if (network !== "none") {
           this.s.metrics.events.inc({ direction: "matrix_to_remote", network, type: event.type });
-          this.s.metrics.latency.observe({ direction: "matrix_to_remote", network }, Number(process.hrtime.bigint() - started) / 1e9);
+          this.s.metrics.latency.observe(
+            { direction: "matrix_to_remote", network },
+            Number(process.hrtime.bigint() - started) / 1e9,
+          );
         }
         return;
       } catch (err) {
@@ -149,7 +162,9 @@ export class MatrixIn {
 
   private async sender(slot: NetworkSlot, event: MatrixEvent): Promise<MatrixSender> {
     const login: RemoteLogin | undefined = this.logins.activeFor(event.sender, slot.connector.id);
-    const profile = await this.s.bot.getProfile(event.sender).catch(() => ({}) as { displayname?: string; avatar_url?: string });
+    const profile = await this.s.bot
+      .getProfile(event.sender)
+      .catch(() => ({}) as { displayname?: string; avatar_url?: string });
     return {
       userId: event.sender,
       displayname: profile.displayname ?? event.sender.slice(1, event.sender.indexOf(":")),
@@ -166,10 +181,19 @@ export class MatrixIn {
     return `${base}/_matrix/media/v3/download/${m[1]}/${m[2]}`;
   }
 
-  private async content(slot: NetworkSlot, raw: Record<string, unknown>): Promise<{ content: BridgeContent; mentions: Array<{ remoteUserId: string; displayname: string }> }> {
+  private async content(
+    slot: NetworkSlot,
+    raw: Record<string, unknown>,
+  ): Promise<{ content: BridgeContent; mentions: Array<{ remoteUserId: string; displayname: string }> }> {
     const msgtype = typeof raw.msgtype === "string" ? raw.msgtype : "m.text";
     const kinds: Record<string, MessageKind> = {
-      "m.text": "text", "m.notice": "notice", "m.emote": "emote", "m.image": "image", "m.file": "file", "m.audio": "audio", "m.video": "video",
+      "m.text": "text",
+      "m.notice": "notice",
+      "m.emote": "emote",
+      "m.image": "image",
+      "m.file": "file",
+      "m.audio": "audio",
+      "m.video": "video",
     };
     const kind = kinds[msgtype] ?? "text";
     const body = typeof raw.body === "string" ? raw.body : "";
@@ -180,7 +204,8 @@ export class MatrixIn {
     const mentions: Array<{ remoteUserId: string; displayname: string }> = [];
     for (const pill of html ? parsePills(html) : []) {
       const ghost = this.ghosts.remoteIdOf(pill.userId);
-      if (ghost && ghost.network === slot.connector.id) mentions.push({ remoteUserId: ghost.remoteId, displayname: pill.text });
+      if (ghost && ghost.network === slot.connector.id)
+        mentions.push({ remoteUserId: ghost.remoteId, displayname: pill.text });
     }
     const text = html ? htmlToPlain(html) : stripReplyFallback(body).body;
     const content: BridgeContent = { kind, text, html };
@@ -211,15 +236,27 @@ export class MatrixIn {
       if (!original) return;
       if (!supportsEdits(slot.connector)) return this.politely(link, slot, "edits");
       const { content } = await this.content(slot, relation.newContent as unknown as Record<string, unknown>);
-      await slot.connector.handleMatrixEdit({ chat: chatOf(link), remoteId: original.remoteId, sender, content, eventId: event.event_id });
+      await slot.connector.handleMatrixEdit({
+        chat: chatOf(link),
+        remoteId: original.remoteId,
+        sender,
+        content,
+        eventId: event.event_id,
+      });
       return;
     }
     const { content, mentions } = await this.content(slot, event.content);
     let replyTo: { remoteId: string; senderName: string; text: string } | undefined;
     let threadRoot: { remoteId: string } | undefined;
-    if (relation?.kind === "reply" || (relation?.kind === "thread" && relation.replyToId && !relation.isFallingBack)) {
-      const target = await this.s.store.messageByEvent(relation.kind === "reply" ? relation.eventId : (relation.replyToId ?? ""));
-      if (target) replyTo = { remoteId: target.remoteId, senderName: await this.displayName(target.sender), text: "" };
+    if (
+      relation?.kind === "reply" ||
+      (relation?.kind === "thread" && relation.replyToId && !relation.isFallingBack)
+    ) {
+      const target = await this.s.store.messageByEvent(
+        relation.kind === "reply" ? relation.eventId : (relation.replyToId ?? ""),
+      );
+      if (target)
+        replyTo = { remoteId: target.remoteId, senderName: await this.displayName(target.sender), text: "" };
     }
     if (relation?.kind === "thread") {
       const root = await this.s.store.messageByEvent(relation.rootId);
@@ -285,18 +322,29 @@ export class MatrixIn {
   }
 
   private async redaction(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<void> {
-    const redacts = event.redacts ?? (typeof event.content.redacts === "string" ? event.content.redacts : undefined);
+    const redacts =
+      event.redacts ?? (typeof event.content.redacts === "string" ? event.content.redacts : undefined);
     if (!redacts) return;
     const target = await this.s.store.messageByEvent(redacts);
     if (!target) return;
     const sender = await this.sender(slot, event);
     const reaction = /^reaction:(.*):(@[^:]+:[^:]+):(.*)$/.exec(target.remoteId);
     if (reaction && supportsReactions(slot.connector)) {
-      await slot.connector.handleMatrixReactionRemove({ chat: chatOf(link), remoteId: reaction[1] ?? "", key: reaction[3] ?? "", sender });
+      await slot.connector.handleMatrixReactionRemove({
+        chat: chatOf(link),
+        remoteId: reaction[1] ?? "",
+        key: reaction[3] ?? "",
+        sender,
+      });
       return;
     }
     if (!supportsRedactions(slot.connector)) return this.politely(link, slot, "deleting messages");
-    await slot.connector.handleMatrixRedaction({ chat: chatOf(link), remoteId: target.remoteId, sender, eventId: event.event_id });
+    await slot.connector.handleMatrixRedaction({
+      chat: chatOf(link),
+      remoteId: target.remoteId,
+      sender,
+      eventId: event.event_id,
+    });
   }
 
   /** Says once per room and feature that the network cannot carry it. */
@@ -312,5 +360,7 @@ export class MatrixIn {
 }
 
 function chatOf(link: RoomLink): { channelId: string; receiver?: string } {
-  return link.receiver ? { channelId: link.channelId, receiver: link.receiver } : { channelId: link.channelId };
+  return link.receiver
+    ? { channelId: link.channelId, receiver: link.receiver }
+    : { channelId: link.channelId };
 }

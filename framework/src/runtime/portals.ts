@@ -35,7 +35,11 @@ export class Portals {
     const localpart = m[1] ?? "";
     let best: NetworkSlot | null = null;
     for (const slot of this.s.networks.values()) {
-      if (localpart.startsWith(slot.aliasPrefix) && (!best || slot.aliasPrefix.length > best.aliasPrefix.length)) best = slot;
+      if (
+        localpart.startsWith(slot.aliasPrefix) &&
+        (!best || slot.aliasPrefix.length > best.aliasPrefix.length)
+      )
+        best = slot;
     }
     return best ? { slot: best, suffix: localpart.slice(best.aliasPrefix.length) } : null;
   }
@@ -61,7 +65,10 @@ export class Portals {
     }
     const info = await slot.connector.getChat(chat);
     if (!info) return false;
-    await this.createPortal(slot, chat, info, { createdBy: "", aliasLocalpart: alias.slice(1, alias.indexOf(":")) });
+    await this.createPortal(slot, chat, info, {
+      createdBy: "",
+      aliasLocalpart: alias.slice(1, alias.indexOf(":")),
+    });
     return true;
   }
 
@@ -74,7 +81,11 @@ export class Portals {
   }
 
   powerLevels(extraUsers: Record<string, number> = {}): Record<string, unknown> {
-    const events: Record<string, number> = { "m.room.power_levels": 100, "m.room.tombstone": 100, "m.room.server_acl": 100 };
+    const events: Record<string, number> = {
+      "m.room.power_levels": 100,
+      "m.room.tombstone": 100,
+      "m.room.server_acl": 100,
+    };
     for (const t of BRIDGE_STATE_EVENTS) events[t] = 100;
     return { users: { [this.s.botUserId]: 100, ...extraUsers }, events, invite: 50, state_default: 50 };
   }
@@ -126,7 +137,10 @@ export class Portals {
     };
     await this.s.saveLink(link);
     this.s.metrics.portals.inc({ network: slot.connector.id, kind: link.kind });
-    this.s.log.info({ roomId, network: link.network, channel: chat.channelId, kind: link.kind }, "portal created");
+    this.s.log.info(
+      { roomId, network: link.network, channel: chat.channelId, kind: link.kind },
+      "portal created",
+    );
     return link;
   }
 
@@ -173,9 +187,11 @@ export class Portals {
     }
     const bridge = this.bridgeInfo(slot, chat, info);
     for (const type of BRIDGE_STATE_EVENTS) {
-      await this.s.bot.sendState(roomId, type, `${slot.connector.id}/${chat.channelId}`, bridge).catch((err: unknown) => {
-        this.s.log.warn({ err: String(err), roomId }, "could not set bridge info state (bot lacks power?)");
-      });
+      await this.s.bot
+        .sendState(roomId, type, `${slot.connector.id}/${chat.channelId}`, bridge)
+        .catch((err: unknown) => {
+          this.s.log.warn({ err: String(err), roomId }, "could not set bridge info state (bot lacks power?)");
+        });
     }
     const link: RoomLink = {
       roomId,
@@ -202,7 +218,9 @@ export class Portals {
     await this.s.deleteLink(roomId);
     this.s.metrics.portals.dec({ network: link.network, kind: link.kind });
     for (const type of BRIDGE_STATE_EVENTS) {
-      await this.s.bot.sendState(roomId, type, `${link.network}/${link.channelId}`, {}).catch(() => undefined);
+      await this.s.bot
+        .sendState(roomId, type, `${link.network}/${link.channelId}`, {})
+        .catch(() => undefined);
     }
     return "Unlinked: messages no longer cross.";
   }

@@ -48,7 +48,9 @@ export class RemoteIn {
   async replay(): Promise<number> {
     const pending = await this.s.store.journalPending("remote");
     // As on the Matrix side: journaled events queue first, in this tick, then the gate opens.
-    const work = pending.map((entry) => this.process(entry.key, this.s.box.open(entry.payload as string) as JournaledRemote));
+    const work = pending.map((entry) =>
+      this.process(entry.key, this.s.box.open(entry.payload as string) as JournaledRemote),
+    );
     this.ready = true;
     await Promise.all(work);
     return pending.length;
@@ -66,19 +68,29 @@ export class RemoteIn {
       const started = process.hrtime.bigint();
       try {
         await this.handle(entry.network, event, key);
-        this.s.metrics.events.inc({ direction: "remote_to_matrix", network: entry.network, type: event.type });
+        this.s.metrics.events.inc({
+          direction: "remote_to_matrix",
+          network: entry.network,
+          type: event.type,
+        });
         this.s.metrics.latency.observe(
           { direction: "remote_to_matrix", network: entry.network },
           Number(process.hrtime.bigint() - started) / 1e9,
         );
       } catch (err) {
         this.s.metrics.failures.inc({ direction: "remote_to_matrix", network: entry.network });
-        this.s.log.error({ err, network: entry.network, type: event.type, key }, "could not bridge a remote event to Matrix");
+        this.s.log.error(
+          { err, network: entry.network, type: event.type, key },
+          "could not bridge a remote event to Matrix",
+        );
       } finally {
         this.live.delete(key);
         this.inFlight.delete(key);
         await this.s.store.journalMarkDone("remote", key).catch((err: unknown) => {
-          this.s.log.error({ err }, "could not mark a remote event done; it will be retried (and deduplicated) at restart");
+          this.s.log.error(
+            { err },
+            "could not mark a remote event done; it will be retried (and deduplicated) at restart",
+          );
         });
       }
     });
@@ -92,7 +104,12 @@ export class RemoteIn {
     if (!slot) return null;
     const info = await slot.connector.getChat(chat);
     if (!info) return null;
-    return this.portals.createPortal(slot, chat, { ...info, isDirect: true }, { createdBy: chat.receiver, invite: [chat.receiver] });
+    return this.portals.createPortal(
+      slot,
+      chat,
+      { ...info, isDirect: true },
+      { createdBy: chat.receiver, invite: [chat.receiver] },
+    );
   }
 
   /** The intent a remote sender speaks through: their ghost, or their real account via double puppeting. */
@@ -143,7 +160,12 @@ export class RemoteIn {
       case "edit": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
-        const [original] = await this.s.store.messageByRemote(network, link.channelId, link.receiver, event.id);
+        const [original] = await this.s.store.messageByRemote(
+          network,
+          link.channelId,
+          link.receiver,
+          event.id,
+        );
         if (!original) return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
         const newContent = await this.toMatrixContent(network, event.content, intent);
@@ -153,7 +175,9 @@ export class RemoteIn {
           {
             ...newContent,
             body: `* ${String(newContent.body)}`,
-            ...(newContent.formatted_body ? { formatted_body: `* ${String(newContent.formatted_body)}` } : {}),
+            ...(newContent.formatted_body
+              ? { formatted_body: `* ${String(newContent.formatted_body)}` }
+              : {}),
             "m.new_content": newContent,
             "m.relates_to": { rel_type: "m.replace", event_id: original.eventId },
           },
@@ -178,7 +202,10 @@ export class RemoteIn {
         const [target] = await this.s.store.messageByRemote(network, link.channelId, link.receiver, event.id);
         if (!target) return;
         const reactionKey = `reaction:${event.id}:${event.sender.userId}:${event.key}`;
-        if ((await this.s.store.messageByRemote(network, link.channelId, link.receiver, reactionKey)).length > 0) return;
+        if (
+          (await this.s.store.messageByRemote(network, link.channelId, link.receiver, reactionKey)).length > 0
+        )
+          return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
         const eventId = await intent.sendEvent(
           link.roomId,
@@ -203,9 +230,16 @@ export class RemoteIn {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
         const reactionKey = `reaction:${event.id}:${event.sender.userId}:${event.key}`;
-        const [mapping] = await this.s.store.messageByRemote(network, link.channelId, link.receiver, reactionKey);
+        const [mapping] = await this.s.store.messageByRemote(
+          network,
+          link.channelId,
+          link.receiver,
+          reactionKey,
+        );
         if (!mapping) return;
-        await this.s.intent(mapping.sender).redact(link.roomId, mapping.eventId, undefined, stableTxnId("redact", mapping.eventId));
+        await this.s
+          .intent(mapping.sender)
+          .redact(link.roomId, mapping.eventId, undefined, stableTxnId("redact", mapping.eventId));
         return;
       }
       case "member": {
@@ -216,7 +250,10 @@ export class RemoteIn {
           const intent = await this.ghosts.ensure(network, event.user);
           await intent.ensureJoined(link.roomId);
         } else if (event.membership === "leave") {
-          await this.s.intent(userId).leave(link.roomId, event.reason).catch(() => undefined);
+          await this.s
+            .intent(userId)
+            .leave(link.roomId, event.reason)
+            .catch(() => undefined);
         } else {
           await this.s.bot.kick(link.roomId, userId, event.reason).catch(() => undefined);
         }
@@ -230,8 +267,10 @@ export class RemoteIn {
       case "chat-update": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
-        if (event.name !== undefined && link.kind !== "plumbed") await this.s.bot.sendState(link.roomId, "m.room.name", "", { name: event.name });
-        if (event.topic !== undefined && link.kind !== "plumbed") await this.s.bot.sendState(link.roomId, "m.room.topic", "", { topic: event.topic });
+        if (event.name !== undefined && link.kind !== "plumbed")
+          await this.s.bot.sendState(link.roomId, "m.room.name", "", { name: event.name });
+        if (event.topic !== undefined && link.kind !== "plumbed")
+          await this.s.bot.sendState(link.roomId, "m.room.topic", "", { topic: event.topic });
         if (event.avatar && link.kind !== "plumbed") {
           const { data, mimetype } = await event.avatar.fetch();
           const url = await this.s.bot.upload(data, mimetype, "avatar");
@@ -249,9 +288,18 @@ export class RemoteIn {
       case "read": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
-        const [mapping] = await this.s.store.messageByRemote(network, link.channelId, link.receiver, event.upTo);
+        const [mapping] = await this.s.store.messageByRemote(
+          network,
+          link.channelId,
+          link.receiver,
+          event.upTo,
+        );
         if (!mapping) return;
-        const intent = await this.senderIntent(network, { userId: event.userId, fromLogin: event.fromLogin }, link.roomId);
+        const intent = await this.senderIntent(
+          network,
+          { userId: event.userId, fromLogin: event.fromLogin },
+          link.roomId,
+        );
         await intent.sendReceipt(link.roomId, mapping.eventId);
         return;
       }
@@ -265,7 +313,9 @@ export class RemoteIn {
     threadRoot: string | undefined,
   ): Promise<Record<string, unknown> | null> {
     const find = async (id: string | undefined) =>
-      id === undefined ? undefined : (await this.s.store.messageByRemote(network, link.channelId, link.receiver, id))[0];
+      id === undefined
+        ? undefined
+        : (await this.s.store.messageByRemote(network, link.channelId, link.receiver, id))[0];
     const root = await find(threadRoot);
     const reply = await find(replyTo);
     if (root) {
@@ -280,7 +330,11 @@ export class RemoteIn {
     return null;
   }
 
-  private async toMatrixContent(network: string, content: BridgeContent, intent: Intent): Promise<Record<string, unknown>> {
+  private async toMatrixContent(
+    network: string,
+    content: BridgeContent,
+    intent: Intent,
+  ): Promise<Record<string, unknown>> {
     const msgtype = `m.${content.kind}`;
     const out: Record<string, unknown> = { msgtype, body: content.text };
     if (content.html) {

@@ -1,0 +1,122 @@
+/**
+ * The command-line contract admins and scripts rely on: `registration` writes a
+ * spec-valid file and keeps its tokens on re-runs, `--check` explains mismatches, and
+ * `check-config` names the key path and line of every error without a stack trace.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  loadSpecRegistrationSchema,
+  parseRegistration,
+  validateAgainstSpec,
+} from "@switchboard/registration";
+import { runSwitchboard } from "../harness/switchboard.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const specsDir = resolve(repoRoot, "../shared/specs");
+let dir: string;
+
+const goodConfig = `homeserver:
+  url: http://127.0.0.1:8008
+  domain: example.org
+appservice:
+  port: 9123
+bridges:
+  reference:
+    enabled: true
+    url: http://127.0.0.1:9100
+    token: relay
+`;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "switchboard-cli-"));
+  await writeFile(join(dir, "config.yaml"), goodConfig);
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("registration writes a spec-valid file and keeps its tokens when re-run", async (t) => {
+  const out = join(dir, "registration.yaml");
+  const first = await runSwitchboard(["registration", "-c", "config.yaml", "-o", "registration.yaml"], dir);
+  assert.equal(first.code, 0, first.output);
+  const reg = parseRegistration(await readFile(out, "utf8"));
+  assert.equal(reg.url, "http://127.0.0.1:9123");
+  assert.equal(reg.sender_localpart, "switchboard");
+  assert.equal(reg.rate_limited, false);
+  assert.equal(reg.receive_ephemeral, true);
+  assert.equal(reg["de.sorunome.msc2409.push_ephemeral"], true);
+  assert.ok(reg.namespaces.users.some((n) => n.exclusive && n.regex === "@reference_.*:example\\.org"));
+  assert.ok(reg.namespaces.aliases.some((n) => n.exclusive && n.regex === "#reference_.*:example\\.org"));
+
+  const again = await runSwitchboard(
+    ["registration", "--config", "config.yaml", "--output", "registration.yaml"],
+    dir,
+  );
+  assert.equal(again.code, 0, again.output);
+  const reg2 = parseRegistration(await readFile(out, "utf8"));
+  assert.equal(reg2.as_token, reg.as_token);
+  assert.equal(reg2.hs_token, reg.hs_token);
+
+  const schema = existsSync(specsDir) ? loadSpecRegistrationSchema(specsDir) : null;
+  if (!schema) {
+    t.skip(`no Matrix spec at ${specsDir}`);
+    return;
+  }
+  assert.deepEqual(validateAgainstSpec(reg, schema), []);
+});
+
+test("registration --check passes a matching file and explains a mismatch", async () => {
+  const ok = await runSwitchboard(
+    ["registration", "-c", "config.yaml", "-o", "registration.yaml", "--check"],
+    dir,
+  );
+  assert.equal(ok.code, 0, ok.output);
+  const text = await readFile(join(dir, "registration.yaml"), "utf8");
+  await writeFile(join(dir, "stale.yaml"), text.replace("http://127.0.0.1:9123", "http://127.0.0.1:1"));
+  const bad = await runSwitchboard(["registration", "-c", "config.yaml", "-o", "stale.yaml", "--check"], dir);
+  assert.equal(bad.code, 1);
+  assert.match(bad.output, /url/);
+  assert.match(bad.output, /fix: /);
+});
+
+test("check-config names the key path and line of each error, exits 1, no stack trace", async () => {
+  await writeFile(
+    join(dir, "bad.yaml"),
+    `homeserver:
+  url: not a url
+  domain: example.org
+appservice:
+  port: "nine thousand"
+  colour: blue
+bridges:
+  reference:
+    enabled: true
+    url: http://127.0.0.1:9100
+`,
+  );
+  const res = await runSwitchboard(["check-config", "-c", "bad.yaml"], dir);
+  assert.equal(res.code, 1);
+  assert.match(res.output, /line 2: homeserver\.url/);
+  assert.match(res.output, /line 5: appservice\.port: must be integer/);
+  assert.match(res.output, /line 6: appservice\.colour: unknown key/);
+  assert.doesNotMatch(res.output, /\n\s+at /, "no stack trace");
+  const good = await runSwitchboard(["check-config", "-c", "config.yaml"], dir);
+  assert.equal(good.code, 0, good.output);
+});
+
+test("check-config reports bridge-specific errors with their path", async () => {
+  await writeFile(join(dir, "bridge.yaml"), goodConfig.replace("    token: relay\n", ""));
+  const res = await runSwitchboard(["check-config", "-c", "bridge.yaml"], dir);
+  assert.equal(res.code, 1);
+  assert.match(res.output, /bridges\.reference: missing required key "token"/);
+  const missing = await runSwitchboard(["check-config", "-c", "nope.yaml"], dir);
+  assert.equal(missing.code, 1);
+  assert.match(missing.output, /nope\.yaml: file not found/);
+});
