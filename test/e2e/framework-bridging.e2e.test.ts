@@ -5,29 +5,15 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ToyNetwork } from "@switchboard/framework";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { until } from "../harness/wait.js";
 import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
 
 let env: BridgeEnvironment;
 let toy: ToyNetwork;
 let alice: TestMatrixClient;
 let roomId: string;
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | null | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 before(async () => {
   toy = new ToyNetwork();

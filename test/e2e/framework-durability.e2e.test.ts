@@ -8,26 +8,13 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ToyNetwork } from "@switchboard/framework";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { until } from "../harness/wait.js";
 import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
 
 let env: BridgeEnvironment;
 let toy: ToyNetwork;
 let alice: TestMatrixClient;
 let roomId: string;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Every m.room.message body in the room, oldest first, through the client-server API. */
 async function timelineBodies(): Promise<Array<{ body: string; sender: string }>> {

@@ -9,26 +9,13 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ToyNetwork } from "@switchboard/framework";
 import { readStoreFiles, startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { until } from "../harness/wait.js";
 import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
 
 let env: BridgeEnvironment;
 let toy: ToyNetwork;
 let alice: TestMatrixClient;
 let carol: TestMatrixClient;
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | null | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const fromBot = (text: RegExp) => (e: MatrixTestEvent) =>
   e.type === "m.room.message" && e.sender === env.botUserId && text.test(String(e.content.body));
@@ -41,6 +28,7 @@ before(async () => {
   toy.addChannel("lounge", "Lounge", "", ["bob"]);
   env = await startBridgeEnvironment({
     bridges: { reference: { enabled: true, url: toy.url, token: toy.bridgeToken } },
+    doublePuppet: true,
   });
   const a = await env.hs.registerUser("alice");
   alice = new TestMatrixClient(env.hs.url, a.accessToken, a.userId);
@@ -103,6 +91,12 @@ describe("plumbed rooms", () => {
   });
 });
 
+/** The room id of a room alice is invited to but has not joined, if any. */
+async function pendingInvite(): Promise<string | null> {
+  await alice.syncOnce(500);
+  return [...alice.invites][0] ?? null;
+}
+
 describe("the bot DM", () => {
   let dm: string;
 
@@ -139,6 +133,38 @@ describe("the bot DM", () => {
     await alice.waitForEvent(dm, fromBot(/Alice on Toy \(connected\)/));
   });
 
+  test("a remote DM to a logged-in user becomes a DM portal they are invited to", async () => {
+    const chat = toy.addDm("bob", "alice-toy");
+    toy.post("bob", chat.id, "psst, alice");
+    const invite = await until("the DM invite", pendingInvite);
+    const dmPortal = await alice.join(invite);
+    const msg = await alice.waitForEvent(dmPortal, (e) => e.content.body === "psst, alice");
+    assert.equal(msg.sender, "@reference_bob:localhost");
+    await alice.sendText(dmPortal, "hi bob, privately");
+    const sent = await until("the DM reply", () =>
+      toy.channelMessages(chat.id).find((m) => m.text === "hi bob, privately"),
+    );
+    assert.equal(sent.sender, "alice-toy");
+  });
+
+  test("with double puppeting, what the user sends from another client appears from their own account", async () => {
+    const portal = await alice.join("#reference_lounge:localhost");
+    toy.post("alice-toy", "lounge", "sent from my toy phone");
+    const msg = await alice.waitForEvent(portal, (e) => e.content.body === "sent from my toy phone");
+    assert.equal(msg.sender, alice.userId, "not a ghost: the user's real account");
+  });
+
+  test("remote threads become Matrix threads", async () => {
+    const portal = await alice.join("#reference_lounge:localhost");
+    const root = toy.post("bob", "lounge", "thread root");
+    const rootEvent = await alice.waitForEvent(portal, (e) => e.content.body === "thread root");
+    toy.post("bob", "lounge", "in the thread", { threadRoot: root.id });
+    const reply = await alice.waitForEvent(portal, (e) => e.content.body === "in the thread");
+    const rel = reply.content["m.relates_to"] as { rel_type?: string; event_id?: string };
+    assert.equal(rel.rel_type, "m.thread");
+    assert.equal(rel.event_id, rootEvent.event_id);
+  });
+
   test("logout wipes the stored credentials and messages are relayed again", async () => {
     await alice.sendText(dm, "logout reference");
     await alice.waitForEvent(dm, fromBot(/credentials are wiped/));
@@ -150,5 +176,19 @@ describe("the bot DM", () => {
       toy.channelMessages("lounge").find((m) => m.text === "relayed again"),
     );
     assert.equal(sent.sender, "bridge");
+  });
+
+  test("a QR-code login shows the code as an image and completes when it is scanned", async () => {
+    toy.addUser("alice-phone", "Alice's Phone");
+    await alice.sendText(dm, "login reference qr");
+    const image = await alice.waitForEvent(
+      dm,
+      (e) => e.sender === env.botUserId && e.content.msgtype === "m.image",
+    );
+    assert.match(String(image.content.url), /^mxc:\/\//);
+    await alice.waitForEvent(dm, fromBot(/Scan this QR code/));
+    const code = await until("a pending link", () => [...toy.pendingLinks.keys()][0]);
+    toy.approveLink(code, "alice-phone");
+    await alice.waitForEvent(dm, fromBot(/Logged in to Toy network as Alice's Phone/));
   });
 });

@@ -7,6 +7,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 export class TestMatrixClient {
   private since: string | undefined;
   private txn = 0;
+  /** Rooms this user is invited to and has not joined, as seen by /sync so far. */
+  readonly invites = new Set<string>();
 
   constructor(
     readonly baseUrl: string,
@@ -86,6 +88,8 @@ export class TestMatrixClient {
     if (this.since) q.set("since", this.since);
     const res = await this.request<SyncResponse>("GET", `/_matrix/client/v3/sync?${q}`);
     this.since = res.next_batch;
+    for (const roomId of Object.keys(res.rooms?.invite ?? {})) this.invites.add(roomId);
+    for (const roomId of Object.keys(res.rooms?.join ?? {})) this.invites.delete(roomId);
     const out: Array<{ roomId: string; event: MatrixTestEvent }> = [];
     for (const [roomId, room] of Object.entries(res.rooms?.join ?? {})) {
       for (const event of room.timeline?.events ?? []) out.push({ roomId, event });
@@ -107,6 +111,7 @@ export interface MatrixTestEvent {
 interface SyncResponse {
   next_batch: string;
   rooms?: {
+    invite?: Record<string, unknown>;
     join?: Record<
       string,
       { timeline?: { events?: MatrixTestEvent[] }; ephemeral?: { events?: MatrixTestEvent[] } }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -51,6 +52,8 @@ export interface BridgeEnvironment {
 export async function startBridgeEnvironment(options: {
   bridges: Record<string, Record<string, unknown>>;
   extraConfig?: Record<string, unknown>;
+  /** Also load a non-exclusive "double puppet" appservice covering every local user, and configure its token. */
+  doublePuppet?: boolean;
 }): Promise<BridgeEnvironment> {
   const dir = await mkdtemp(join(tmpdir(), "switchboard-e2e-"));
   const appservicePort = await freePort();
@@ -71,6 +74,20 @@ export async function startBridgeEnvironment(options: {
     bridges: options.bridges,
     ...options.extraConfig,
   };
+  const extraRegistrations: AppserviceRegistration[] = [];
+  if (options.doublePuppet) {
+    const asToken = randomBytes(24).toString("hex");
+    extraRegistrations.push({
+      id: "doublepuppet",
+      url: null,
+      as_token: asToken,
+      hs_token: randomBytes(24).toString("hex"),
+      sender_localpart: "doublepuppet",
+      namespaces: { users: [{ regex: "@.*:localhost", exclusive: false }], aliases: [], rooms: [] },
+      rate_limited: false,
+    });
+    raw.double_puppet = { secrets: { localhost: `as_token:${asToken}` } };
+  }
   const schemas = { reference: new ReferenceConnector().configSchema };
   const configPath = join(dir, "config.yaml");
   await writeFile(configPath, yaml.dump(raw));
@@ -81,7 +98,9 @@ export async function startBridgeEnvironment(options: {
   );
   if (cli.code !== 0) throw new Error(`switchboard registration failed:\n${cli.output}`);
   const registration = parseRegistration(await readFile(join(dir, "registration.yaml"), "utf8"));
-  const hs = await startHomeserver({ registrations: [registration as unknown as AppserviceRegistration] });
+  const hs = await startHomeserver({
+    registrations: [registration as unknown as AppserviceRegistration, ...extraRegistrations],
+  });
   (raw.homeserver as Record<string, unknown>).url = hs.url;
   const config = parseConfig(yaml.dump(raw), "test config", schemas);
   await writeFile(configPath, yaml.dump(raw));
@@ -123,8 +142,13 @@ async function launch(
       stdio: ["ignore", "pipe", "pipe"],
     });
     running.add(child);
-    child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-    child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
+    const keep = (c: Buffer) => {
+      out += c.toString();
+      // SWITCHBOARD_TEST_VERBOSE=1 shows the bridge's own log while a suite runs.
+      if (process.env.SWITCHBOARD_TEST_VERBOSE) process.stderr.write(c);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
     exited = new Promise((res) =>
       child.once("exit", (code) => {
         running.delete(child);

@@ -139,3 +139,22 @@ test("markdown round-trips through htmlToMarkdown", () => {
     assert.equal(htmlToMarkdown(markdownToHtml(md)), md);
   }
 });
+
+test("pathological markdown stays fast and never overflows the stack", () => {
+  const inputs = [
+    "*".repeat(100_000),
+    "**a ".repeat(20_000),
+    "_a ".repeat(20_000),
+    "[".repeat(50_000),
+    "` a ".repeat(20_000),
+    ">".repeat(10_000) + " deep",
+    "**a *".repeat(1_000) + "x" + "* a**".repeat(1_000),
+  ];
+  for (const md of inputs) {
+    const started = performance.now();
+    const html = markdownToHtml(md);
+    // Quadratic scanning took 20-40 s on these; linear work takes well under a second.
+    assert.ok(performance.now() - started < 5_000, `too slow for ${md.slice(0, 12)}…`);
+    assert.equal(sanitizeMatrixHtml(html), html);
+  }
+});

@@ -63,13 +63,21 @@ export class ReferenceConnector
     dms: true,
     groups: true,
   };
-  readonly loginFlows = [{ id: "token", name: "Token", description: "paste your toy network token" }];
+  readonly loginFlows = [
+    { id: "token", name: "Token", description: "paste your toy network token" },
+    {
+      id: "qr",
+      name: "QR code",
+      description: "scan a QR code with the toy app (like linking a Signal device)",
+    },
+  ];
 
   private ctx!: BridgeContext;
   private config!: ReferenceConfig;
   /** Marks our own API calls so their echoes in the event log are skipped. */
   private readonly origin = `bridge-${randomBytes(6).toString("hex")}`;
   private readonly logins = new Map<string, ToyLogin>();
+  private readonly dmMembers = new Map<string, [string, string]>();
   private stopping = false;
   private poller: Promise<void> | null = null;
   private abort = new AbortController();
@@ -133,12 +141,19 @@ export class ReferenceConnector
     return { userId, fromLogin: login?.loginId };
   }
 
-  private chat(channel: string): ChatRef {
-    if (channel.startsWith("dm-")) {
-      const login = [...this.logins.values()].find((l) => channel.split("-").slice(1).includes(l.loginId));
-      if (login) return { channelId: channel, receiver: login.matrixUserId };
+  /** DMs are scoped to the logged-in Matrix user who is in them (the chat's receiver). */
+  private async chat(channel: string): Promise<ChatRef> {
+    if (!channel.startsWith("dm-")) return { channelId: channel };
+    let pair = this.dmMembers.get(channel);
+    if (!pair) {
+      const info = await this.api<{ dm: [string, string] | null }>(
+        `/channels/${encodeURIComponent(channel)}`,
+      );
+      pair = info.dm ?? ["", ""];
+      this.dmMembers.set(channel, pair);
     }
-    return { channelId: channel };
+    const login = [...this.logins.values()].find((l) => pair.includes(l.loginId));
+    return login ? { channelId: channel, receiver: login.matrixUserId } : { channelId: channel };
   }
 
   private async translate(event: ToyEvent, seq: number): Promise<void> {
@@ -173,7 +188,7 @@ export class ReferenceConnector
         await this.ctx.emit(
           {
             type: "message",
-            chat: this.chat(event.channel),
+            chat: await this.chat(event.channel),
             id: event.id,
             sender: { ...this.sender(event.sender), displayname: user?.displayname },
             timestamp: event.ts,
@@ -189,7 +204,7 @@ export class ReferenceConnector
         return this.ctx.emit(
           {
             type: "edit",
-            chat: this.chat(event.channel),
+            chat: await this.chat(event.channel),
             id: event.id,
             sender: this.sender(event.sender),
             timestamp: event.ts,
@@ -199,14 +214,19 @@ export class ReferenceConnector
         );
       case "delete":
         return this.ctx.emit(
-          { type: "delete", chat: this.chat(event.channel), id: event.id, sender: this.sender(event.sender) },
+          {
+            type: "delete",
+            chat: await this.chat(event.channel),
+            id: event.id,
+            sender: this.sender(event.sender),
+          },
           { key },
         );
       case "react":
         return this.ctx.emit(
           {
             type: "reaction",
-            chat: this.chat(event.channel),
+            chat: await this.chat(event.channel),
             id: event.id,
             sender: this.sender(event.sender),
             key: event.key,
@@ -218,7 +238,7 @@ export class ReferenceConnector
         return this.ctx.emit(
           {
             type: "reaction-remove",
-            chat: this.chat(event.channel),
+            chat: await this.chat(event.channel),
             id: event.id,
             sender: this.sender(event.sender),
             key: event.key,
@@ -229,7 +249,7 @@ export class ReferenceConnector
       case "leave": {
         const user = (await this.getUser(event.user)) ?? { id: event.user };
         return this.ctx.emit(
-          { type: "member", chat: this.chat(event.channel), user, membership: event.type },
+          { type: "member", chat: await this.chat(event.channel), user, membership: event.type },
           { key },
         );
       }
@@ -239,7 +259,7 @@ export class ReferenceConnector
         return this.ctx.emit(
           {
             type: "read",
-            chat: this.chat(event.channel),
+            chat: await this.chat(event.channel),
             userId: event.user,
             upTo: event.upTo,
             fromLogin: this.sender(event.user).fromLogin,
@@ -248,7 +268,7 @@ export class ReferenceConnector
         );
       case "typing":
         return this.ctx.emit(
-          { type: "typing", chat: this.chat(event.channel), userId: event.user, typing: event.typing },
+          { type: "typing", chat: await this.chat(event.channel), userId: event.user, typing: event.typing },
           { key },
         );
     }
@@ -372,18 +392,38 @@ export class ReferenceConnector
     await this.api("/unreact", { id: r.remoteId, key: r.key }, this.tokenFor(r.sender));
   }
 
-  createLogin(_flowId: string, _matrixUserId: string): LoginProcess {
+  createLogin(flowId: string, _matrixUserId: string): LoginProcess {
+    const complete = async (token: string) => {
+      const who = await this.api<{ id: string; name: string }>("/whoami", undefined, token);
+      return { type: "complete" as const, loginId: who.id, remoteName: who.name, credentials: { token } };
+    };
+    if (flowId === "qr") {
+      const abort = new AbortController();
+      let code = "";
+      return {
+        start: async () => {
+          ({ code } = await this.api<{ code: string }>("/link/start", {}));
+          return {
+            type: "display",
+            instructions: "Scan this QR code with the toy app.",
+            qr: `toy://link/${code}`,
+          };
+        },
+        wait: async () => {
+          const res = await fetch(`${this.config.url}/link/wait?code=${code}`, { signal: abort.signal });
+          const { token } = (await res.json()) as { token: string };
+          return complete(token);
+        },
+        cancel: () => abort.abort(),
+      };
+    }
     return {
       start: async () => ({
         type: "input",
         instructions: "Log in to the toy network with your token.",
         fields: [{ id: "token", name: "token", secret: true }],
       }),
-      submit: async (values) => {
-        const token = values.token ?? "";
-        const who = await this.api<{ id: string; name: string }>("/whoami", undefined, token);
-        return { type: "complete", loginId: who.id, remoteName: who.name, credentials: { token } };
-      },
+      submit: async (values) => complete(values.token ?? ""),
       cancel: () => undefined,
     };
   }

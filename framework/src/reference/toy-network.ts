@@ -72,6 +72,8 @@ export class ToyNetwork {
   readonly files = new Map<string, { name: string; mimetype: string; data: Buffer }>();
   private readonly log: Array<{ seq: number; event: ToyEvent }> = [];
   private readonly waiters = new Set<() => void>();
+  /** Device-link codes shown as QR codes, waiting for a user to "scan" them. */
+  readonly pendingLinks = new Map<string, { user?: string; wake?: () => void }>();
   private server: Server | null = null;
   private nextId = 1;
   url = "";
@@ -181,6 +183,14 @@ export class ToyNetwork {
     this.push({ type: "read", channel, user, upTo, origin });
   }
 
+  /** What a person does with their phone: scan the QR code, linking the device to their account. */
+  approveLink(code: string, user: string): void {
+    const link = this.pendingLinks.get(code);
+    if (!link) throw new Error(`no pending link ${code}`);
+    link.user = user;
+    link.wake?.();
+  }
+
   channelMessages(channel: string): ToyMessage[] {
     return [...this.messages.values()].filter((m) => m.channel === channel);
   }
@@ -214,6 +224,20 @@ export class ToyNetwork {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname === "/link/start" && req.method === "POST") {
+      const code = randomBytes(8).toString("hex");
+      this.pendingLinks.set(code, {});
+      return reply(res, 200, { code });
+    }
+    if (url.pathname === "/link/wait") {
+      const code = url.searchParams.get("code") ?? "";
+      const link = this.pendingLinks.get(code);
+      if (!link) return reply(res, 404, { error: "unknown_code" });
+      if (!link.user) await new Promise<void>((resolve) => (link.wake = resolve));
+      this.pendingLinks.delete(code);
+      const linked = this.users.get(link.user ?? "");
+      return linked ? reply(res, 200, { token: linked.token }) : reply(res, 404, { error: "user_not_found" });
+    }
     const user = this.auth(req);
     if (!user) return reply(res, 401, { error: "invalid_auth" });
     const body = req.method === "POST" ? await readBody(req) : Buffer.alloc(0);

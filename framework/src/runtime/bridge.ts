@@ -103,7 +103,7 @@ export class Bridge {
       opts.registration.hsToken,
       {
         onTransaction: (txnId, txn) => this.matrixIn.accept(txnId, txn),
-        onUserQuery: async (userId) => this.services.networkOfGhost(userId) !== null,
+        onUserQuery: (userId) => this.onUserQuery(userId, ghosts),
         onAliasQuery: (alias) => this.portals.onAliasQuery(alias),
         onPing: (id) => {
           this.lastPing = id;
@@ -117,6 +117,17 @@ export class Bridge {
       },
       log.child({ component: "appservice" }),
     );
+  }
+
+  /** A ghost exists when its remote user does: register it with their profile. */
+  private async onUserQuery(userId: string, ghosts: Ghosts): Promise<boolean> {
+    const target = ghosts.remoteIdOf(userId);
+    if (!target) return false;
+    const slot = this.services.networks.get(target.network);
+    const user = await slot?.connector.getUser(target.remoteId).catch(() => null);
+    if (!user) return false;
+    await ghosts.ensure(target.network, user);
+    return true;
   }
 
   get log(): Logger {
@@ -206,7 +217,8 @@ export class Bridge {
         });
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`the homeserver at ${url} is unreachable: ${String(err)}`, { cause: err });
+        if (Date.now() > deadline)
+          throw new Error(`the homeserver at ${url} is unreachable: ${String(err)}`, { cause: err });
         this.log.warn(
           `homeserver ${url} is not answering (${err instanceof MatrixError ? err.message : (err as Error).message}); retrying in ${this.opts.config.homeserver.retry_interval_ms} ms (attempt ${attempt})`,
         );

@@ -1,3 +1,4 @@
+import QRCode from "qrcode";
 import type { LoginProcess, LoginStep, RemoteLogin } from "../connector.js";
 import { supportsLogins } from "../connector.js";
 import type { LoginRecord } from "../store/types.js";
@@ -150,12 +151,25 @@ export class Logins {
           () => this.pending.delete(matrixUserId),
         );
       }
-      return [step.instructions, step.url, step.qr ? `QR code data: ${step.qr}` : undefined]
-        .filter(Boolean)
-        .join("\n");
+      if (step.qr) await this.sendQr(matrixUserId, step.qr);
+      return [step.instructions, step.url].filter(Boolean).join("\n");
     }
     this.pending.delete(matrixUserId);
     return this.complete(p.slot, matrixUserId, step);
+  }
+
+  /** Shows a QR code as an image in the user's management room (device-linking logins). */
+  private async sendQr(matrixUserId: string, data: string): Promise<void> {
+    const room = (await this.s.store.userGet(matrixUserId))?.managementRoom;
+    if (!room) return;
+    const png = await QRCode.toBuffer(data, { type: "png", margin: 2, scale: 8 });
+    const url = await this.s.bot.upload(png, "image/png", "login-qr.png");
+    await this.s.bot.sendEvent(room, "m.room.message", {
+      msgtype: "m.image",
+      body: "login-qr.png",
+      url,
+      info: { mimetype: "image/png", size: png.length },
+    });
   }
 
   private async complete(

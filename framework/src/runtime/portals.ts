@@ -124,6 +124,15 @@ export class Portals {
       creation_content: { "m.federate": true },
     });
     if (creator.userId !== this.s.botUserId) await this.s.bot.ensureJoined(roomId);
+    if (info.avatar && !isDirect) {
+      try {
+        const { data, mimetype } = await info.avatar.fetch();
+        const url = await this.s.bot.upload(data, mimetype, "avatar");
+        await this.s.bot.sendState(roomId, "m.room.avatar", "", { url });
+      } catch (err) {
+        this.s.log.warn({ err: String(err), roomId }, "could not set the portal's avatar");
+      }
+    }
     const link: RoomLink = {
       roomId,
       network: slot.connector.id,

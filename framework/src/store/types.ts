@@ -136,7 +136,12 @@ export interface Store {
 
   messagePut(mapping: MessageMapping): Promise<void>;
   /** Parts in ascending order; empty when unknown. */
-  messageByRemote(network: string, channelId: string, receiver: string, remoteId: string): Promise<MessageMapping[]>;
+  messageByRemote(
+    network: string,
+    channelId: string,
+    receiver: string,
+    remoteId: string,
+  ): Promise<MessageMapping[]>;
   messageByEvent(eventId: string): Promise<MessageMapping | null>;
   /** The newest mapping in the room whose timestamp is <= `timestamp` (read receipts). */
   messageLatestBefore(roomId: string, timestamp: number): Promise<MessageMapping | null>;
