@@ -307,6 +307,26 @@ export interface ChecksPlumbing {
   canPlumb(chat: ChatRef, matrixUserId: string, login?: RemoteLogin): Promise<true | string>;
 }
 
+export interface MarksRead {
+  /** The login read the chat up to and including `remoteId`. */
+  markRead(chat: ChatRef, login: RemoteLogin, remoteId: string): Promise<void>;
+}
+
+export interface HandlesTyping {
+  setTyping(chat: ChatRef, login: RemoteLogin, typing: boolean): Promise<void>;
+}
+
+/** Facts for double-bridge detection. */
+export interface DetectsForeignBridges {
+  /**
+   * Whether a remote user is another Matrix bridge's puppet: the Matrix user id behind it when
+   * known, `true` when it is one but the id is unknown, null when it is a real remote user.
+   */
+  foreignPuppetOf(user: RemoteSender): string | true | null;
+  /** Patterns of Matrix user ids that other bridges use for this network's users (e.g. /^@irc_/). */
+  readonly foreignMatrixPuppets?: RegExp[];
+}
+
 export interface HasCommands {
   readonly commands: BotCommand[];
 }
@@ -326,3 +346,9 @@ export const supportsPlumbCheck = (c: Connector): c is Connector & ChecksPlumbin
   typeof (c as Partial<ChecksPlumbing>).canPlumb === "function";
 export const supportsCommands = (c: Connector): c is Connector & HasCommands =>
   Array.isArray((c as Partial<HasCommands>).commands);
+export const supportsMarkRead = (c: Connector): c is Connector & MarksRead =>
+  typeof (c as Partial<MarksRead>).markRead === "function";
+export const supportsTyping = (c: Connector): c is Connector & HandlesTyping =>
+  typeof (c as Partial<HandlesTyping>).setTyping === "function";
+export const supportsForeignBridges = (c: Connector): c is Connector & DetectsForeignBridges =>
+  typeof (c as Partial<DetectsForeignBridges>).foreignPuppetOf === "function";

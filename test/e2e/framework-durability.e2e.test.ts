@@ -147,7 +147,10 @@ describe("the appservice endpoint", () => {
     await until("a message after the bad requests", () =>
       toy.channelMessages("general").some((m) => m.text === "still serving"),
     );
-    const metrics = await (await fetch(`http://127.0.0.1:${env.bridge.metricsPort}/metrics`)).text();
+    const metrics = await until("the event counted in the metrics", async () => {
+      const text = await (await fetch(`http://127.0.0.1:${env.bridge.metricsPort}/metrics`)).text();
+      return /switchboard_events_total\{direction="matrix_to_remote"/.test(text) ? text : null;
+    });
     assert.match(
       metrics,
       /switchboard_events_total\{direction="matrix_to_remote",network="reference",type="m.room.message"\} \d+/,

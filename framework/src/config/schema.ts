@@ -23,7 +23,13 @@ export const BridgeSectionCommon = {
   alias_prefix: Type.Optional(
     Type.String({ pattern: "^[a-z0-9._=/-]+$", description: "Portal alias prefix; default '<network>_'" }),
   ),
-  activation_limit: Type.Optional(Type.Integer({ minimum: 0 })),
+  activation_limit: Type.Optional(
+    Type.Integer({ minimum: 0, description: "Overrides guards.activation_limit for this network" }),
+  ),
+  activation_exempt: Type.Array(Type.String(), {
+    default: [],
+    description: "Channel ids that skip the activation guard",
+  }),
 };
 
 export const ConfigSchema = Type.Object(
@@ -92,6 +98,20 @@ export const ConfigSchema = Type.Object(
           ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
           { default: "info" },
         ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    guards: Type.Object(
+      {
+        activation_limit: Type.Integer({ minimum: 0, default: 100 }),
+        ghost_rate_per_second: Type.Number({ exclusiveMinimum: 0, default: 20 }),
+        double_bridge_check: Type.Boolean({ default: true }),
+        other_bridges: Type.Union([Type.Literal("refuse"), Type.Literal("warn")], { default: "refuse" }),
+        foreign_puppet_patterns: Type.Array(Type.String(), { default: [] }),
+        foreign_remote_puppets: Type.Union([Type.Literal("drop"), Type.Literal("bridge")], { default: "drop" }),
+        echo_window_seconds: Type.Number({ exclusiveMinimum: 0, default: 30 }),
+        echo_threshold: Type.Integer({ minimum: 1, default: 3 }),
+        receipt_debounce_ms: Type.Integer({ minimum: 0, default: 500 }),
       },
       { additionalProperties: false, default: {} },
     ),

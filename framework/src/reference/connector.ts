@@ -13,6 +13,9 @@ import type {
   HasLogins,
   ListsMembers,
   LoginProcess,
+  MarksRead,
+  HandlesTyping,
+  DetectsForeignBridges,
   MatrixMessage,
   MatrixSender,
   RemoteLogin,
@@ -45,7 +48,16 @@ interface ToyLogin extends RemoteLogin {
 }
 
 export class ReferenceConnector
-  implements Connector, HandlesEdits, HandlesRedactions, HandlesReactions, HasLogins, ListsMembers
+  implements
+    Connector,
+    HandlesEdits,
+    HandlesRedactions,
+    HandlesReactions,
+    HasLogins,
+    ListsMembers,
+    MarksRead,
+    HandlesTyping,
+    DetectsForeignBridges
 {
   readonly id = "reference";
   readonly displayName = "Toy network";
@@ -78,6 +90,8 @@ export class ReferenceConnector
   private readonly origin = `bridge-${randomBytes(6).toString("hex")}`;
   private readonly logins = new Map<string, ToyLogin>();
   private readonly dmMembers = new Map<string, [string, string]>();
+  /** Toy users that are another Matrix bridge's puppets, learnt from their profiles. */
+  private readonly puppetsOf = new Map<string, string>();
   private stopping = false;
   private poller: Promise<void> | null = null;
   private abort = new AbortController();
@@ -292,7 +306,8 @@ export class ReferenceConnector
 
   async getUser(userId: string): Promise<RemoteUser | null> {
     try {
-      const u = await this.api<{ id: string; name: string }>(`/users/${encodeURIComponent(userId)}`);
+      const u = await this.api<{ id: string; name: string; matrixId: string | null }>(`/users/${encodeURIComponent(userId)}`);
+      if (u.matrixId) this.puppetsOf.set(u.id, u.matrixId);
       return { id: u.id, displayname: u.name };
     } catch {
       return null;
@@ -352,6 +367,8 @@ export class ReferenceConnector
         replyTo: msg.replyTo?.remoteId,
         threadRoot: msg.threadRoot?.remoteId,
         file,
+        // The Matrix event id makes the send idempotent: a replay after a crash cannot post twice.
+        txn: msg.eventId,
       },
       this.tokenFor(msg.sender),
     );
@@ -363,24 +380,26 @@ export class ReferenceConnector
     remoteId: string;
     sender: MatrixSender;
     content: BridgeContent;
+    eventId: string;
   }): Promise<void> {
     await this.api(
       "/edit",
-      { id: edit.remoteId, text: edit.content.text, html: edit.content.html },
+      { id: edit.remoteId, text: edit.content.text, html: edit.content.html, txn: edit.eventId },
       this.tokenFor(edit.sender),
     );
   }
 
-  async handleMatrixRedaction(r: { remoteId: string; sender: MatrixSender }): Promise<void> {
-    await this.api("/delete", { id: r.remoteId }, this.tokenFor(r.sender));
+  async handleMatrixRedaction(r: { remoteId: string; sender: MatrixSender; eventId: string }): Promise<void> {
+    await this.api("/delete", { id: r.remoteId, txn: r.eventId }, this.tokenFor(r.sender));
   }
 
   async handleMatrixReaction(r: {
     remoteId: string;
     key: string;
     sender: MatrixSender;
+    eventId: string;
   }): Promise<SendResult> {
-    await this.api("/react", { id: r.remoteId, key: r.key }, this.tokenFor(r.sender));
+    await this.api("/react", { id: r.remoteId, key: r.key, txn: r.eventId }, this.tokenFor(r.sender));
     return {};
   }
 
@@ -390,6 +409,19 @@ export class ReferenceConnector
     sender: MatrixSender;
   }): Promise<void> {
     await this.api("/unreact", { id: r.remoteId, key: r.key }, this.tokenFor(r.sender));
+  }
+
+  async markRead(chat: ChatRef, login: RemoteLogin, remoteId: string): Promise<void> {
+    await this.api("/read", { channel: chat.channelId, upTo: remoteId }, (login as ToyLogin).token);
+  }
+
+  async setTyping(chat: ChatRef, login: RemoteLogin, typing: boolean): Promise<void> {
+    await this.api("/typing", { channel: chat.channelId, typing: String(typing) }, (login as ToyLogin).token);
+  }
+
+  /** Toy users who are puppets of Matrix users (another bridge's "alice[m]"). */
+  foreignPuppetOf(user: RemoteSender): string | true | null {
+    return this.puppetsOf.get(user.userId) ?? (user.userId.endsWith("[m]") ? true : null);
   }
 
   createLogin(flowId: string, _matrixUserId: string): LoginProcess {

@@ -52,6 +52,8 @@ export interface ToyUser {
   id: string;
   name: string;
   token: string;
+  /** Set when this "user" is another Matrix bridge's puppet of that Matrix user. */
+  matrixId?: string;
 }
 
 export interface ToyChannel {
@@ -74,6 +76,7 @@ export class ToyNetwork {
   private readonly waiters = new Set<() => void>();
   /** Device-link codes shown as QR codes, waiting for a user to "scan" them. */
   readonly pendingLinks = new Map<string, { user?: string; wake?: () => void }>();
+  private readonly seenTxns = new Map<string, Record<string, unknown>>();
   private server: Server | null = null;
   private nextId = 1;
   url = "";
@@ -84,8 +87,11 @@ export class ToyNetwork {
     this.users.set("bridge", { id: "bridge", name: "Bridge", token: this.bridgeToken });
   }
 
-  addUser(id: string, name: string): ToyUser {
-    const user = { id, name, token: `tok-${id}-${randomBytes(6).toString("hex")}` };
+  /** Called after every message is posted: tests use it to play another bridge relaying it back. */
+  onPost: ((message: ToyMessage) => void) | null = null;
+
+  addUser(id: string, name: string, matrixId?: string): ToyUser {
+    const user: ToyUser = { id, name, token: `tok-${id}-${randomBytes(6).toString("hex")}`, matrixId };
     this.users.set(id, user);
     return user;
   }
@@ -128,6 +134,7 @@ export class ToyNetwork {
     };
     this.messages.set(message.id, message);
     this.push({ type: "message", ...message });
+    this.onPost?.(message);
     return message;
   }
 
@@ -189,6 +196,15 @@ export class ToyNetwork {
     if (!link) throw new Error(`no pending link ${code}`);
     link.user = user;
     link.wake?.();
+  }
+
+  setTyping(user: string, channel: string, typing: boolean, origin?: string): void {
+    this.push({ type: "typing", channel, user, typing, origin });
+  }
+
+  /** Every event of one type in the log, for tests that count what the bridge did. */
+  eventsOfType<T extends ToyEvent["type"]>(type: T): Array<Extract<ToyEvent, { type: T }>> {
+    return this.log.map((e) => e.event).filter((e): e is Extract<ToyEvent, { type: T }> => e.type === type);
   }
 
   channelMessages(channel: string): ToyMessage[] {
@@ -279,7 +295,9 @@ export class ToyNetwork {
     }
     if ((m = /^\/users\/([^/]+)$/.exec(path))) {
       const u = this.users.get(decodeURIComponent(m[1] ?? ""));
-      return u ? reply(res, 200, { id: u.id, name: u.name }) : reply(res, 404, { error: "user_not_found" });
+      return u
+        ? reply(res, 200, { id: u.id, name: u.name, matrixId: u.matrixId ?? null })
+        : reply(res, 404, { error: "user_not_found" });
     }
     if ((m = /^\/files\/([^/]+)$/.exec(path)) && req.method === "GET") {
       const f = this.files.get(decodeURIComponent(m[1] ?? ""));
@@ -299,6 +317,14 @@ export class ToyNetwork {
     }
     const origin = (req.headers["x-toy-origin"] as string | undefined) ?? undefined;
     const b = json();
+    // Idempotency keys, like Discord's enforced nonce: a retried call returns the first answer.
+    const txnKey = b.txn ? `${user.id}\0${path}\0${b.txn}` : null;
+    const seen = txnKey ? this.seenTxns.get(txnKey) : undefined;
+    if (seen) return reply(res, 200, seen);
+    const answer = (status: number, body: Record<string, unknown>) => {
+      if (txnKey && status === 200) this.seenTxns.set(txnKey, body);
+      reply(res, status, body);
+    };
     switch (path) {
       case "/send": {
         const channel = this.channels.get(b.channel ?? "");
@@ -313,23 +339,26 @@ export class ToyNetwork {
           file: file && b.file ? { id: b.file, name: file.name, mimetype: file.mimetype } : undefined,
           origin,
         });
-        return reply(res, 200, { id: msg.id, ts: msg.ts });
+        return answer(200, { id: msg.id, ts: msg.ts });
       }
       case "/edit":
         this.edit(user.id, b.id ?? "", b.text ?? "", b.html, origin);
-        return reply(res, 200, {});
+        return answer(200, {});
       case "/delete":
         this.remove(user.id, b.id ?? "", origin);
-        return reply(res, 200, {});
+        return answer(200, {});
       case "/react":
         this.react(user.id, b.id ?? "", b.key ?? "", origin);
-        return reply(res, 200, {});
+        return answer(200, {});
       case "/unreact":
         this.unreact(user.id, b.id ?? "", b.key ?? "", origin);
-        return reply(res, 200, {});
+        return answer(200, {});
       case "/read":
         this.markRead(user.id, b.channel ?? "", b.upTo ?? "", origin);
-        return reply(res, 200, {});
+        return answer(200, {});
+      case "/typing":
+        this.setTyping(user.id, b.channel ?? "", b.typing === "true", origin);
+        return answer(200, {});
       default:
         return reply(res, 404, { error: "unknown_method" });
     }

@@ -1,7 +1,9 @@
 import { splitCommand } from "../commands.js";
 import type { BotCommand } from "../connector.js";
 import { supportsCommands, supportsLogins } from "../connector.js";
-import type { EphemeralEvent, MatrixEvent } from "../matrix/appservice.js";
+import type { ActivationGuard } from "../guards/activation.js";
+import type { EchoGuard } from "../guards/double-bridge.js";
+import type { MatrixEvent } from "../matrix/appservice.js";
 import type { RoomLink } from "../store/types.js";
 import type { Logins } from "./logins.js";
 import type { Portals } from "./portals.js";
@@ -37,6 +39,8 @@ export class Bot {
     private readonly s: Services,
     private readonly portals: Portals,
     private readonly logins: Logins,
+    private readonly guard: ActivationGuard,
+    private readonly echo: EchoGuard,
     private readonly checkHealth: () => Promise<string[]>,
   ) {
     this.core = this.coreCommands();
@@ -80,9 +84,6 @@ export class Bot {
       this.s.caches.setJoined(event.room_id, this.s.botUserId, false);
     }
   }
-
-  /** Ephemeral events (receipts, typing) arrive here; the guards issue builds on this. */
-  async onEphemeral(_event: EphemeralEvent): Promise<void> {}
 
   /** Returns true when the message was a command for the bot (and must not be bridged). */
   async onMessage(event: MatrixEvent, link: RoomLink | null): Promise<boolean> {
@@ -273,7 +274,8 @@ export class Bot {
           if (typeof slot === "string") return c.reply(slot);
           if (!args[1]) return c.reply("Usage: `!link <network> <channel>`");
           const login = this.logins.activeFor(c.userId, slot.connector.id);
-          return c.reply(await this.portals.plumb(slot, c.roomId, args[1], c.userId, login));
+          const migrate = args[2]?.toLowerCase() === "migrate";
+          return c.reply(await this.portals.plumb(slot, c.roomId, args[1], c.userId, login, { migrate }));
         },
       },
       {
@@ -282,6 +284,61 @@ export class Bot {
         help: "stop bridging the room you say it in (room admins)",
         inRooms: true,
         run: async (_args, c) => c.reply(await this.portals.unlink(c.roomId, c.userId)),
+      },
+      {
+        name: "approve",
+        usage: "approve <room> [lazy]",
+        help: "let a link held by the activation guard through (lazy: only members who speak get a Matrix user)",
+        admin: true,
+        run: async (args, c) => {
+          const link = args[0] ? await this.s.link(args[0]) : null;
+          if (!link) return c.reply("Usage: `approve <room id> [lazy]` — see `pending` for the list.");
+          return c.reply(await this.guard.approve(link, args[1]?.toLowerCase() === "lazy" ? "lazy" : "full", c.userId));
+        },
+      },
+      {
+        name: "deny",
+        usage: "deny <room>",
+        help: "refuse a link held by the activation guard",
+        admin: true,
+        run: async (args, c) => {
+          const link = args[0] ? await this.s.link(args[0]) : null;
+          if (!link) return c.reply("Usage: `deny <room id>`");
+          return c.reply(await this.guard.deny(link, c.userId));
+        },
+      },
+      {
+        name: "pending",
+        usage: "pending",
+        help: "links waiting for approval",
+        admin: true,
+        run: async (_args, c) => {
+          const links = await this.s.store.linkList({ state: "pending" });
+          return c.reply(
+            links.length
+              ? links.map((l) => `- ${l.roomId}: ${l.network} ${l.channelId} (${l.kind})`).join("\n")
+              : "Nothing is waiting for approval.",
+          );
+        },
+      },
+      {
+        name: "resume",
+        usage: "resume",
+        help: "resume bridging in a room a guard paused (room admins)",
+        inRooms: true,
+        run: async (args, c) => {
+          const roomId = args[0] ?? c.roomId;
+          const link = await this.s.link(roomId);
+          if (!link || link.state !== "paused") return c.reply("This room is not paused.");
+          const allowed =
+            this.s.permissions.allows(c.userId, "admin") || (await this.portals.canAdministerRoom(roomId, c.userId));
+          if (!allowed) return c.reply("Only a room admin or a bridge admin can resume bridging.");
+          link.state = "active";
+          link.meta = { ...link.meta, pausedReason: undefined };
+          await this.s.saveLink(link);
+          this.echo.reset(roomId);
+          return c.reply("Bridging resumed.");
+        },
       },
       {
         name: "links",
@@ -302,8 +359,24 @@ export class Bot {
     ];
   }
 
+  /** Tells every bridge admin who has a management room. */
+  async notifyAdmins(text: string): Promise<void> {
+    const admins = new Set(this.s.config.admins);
+    for (const [who, level] of Object.entries(this.s.config.permissions)) if (level === "admin" && who.startsWith("@")) admins.add(who);
+    for (const admin of admins) await this.notifyUser(admin, text).catch(() => undefined);
+  }
+
   private async statusText(userId: string): Promise<string> {
     const lines: string[] = [];
+    const links = this.s.permissions.allows(userId, "admin")
+      ? await this.s.store.linkList()
+      : await this.s.store.linkList({ createdBy: userId });
+    for (const link of links) {
+      const progress = this.guard.progress(link);
+      if (progress || link.state !== "active") {
+        lines.push(`- ${link.network} ${link.channelId} in ${link.roomId}: ${link.state}${progress ? `, ${progress}` : ""}`);
+      }
+    }
     for (const slot of this.s.networks.values()) {
       if (!supportsLogins(slot.connector)) {
         lines.push(`- ${slot.connector.displayName}: relayed by the bridge`);

@@ -11,7 +11,10 @@ import { BridgeMetrics } from "../metrics.js";
 import { Permissions } from "../permissions.js";
 import { KeyedQueue } from "../queue.js";
 import type { Store } from "../store/types.js";
+import { ActivationGuard } from "../guards/activation.js";
+import { EchoGuard } from "../guards/double-bridge.js";
 import { Bot } from "./bot.js";
+import { Receipts } from "./receipts.js";
 import { Ghosts } from "./ghosts.js";
 import { Logins } from "./logins.js";
 import { MatrixIn } from "./matrix-in.js";
@@ -42,6 +45,8 @@ export class Bridge {
   private readonly logins: Logins;
   private readonly bot: Bot;
   private readonly portals: Portals;
+  private readonly guard: ActivationGuard;
+  private readonly receipts: Receipts;
   private metricsServer: Server | null = null;
   private maintenance: NodeJS.Timeout | null = null;
   private started = false;
@@ -94,11 +99,15 @@ export class Bridge {
       doublePuppets,
     );
     const ghosts = new Ghosts(this.services);
-    this.portals = new Portals(this.services, ghosts);
+    const notifyAdmins = (text: string) => this.bot.notifyAdmins(text);
+    this.guard = new ActivationGuard(this.services, ghosts, notifyAdmins);
+    const echo = new EchoGuard(config.guards.echo_window_seconds * 1000, config.guards.echo_threshold);
+    this.portals = new Portals(this.services, ghosts, this.guard);
     this.logins = new Logins(this.services);
-    this.bot = new Bot(this.services, this.portals, this.logins, () => this.health());
-    this.matrixIn = new MatrixIn(this.services, ghosts, this.logins, this.bot);
-    this.remoteIn = new RemoteIn(this.services, ghosts, this.portals);
+    this.receipts = new Receipts(this.services, this.logins);
+    this.bot = new Bot(this.services, this.portals, this.logins, this.guard, echo, () => this.health());
+    this.matrixIn = new MatrixIn(this.services, ghosts, this.logins, this.bot, this.receipts, echo);
+    this.remoteIn = new RemoteIn(this.services, ghosts, this.portals, echo, notifyAdmins);
     this.appservice = new AppserviceServer(
       opts.registration.hsToken,
       {
@@ -152,6 +161,7 @@ export class Bridge {
     await this.logins.loadAll();
     const replayedMatrix = await this.matrixIn.replay();
     const replayedRemote = await this.remoteIn.replay();
+    await this.guard.resume();
     if (replayedMatrix + replayedRemote > 0) {
       this.log.info({ replayedMatrix, replayedRemote }, "finished work interrupted by the last stop");
     }
@@ -174,6 +184,8 @@ export class Bridge {
     this.started = false;
     if (this.maintenance) clearInterval(this.maintenance);
     await this.appservice.close();
+    this.guard.stop();
+    this.receipts.stop();
     await this.services.roomQueue.drain();
     for (const slot of this.services.networks.values()) {
       await slot.connector.stop().catch((err: unknown) => this.log.warn({ err }, "connector stop failed"));

@@ -10,7 +10,9 @@ import {
 } from "../format/index.js";
 import type { MatrixEvent, Transaction } from "../matrix/appservice.js";
 import type { RoomLink } from "../store/types.js";
+import type { EchoGuard } from "../guards/double-bridge.js";
 import type { Bot } from "./bot.js";
+import type { Receipts } from "./receipts.js";
 import type { Ghosts } from "./ghosts.js";
 import type { Logins } from "./logins.js";
 import type { NetworkSlot, Services } from "./services.js";
@@ -38,6 +40,8 @@ export class MatrixIn {
     private readonly ghosts: Ghosts,
     private readonly logins: Logins,
     private readonly bot: Bot,
+    private readonly receipts: Receipts,
+    private readonly echo: EchoGuard,
   ) {}
 
   /** Called by the HTTP handler: returns once the transaction is durable. */
@@ -78,7 +82,7 @@ export class MatrixIn {
     );
     for (const eph of txn.ephemeral) {
       work.push(
-        this.bot.onEphemeral(eph).catch((err: unknown) => this.s.log.warn({ err }, "ephemeral event failed")),
+        this.receipts.onEphemeral(eph).catch((err: unknown) => this.s.log.warn({ err }, "ephemeral event failed")),
       );
     }
     await Promise.all(work);
@@ -141,7 +145,11 @@ export class MatrixIn {
     }
     const link = await this.s.link(event.room_id);
     if (event.type === "m.room.message" && (await this.bot.onMessage(event, link))) return undefined;
-    if (!link || link.state !== "active") return undefined;
+    if (!link) return undefined;
+    if (link.state !== "active") {
+      if (event.type === "m.room.message") await this.tellNotActive(link);
+      return undefined;
+    }
     const slot = this.s.networks.get(link.network);
     if (!slot) return undefined;
     if (!this.s.permissions.allows(event.sender, "relay")) return undefined;
@@ -273,7 +281,7 @@ export class MatrixIn {
       threadRoot,
       mentions,
     });
-    await this.s.store.messagePut({
+    const mapping = {
       network: link.network,
       channelId: link.channelId,
       receiver: link.receiver,
@@ -283,7 +291,25 @@ export class MatrixIn {
       eventId: event.event_id,
       sender: event.sender,
       timestamp: result.timestamp ?? event.origin_server_ts ?? Date.now(),
-    });
+    };
+    await this.s.store.messagePut(mapping);
+    this.echo.recordSent(link.roomId, content.text, sender.login?.loginId ?? "relay");
+    this.receipts.afterSend(event.sender, link, mapping);
+  }
+
+  /** Says once per room and state why messages are not crossing. */
+  private async tellNotActive(link: RoomLink): Promise<void> {
+    const key = `${link.roomId} state ${link.state}`;
+    if (this.noticeSent.has(key)) return;
+    this.noticeSent.add(key);
+    const why: Record<string, string> = {
+      pending: "This room is waiting for a bridge admin's approval; messages are not bridged yet.",
+      paused: `Bridging is paused in this room${typeof link.meta.pausedReason === "string" ? ` (${link.meta.pausedReason})` : ""}; a room admin can say \`!resume\`.`,
+      denied: "A bridge admin declined to bridge this room; messages are not bridged.",
+    };
+    await this.s.bot
+      .sendEvent(link.roomId, "m.room.message", { msgtype: "m.notice", body: why[link.state] ?? "Messages are not bridged." })
+      .catch(() => undefined);
   }
 
   private async displayName(userId: string): Promise<string> {

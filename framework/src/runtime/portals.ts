@@ -1,6 +1,8 @@
 import type { ChatInfo, ChatRef, RemoteLogin } from "../connector.js";
 import { supportsPlumbCheck } from "../connector.js";
 import type { RoomLink } from "../store/types.js";
+import type { ActivationGuard } from "../guards/activation.js";
+import { otherBridgesIn } from "../guards/double-bridge.js";
 import type { Ghosts } from "./ghosts.js";
 import type { NetworkSlot, Services } from "./services.js";
 
@@ -21,6 +23,7 @@ export class Portals {
   constructor(
     private readonly s: Services,
     private readonly ghosts: Ghosts,
+    private readonly guard: ActivationGuard,
   ) {}
 
   aliasFor(slot: NetworkSlot, chat: ChatRef): string | null {
@@ -65,10 +68,15 @@ export class Portals {
     }
     const info = await slot.connector.getChat(chat);
     if (!info) return false;
-    await this.createPortal(slot, chat, info, {
+    // The homeserver does not say who asked, so the verdict is told in the room itself.
+    const assessment = await this.guard.assess(slot, chat);
+    const link = await this.createPortal(slot, chat, info, {
       createdBy: "",
       aliasLocalpart: alias.slice(1, alias.indexOf(":")),
+      state: assessment.allowed ? "active" : "pending",
     });
+    if (assessment.allowed) this.guard.startSync(link);
+    else await this.guard.holdForApproval(link, assessment, info.name);
     return true;
   }
 
@@ -95,7 +103,7 @@ export class Portals {
     slot: NetworkSlot,
     chat: ChatRef,
     info: ChatInfo,
-    options: { createdBy: string; aliasLocalpart?: string; invite?: string[] },
+    options: { createdBy: string; aliasLocalpart?: string; invite?: string[]; state?: RoomLink["state"] },
   ): Promise<RoomLink> {
     const bridge = this.bridgeInfo(slot, chat, info);
     const stateKey = `${slot.connector.id}/${chat.channelId}`;
@@ -139,7 +147,7 @@ export class Portals {
       channelId: chat.channelId,
       receiver: chat.receiver ?? "",
       kind: isDirect ? "dm" : "portal",
-      state: "active",
+      state: options.state ?? "active",
       createdBy: options.createdBy,
       createdAt: Date.now(),
       meta: {},
@@ -178,6 +186,7 @@ export class Portals {
     chatArg: string,
     userId: string,
     login: RemoteLogin | undefined,
+    options: { migrate?: boolean } = {},
   ): Promise<string> {
     if (!(await this.canAdministerRoom(roomId, userId))) {
       return "Only a room admin (someone allowed to change the room's bridge settings) can link this room.";
@@ -190,17 +199,39 @@ export class Portals {
       const verdict = await slot.connector.canPlumb(chat, userId, login);
       if (verdict !== true) return `${slot.connector.displayName} refused: ${verdict}`;
     }
+    const guards = this.s.config.guards;
+    const warnings: string[] = [];
     const existing = await this.s.store.linksByChannel(slot.connector.id, chat.channelId, "");
-    if (existing.length > 0) {
-      return `${info.name} is already bridged to ${existing[0]?.roomId}: a second link would duplicate every message.`;
+    if (existing.length > 0 && guards.double_bridge_check) {
+      const portal = existing.find((l) => l.kind === "portal");
+      if (portal && options.migrate) {
+        if (!this.s.permissions.allows(userId, "admin")) return "Only a bridge admin can migrate a portal.";
+        await this.retirePortal(slot, portal, roomId, chat);
+      } else if (portal) {
+        const alias = this.aliasFor(slot, chat);
+        return (
+          `${info.name} already has a portal room: ${alias ?? portal.roomId} (https://matrix.to/#/${encodeURIComponent(alias ?? portal.roomId)}). ` +
+          "Bridging it twice would duplicate every message. Join the portal instead; a bridge admin can make this room " +
+          `the channel's only room with \`!link ${slot.connector.id} ${chatArg} migrate\`.`
+        );
+      } else {
+        return `${info.name} is already bridged to ${existing[0]?.roomId}: a second link would duplicate every message.`;
+      }
     }
+    if (guards.double_bridge_check) {
+      const others = await otherBridgesIn(this.s, roomId, slot);
+      if (others.length > 0) {
+        const why = `this room already looks bridged: ${others.join("; ")}.`;
+        if (guards.other_bridges === "refuse") return `Not linking: ${why} Bridging it twice would echo every message.`;
+        warnings.push(`Warning: ${why}`);
+      }
+    }
+    const assessment = await this.guard.assess(slot, chat);
     const bridge = this.bridgeInfo(slot, chat, info);
     for (const type of BRIDGE_STATE_EVENTS) {
-      await this.s.bot
-        .sendState(roomId, type, `${slot.connector.id}/${chat.channelId}`, bridge)
-        .catch((err: unknown) => {
-          this.s.log.warn({ err: String(err), roomId }, "could not set bridge info state (bot lacks power?)");
-        });
+      await this.s.bot.sendState(roomId, type, `${slot.connector.id}/${chat.channelId}`, bridge).catch((err: unknown) => {
+        this.s.log.warn({ err: String(err), roomId }, "could not set bridge info state (bot lacks power?)");
+      });
     }
     const link: RoomLink = {
       roomId,
@@ -208,14 +239,44 @@ export class Portals {
       channelId: chat.channelId,
       receiver: "",
       kind: "plumbed",
-      state: "active",
+      state: assessment.allowed ? "active" : "pending",
       createdBy: userId,
       createdAt: Date.now(),
       meta: {},
     };
     await this.s.saveLink(link);
     this.s.metrics.portals.inc({ network: slot.connector.id, kind: "plumbed" });
-    return `Linked this room to ${slot.connector.displayName} ${info.name}.`;
+    if (!assessment.allowed) {
+      await this.guard.holdForApproval(link, assessment, info.name);
+      return [...warnings, "Linked, pending approval."].join("\n");
+    }
+    this.guard.startSync(link);
+    return [...warnings, `Linked this room to ${slot.connector.displayName} ${info.name}.`].join("\n");
+  }
+
+  /** Migration: the plumbed room replaces the portal, which is tombstoned and loses its alias. */
+  private async retirePortal(slot: NetworkSlot, portal: RoomLink, newRoomId: string, chat: ChatRef): Promise<void> {
+    await this.s.deleteLink(portal.roomId);
+    this.s.metrics.portals.dec({ network: portal.network, kind: "portal" });
+    const alias = this.aliasFor(slot, chat);
+    await this.s.bot
+      .sendEvent(portal.roomId, "m.room.message", {
+        msgtype: "m.notice",
+        body: `This channel is now bridged in another room: ${newRoomId}. This room no longer receives messages.`,
+      })
+      .catch(() => undefined);
+    await this.s.bot
+      .sendState(portal.roomId, "m.room.tombstone", "", {
+        body: "This channel moved to another room.",
+        replacement_room: newRoomId,
+      })
+      .catch((err: unknown) => this.s.log.warn({ err: String(err) }, "could not tombstone the old portal"));
+    if (alias) {
+      await this.s.bot.deleteAlias(alias).catch(() => undefined);
+      await this.s.bot.setAlias(alias, newRoomId).catch((err: unknown) => {
+        this.s.log.warn({ err: String(err), alias }, "could not move the portal alias");
+      });
+    }
   }
 
   async unlink(roomId: string, userId: string): Promise<string> {

@@ -4,6 +4,7 @@ import { sanitizeMatrixHtml } from "../format/index.js";
 import type { Intent } from "../matrix/intent.js";
 import { stableTxnId } from "../matrix/intent.js";
 import type { RoomLink } from "../store/types.js";
+import { isForeignEcho, type EchoGuard } from "../guards/double-bridge.js";
 import type { Ghosts } from "./ghosts.js";
 import { chatKey, type Portals } from "./portals.js";
 import type { Services } from "./services.js";
@@ -28,10 +29,16 @@ export class RemoteIn {
   private ready = false;
   private readonly inFlight = new Set<string>();
 
+  /** Newest remote read already shown per "reader room": receipts never move backwards. */
+  private readonly readUpTo = new Map<string, number>();
+  private readonly noticeSent = new Set<string>();
+
   constructor(
     private readonly s: Services,
     private readonly ghosts: Ghosts,
     private readonly portals: Portals,
+    private readonly echo: EchoGuard,
+    private readonly notifyAdmins: (text: string) => Promise<void>,
   ) {}
 
   async emit(network: string, event: RemoteEvent, options: EmitOptions = {}): Promise<void> {
@@ -136,6 +143,7 @@ export class RemoteIn {
         const remoteId = event.id ?? key;
         const known = await this.s.store.messageByRemote(network, link.channelId, link.receiver, remoteId);
         if (known.length > 0) return;
+        if (!(await this.passesDoubleBridgeGuards(network, link, event.sender, event.content.text))) return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
         const content = await this.toMatrixContent(network, event.content, intent);
         const relates = await this.relation(network, link, event.replyTo, event.threadRoot);
@@ -247,6 +255,8 @@ export class RemoteIn {
         if (!link) return;
         const userId = this.ghosts.userId(network, event.user.id);
         if (event.membership === "join") {
+          // Lazy links (activation guard) give a ghost only to members who speak.
+          if (link.meta.mode === "lazy") return;
           const intent = await this.ghosts.ensure(network, event.user);
           await intent.ensureJoined(link.roomId);
         } else if (event.membership === "leave") {
@@ -295,6 +305,9 @@ export class RemoteIn {
           event.upTo,
         );
         if (!mapping) return;
+        const readerKey = `${event.fromLogin ?? event.userId} ${link.roomId}`;
+        if (mapping.timestamp <= (this.readUpTo.get(readerKey) ?? -Infinity)) return;
+        this.readUpTo.set(readerKey, mapping.timestamp);
         const intent = await this.senderIntent(
           network,
           { userId: event.userId, fromLogin: event.fromLogin },
@@ -304,6 +317,42 @@ export class RemoteIn {
         return;
       }
     }
+  }
+
+  /**
+   * Drops messages from another Matrix bridge's puppets that this room already has from
+   * Matrix, and pauses the link when messages it sent come back from someone else (a loop).
+   */
+  private async passesDoubleBridgeGuards(network: string, link: RoomLink, sender: RemoteSender, text: string): Promise<boolean> {
+    const slot = this.s.networks.get(network);
+    if (!slot) return false;
+    if (await isForeignEcho(this.s, slot, sender, link.roomId)) {
+      await this.noticeOnce(
+        link.roomId,
+        `foreign ${sender.userId}`,
+        `Messages from ${sender.displayname ?? sender.userId} on ${slot.connector.displayName} come from another Matrix bridge, ` +
+          "and this room already has them from Matrix, so they are not bridged again.",
+      );
+      return false;
+    }
+    const verdict = this.echo.check(link.roomId, text, sender.userId);
+    if (verdict !== "loop") return true;
+    link.state = "paused";
+    link.meta = { ...link.meta, pausedReason: "messages sent from here came back from another identity: a bridging loop" };
+    await this.s.saveLink(link);
+    const text2 =
+      `Bridging between ${link.roomId} and ${slot.connector.displayName} ${link.channelId} is paused: messages sent from Matrix ` +
+      "came back from another identity several times, so something else bridges the same channel. Remove the other bridge, " +
+      "then say `!resume` in the room.";
+    await this.s.bot.sendEvent(link.roomId, "m.room.message", { msgtype: "m.notice", body: text2 }).catch(() => undefined);
+    await this.notifyAdmins(text2);
+    return false;
+  }
+
+  private async noticeOnce(roomId: string, key: string, text: string): Promise<void> {
+    if (this.noticeSent.has(`${roomId} ${key}`)) return;
+    this.noticeSent.add(`${roomId} ${key}`);
+    await this.s.bot.sendEvent(roomId, "m.room.message", { msgtype: "m.notice", body: text }).catch(() => undefined);
   }
 
   private async relation(
