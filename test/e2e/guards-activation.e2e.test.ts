@@ -38,7 +38,11 @@ async function joinedCount(roomId: string): Promise<number> {
 }
 
 async function dmWithBot(client: TestMatrixClient): Promise<string> {
-  const room = await client.createRoom({ is_direct: true, invite: [env.botUserId], preset: "trusted_private_chat" });
+  const room = await client.createRoom({
+    is_direct: true,
+    invite: [env.botUserId],
+    preset: "trusted_private_chat",
+  });
   await client.waitForEvent(room, fromBot(/Say `help`/));
   return room;
 }
@@ -81,7 +85,10 @@ describe("the activation guard", () => {
 
   test("101 members new to the bridge: the portal waits for approval and nothing is bridged", async () => {
     bigRoom = await alice.join("#reference_big:localhost");
-    const notice = await alice.waitForEvent(bigRoom, fromBot(/has 101 members, 101 of them new .* limit of 100/));
+    const notice = await alice.waitForEvent(
+      bigRoom,
+      fromBot(/has 101 members, 101 of them new .* limit of 100/),
+    );
     assert.match(String(notice.content.body), /approve/);
     await admin.waitForEvent(adminDm, fromBot(/Pending approval: reference big/));
     toy.post("u3", "big", "should not cross yet");
@@ -110,7 +117,10 @@ describe("the activation guard", () => {
     await env.bridge.stop();
     await env.bridge.restart();
     await admin.sendText(adminDm, "pending");
-    await admin.waitForEvent(adminDm, fromBot(new RegExp(`${bigRoom.replace(/[.*+?^${}()|[\]\\!]/g, "\\$&")}: reference big`)));
+    await admin.waitForEvent(
+      adminDm,
+      fromBot(new RegExp(`${bigRoom.replace(/[.*+?^${}()|[\]\\!]/g, "\\$&")}: reference big`)),
+    );
     await alice.sendText(aliceDm, `approve ${bigRoom}`);
     await alice.waitForEvent(aliceDm, fromBot(/`approve` is for bridge admins/));
   });
@@ -158,12 +168,21 @@ describe("double-bridge detection", () => {
   test("a second room cannot be plumbed to a channel that has a portal; an admin can migrate", async () => {
     const portal = await alice.join("#reference_general:localhost");
     const second = await alice.createRoom({ name: "Second", invite: [env.botUserId] });
-    await alice.waitForEvent(second, (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join");
+    await alice.waitForEvent(
+      second,
+      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
+    );
     await alice.sendText(second, "!link reference general");
-    await alice.waitForEvent(second, fromBot(/already has a portal room: #reference_general:localhost[\s\S]*migrate/));
+    await alice.waitForEvent(
+      second,
+      fromBot(/already has a portal room: #reference_general:localhost[\s\S]*migrate/),
+    );
 
     const target = await admin.createRoom({ name: "Official", invite: [env.botUserId, alice.userId] });
-    await admin.waitForEvent(target, (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join");
+    await admin.waitForEvent(
+      target,
+      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
+    );
     await admin.sendText(target, "!link reference general migrate");
     await admin.waitForEvent(target, fromBot(/Linked this room/));
     const tomb = await alice.request<{ replacement_room: string }>(
@@ -171,7 +190,10 @@ describe("double-bridge detection", () => {
       `/_matrix/client/v3/rooms/${encodeURIComponent(portal)}/state/m.room.tombstone/`,
     );
     assert.equal(tomb.replacement_room, target);
-    const resolved = await alice.request<{ room_id: string }>("GET", `/_matrix/client/v3/directory/room/${encodeURIComponent("#reference_general:localhost")}`);
+    const resolved = await alice.request<{ room_id: string }>(
+      "GET",
+      `/_matrix/client/v3/directory/room/${encodeURIComponent("#reference_general:localhost")}`,
+    );
     assert.equal(resolved.room_id, target, "the alias moved to the plumbed room");
     await alice.join(target);
     toy.post("bob", "general", "after migration");
@@ -185,7 +207,10 @@ describe("double-bridge detection", () => {
       protocol: { id: "reference", displayname: "Toy network" },
       channel: { id: "random" },
     });
-    await alice.waitForEvent(room, (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join");
+    await alice.waitForEvent(
+      room,
+      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
+    );
     await alice.sendText(room, "!link reference random");
     await alice.waitForEvent(room, fromBot(/Not linking: .*@otherbot:localhost already bridges this room/));
   });
@@ -194,9 +219,15 @@ describe("double-bridge detection", () => {
     const puppet = await env.hs.registerUser("irc_someone");
     const room = await alice.createRoom({ name: "Has puppets", invite: [env.botUserId, puppet.userId] });
     await new TestMatrixClient(env.hs.url, puppet.accessToken, puppet.userId).join(room);
-    await alice.waitForEvent(room, (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join");
+    await alice.waitForEvent(
+      room,
+      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
+    );
     await alice.sendText(room, "!link reference random");
-    await alice.waitForEvent(room, fromBot(/Not linking: .*members @irc_someone:localhost look like another bridge's/));
+    await alice.waitForEvent(
+      room,
+      fromBot(/Not linking: .*members @irc_someone:localhost look like another bridge's/),
+    );
   });
 
   test("a remote puppet of a Matrix user already in the room is not bridged again; the room is told once", async () => {

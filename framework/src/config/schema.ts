@@ -108,7 +108,9 @@ export const ConfigSchema = Type.Object(
         double_bridge_check: Type.Boolean({ default: true }),
         other_bridges: Type.Union([Type.Literal("refuse"), Type.Literal("warn")], { default: "refuse" }),
         foreign_puppet_patterns: Type.Array(Type.String(), { default: [] }),
-        foreign_remote_puppets: Type.Union([Type.Literal("drop"), Type.Literal("bridge")], { default: "drop" }),
+        foreign_remote_puppets: Type.Union([Type.Literal("drop"), Type.Literal("bridge")], {
+          default: "drop",
+        }),
         echo_window_seconds: Type.Number({ exclusiveMinimum: 0, default: 30 }),
         echo_threshold: Type.Integer({ minimum: 1, default: 3 }),
         receipt_debounce_ms: Type.Integer({ minimum: 0, default: 500 }),

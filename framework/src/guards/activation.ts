@@ -125,7 +125,9 @@ export class ActivationGuard {
     if (!slot || !supportsMembers(slot.connector)) return;
     this.syncing.add(link.roomId);
     void this.sync(slot, link)
-      .catch((err: unknown) => this.s.log.warn({ err: String(err), roomId: link.roomId }, "membership sync stopped"))
+      .catch((err: unknown) =>
+        this.s.log.warn({ err: String(err), roomId: link.roomId }, "membership sync stopped"),
+      )
       .finally(() => this.syncing.delete(link.roomId));
   }
 
@@ -143,7 +145,9 @@ export class ActivationGuard {
 
   private async sync(slot: NetworkSlot, link: RoomLink): Promise<void> {
     if (!supportsMembers(slot.connector)) return;
-    const chat: ChatRef = link.receiver ? { channelId: link.channelId, receiver: link.receiver } : { channelId: link.channelId };
+    const chat: ChatRef = link.receiver
+      ? { channelId: link.channelId, receiver: link.receiver }
+      : { channelId: link.channelId };
     const members: RemoteUser[] = await slot.connector.getMembers(chat);
     const state: SyncState = { done: 0, total: members.length };
     link.meta = { ...link.meta, sync: state };
@@ -167,6 +171,8 @@ export class ActivationGuard {
   progress(link: RoomLink): string | null {
     const sync = link.meta.sync as SyncState | undefined;
     if (!sync) return null;
-    return sync.done < sync.total ? `adding members ${sync.done}/${sync.total}` : `all ${sync.total} members added`;
+    return sync.done < sync.total
+      ? `adding members ${sync.done}/${sync.total}`
+      : `all ${sync.total} members added`;
   }
 }

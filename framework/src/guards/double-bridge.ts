@@ -48,7 +48,8 @@ export async function isForeignEcho(
   sender: RemoteSender,
   roomId: string,
 ): Promise<boolean> {
-  if (s.config.guards.foreign_remote_puppets !== "drop" || !supportsForeignBridges(slot.connector)) return false;
+  if (s.config.guards.foreign_remote_puppets !== "drop" || !supportsForeignBridges(slot.connector))
+    return false;
   const behind = slot.connector.foreignPuppetOf(sender);
   if (behind === null) return false;
   if (behind === true) return true;
@@ -101,7 +102,9 @@ export class EchoGuard {
     }
     this.sent.set(roomId, list);
     // Another bridge usually prefixes the relayed name ("<alice> text"), so compare the ending.
-    const hit = list.find((e) => e.identity !== remoteSender && t.length > 0 && (t === e.text || t.endsWith(` ${e.text}`)));
+    const hit = list.find(
+      (e) => e.identity !== remoteSender && t.length > 0 && (t === e.text || t.endsWith(` ${e.text}`)),
+    );
     if (!hit) return "ok";
     const flags = (this.flags.get(roomId) ?? []).filter((at) => now - at < this.windowMs);
     flags.push(now);

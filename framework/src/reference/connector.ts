@@ -306,7 +306,9 @@ export class ReferenceConnector
 
   async getUser(userId: string): Promise<RemoteUser | null> {
     try {
-      const u = await this.api<{ id: string; name: string; matrixId: string | null }>(`/users/${encodeURIComponent(userId)}`);
+      const u = await this.api<{ id: string; name: string; matrixId: string | null }>(
+        `/users/${encodeURIComponent(userId)}`,
+      );
       if (u.matrixId) this.puppetsOf.set(u.id, u.matrixId);
       return { id: u.id, displayname: u.name };
     } catch {

@@ -293,7 +293,9 @@ export class Bot {
         run: async (args, c) => {
           const link = args[0] ? await this.s.link(args[0]) : null;
           if (!link) return c.reply("Usage: `approve <room id> [lazy]` — see `pending` for the list.");
-          return c.reply(await this.guard.approve(link, args[1]?.toLowerCase() === "lazy" ? "lazy" : "full", c.userId));
+          return c.reply(
+            await this.guard.approve(link, args[1]?.toLowerCase() === "lazy" ? "lazy" : "full", c.userId),
+          );
         },
       },
       {
@@ -331,7 +333,8 @@ export class Bot {
           const link = await this.s.link(roomId);
           if (!link || link.state !== "paused") return c.reply("This room is not paused.");
           const allowed =
-            this.s.permissions.allows(c.userId, "admin") || (await this.portals.canAdministerRoom(roomId, c.userId));
+            this.s.permissions.allows(c.userId, "admin") ||
+            (await this.portals.canAdministerRoom(roomId, c.userId));
           if (!allowed) return c.reply("Only a room admin or a bridge admin can resume bridging.");
           link.state = "active";
           link.meta = { ...link.meta, pausedReason: undefined };
@@ -362,7 +365,8 @@ export class Bot {
   /** Tells every bridge admin who has a management room. */
   async notifyAdmins(text: string): Promise<void> {
     const admins = new Set(this.s.config.admins);
-    for (const [who, level] of Object.entries(this.s.config.permissions)) if (level === "admin" && who.startsWith("@")) admins.add(who);
+    for (const [who, level] of Object.entries(this.s.config.permissions))
+      if (level === "admin" && who.startsWith("@")) admins.add(who);
     for (const admin of admins) await this.notifyUser(admin, text).catch(() => undefined);
   }
 
@@ -374,7 +378,9 @@ export class Bot {
     for (const link of links) {
       const progress = this.guard.progress(link);
       if (progress || link.state !== "active") {
-        lines.push(`- ${link.network} ${link.channelId} in ${link.roomId}: ${link.state}${progress ? `, ${progress}` : ""}`);
+        lines.push(
+          `- ${link.network} ${link.channelId} in ${link.roomId}: ${link.state}${progress ? `, ${progress}` : ""}`,
+        );
       }
     }
     for (const slot of this.s.networks.values()) {

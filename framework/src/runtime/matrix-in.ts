@@ -82,7 +82,9 @@ export class MatrixIn {
     );
     for (const eph of txn.ephemeral) {
       work.push(
-        this.receipts.onEphemeral(eph).catch((err: unknown) => this.s.log.warn({ err }, "ephemeral event failed")),
+        this.receipts
+          .onEphemeral(eph)
+          .catch((err: unknown) => this.s.log.warn({ err }, "ephemeral event failed")),
       );
     }
     await Promise.all(work);
@@ -308,7 +310,10 @@ export class MatrixIn {
       denied: "A bridge admin declined to bridge this room; messages are not bridged.",
     };
     await this.s.bot
-      .sendEvent(link.roomId, "m.room.message", { msgtype: "m.notice", body: why[link.state] ?? "Messages are not bridged." })
+      .sendEvent(link.roomId, "m.room.message", {
+        msgtype: "m.notice",
+        body: why[link.state] ?? "Messages are not bridged.",
+      })
       .catch(() => undefined);
   }
 

@@ -222,16 +222,19 @@ export class Portals {
       const others = await otherBridgesIn(this.s, roomId, slot);
       if (others.length > 0) {
         const why = `this room already looks bridged: ${others.join("; ")}.`;
-        if (guards.other_bridges === "refuse") return `Not linking: ${why} Bridging it twice would echo every message.`;
+        if (guards.other_bridges === "refuse")
+          return `Not linking: ${why} Bridging it twice would echo every message.`;
         warnings.push(`Warning: ${why}`);
       }
     }
     const assessment = await this.guard.assess(slot, chat);
     const bridge = this.bridgeInfo(slot, chat, info);
     for (const type of BRIDGE_STATE_EVENTS) {
-      await this.s.bot.sendState(roomId, type, `${slot.connector.id}/${chat.channelId}`, bridge).catch((err: unknown) => {
-        this.s.log.warn({ err: String(err), roomId }, "could not set bridge info state (bot lacks power?)");
-      });
+      await this.s.bot
+        .sendState(roomId, type, `${slot.connector.id}/${chat.channelId}`, bridge)
+        .catch((err: unknown) => {
+          this.s.log.warn({ err: String(err), roomId }, "could not set bridge info state (bot lacks power?)");
+        });
     }
     const link: RoomLink = {
       roomId,
@@ -255,7 +258,12 @@ export class Portals {
   }
 
   /** Migration: the plumbed room replaces the portal, which is tombstoned and loses its alias. */
-  private async retirePortal(slot: NetworkSlot, portal: RoomLink, newRoomId: string, chat: ChatRef): Promise<void> {
+  private async retirePortal(
+    slot: NetworkSlot,
+    portal: RoomLink,
+    newRoomId: string,
+    chat: ChatRef,
+  ): Promise<void> {
     await this.s.deleteLink(portal.roomId);
     this.s.metrics.portals.dec({ network: portal.network, kind: "portal" });
     const alias = this.aliasFor(slot, chat);

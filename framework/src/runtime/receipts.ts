@@ -43,7 +43,8 @@ export class Receipts {
     const link = await this.activeLink(roomId);
     if (!link) return;
     const slot = this.s.networks.get(link.network);
-    if (!slot || !supportsMarkRead(slot.connector) || !slot.connector.capabilities.readReceipts.toRemote) return;
+    if (!slot || !supportsMarkRead(slot.connector) || !slot.connector.capabilities.readReceipts.toRemote)
+      return;
     for (const [eventId, byType] of Object.entries(content)) {
       if (typeof byType !== "object" || byType === null) continue;
       for (const type of ["m.read", "m.read.private"]) {
@@ -53,7 +54,10 @@ export class Receipts {
           if (this.s.isOurs(userId) || !this.logins.activeFor(userId, link.network)) continue;
           const mapping =
             (await this.s.store.messageByEvent(eventId)) ??
-            (await this.s.store.messageLatestBefore(roomId, typeof info?.ts === "number" ? info.ts : Date.now()));
+            (await this.s.store.messageLatestBefore(
+              roomId,
+              typeof info?.ts === "number" ? info.ts : Date.now(),
+            ));
           if (mapping && mapping.roomId === roomId) this.queue(userId, link, mapping);
         }
       }
@@ -69,11 +73,17 @@ export class Receipts {
 
   private queue(userId: string, link: RoomLink, mapping: MessageMapping): void {
     const key = `${userId} ${link.roomId}`;
-    const newest = Math.max(this.marked.get(key) ?? -Infinity, this.pending.get(key)?.mapping.timestamp ?? -Infinity);
+    const newest = Math.max(
+      this.marked.get(key) ?? -Infinity,
+      this.pending.get(key)?.mapping.timestamp ?? -Infinity,
+    );
     if (mapping.timestamp <= newest) return;
     const previous = this.pending.get(key);
     if (previous) clearTimeout(previous.timer);
-    const timer = setTimeout(() => void this.flush(key, userId, link), this.s.config.guards.receipt_debounce_ms);
+    const timer = setTimeout(
+      () => void this.flush(key, userId, link),
+      this.s.config.guards.receipt_debounce_ms,
+    );
     timer.unref();
     this.pending.set(key, { mapping, timer });
   }
@@ -86,11 +96,16 @@ export class Receipts {
     const login = this.logins.activeFor(userId, link.network);
     if (!slot || !login || !supportsMarkRead(slot.connector)) return;
     this.marked.set(key, pending.mapping.timestamp);
-    const chat: ChatRef = link.receiver ? { channelId: link.channelId, receiver: link.receiver } : { channelId: link.channelId };
+    const chat: ChatRef = link.receiver
+      ? { channelId: link.channelId, receiver: link.receiver }
+      : { channelId: link.channelId };
     try {
       await slot.connector.markRead(chat, login, pending.mapping.remoteId);
     } catch (err) {
-      this.s.log.warn({ err: String(err), userId, roomId: link.roomId }, "could not mark the chat read on the remote side");
+      this.s.log.warn(
+        { err: String(err), userId, roomId: link.roomId },
+        "could not mark the chat read on the remote side",
+      );
     }
   }
 
@@ -105,7 +120,9 @@ export class Receipts {
       ),
     );
     const before = this.typing.get(roomId) ?? new Set<string>();
-    const chat: ChatRef = link.receiver ? { channelId: link.channelId, receiver: link.receiver } : { channelId: link.channelId };
+    const chat: ChatRef = link.receiver
+      ? { channelId: link.channelId, receiver: link.receiver }
+      : { channelId: link.channelId };
     const changes: Array<[string, boolean]> = [
       ...[...now].filter((u) => !before.has(u)).map((u): [string, boolean] => [u, true]),
       ...[...before].filter((u) => !now.has(u)).map((u): [string, boolean] => [u, false]),

@@ -323,7 +323,12 @@ export class RemoteIn {
    * Drops messages from another Matrix bridge's puppets that this room already has from
    * Matrix, and pauses the link when messages it sent come back from someone else (a loop).
    */
-  private async passesDoubleBridgeGuards(network: string, link: RoomLink, sender: RemoteSender, text: string): Promise<boolean> {
+  private async passesDoubleBridgeGuards(
+    network: string,
+    link: RoomLink,
+    sender: RemoteSender,
+    text: string,
+  ): Promise<boolean> {
     const slot = this.s.networks.get(network);
     if (!slot) return false;
     if (await isForeignEcho(this.s, slot, sender, link.roomId)) {
@@ -338,13 +343,18 @@ export class RemoteIn {
     const verdict = this.echo.check(link.roomId, text, sender.userId);
     if (verdict !== "loop") return true;
     link.state = "paused";
-    link.meta = { ...link.meta, pausedReason: "messages sent from here came back from another identity: a bridging loop" };
+    link.meta = {
+      ...link.meta,
+      pausedReason: "messages sent from here came back from another identity: a bridging loop",
+    };
     await this.s.saveLink(link);
     const text2 =
       `Bridging between ${link.roomId} and ${slot.connector.displayName} ${link.channelId} is paused: messages sent from Matrix ` +
       "came back from another identity several times, so something else bridges the same channel. Remove the other bridge, " +
       "then say `!resume` in the room.";
-    await this.s.bot.sendEvent(link.roomId, "m.room.message", { msgtype: "m.notice", body: text2 }).catch(() => undefined);
+    await this.s.bot
+      .sendEvent(link.roomId, "m.room.message", { msgtype: "m.notice", body: text2 })
+      .catch(() => undefined);
     await this.notifyAdmins(text2);
     return false;
   }
@@ -352,7 +362,9 @@ export class RemoteIn {
   private async noticeOnce(roomId: string, key: string, text: string): Promise<void> {
     if (this.noticeSent.has(`${roomId} ${key}`)) return;
     this.noticeSent.add(`${roomId} ${key}`);
-    await this.s.bot.sendEvent(roomId, "m.room.message", { msgtype: "m.notice", body: text }).catch(() => undefined);
+    await this.s.bot
+      .sendEvent(roomId, "m.room.message", { msgtype: "m.notice", body: text })
+      .catch(() => undefined);
   }
 
   private async relation(
