@@ -1,10 +1,12 @@
 import { runCli, ReferenceConnector, type ConnectorFactory } from "@switchboard/framework";
+import { IrcConnector } from "@switchboard/bridge-irc";
 
 /**
  * Every bridge Switchboard ships, by config key. The framework takes them as factories so
  * it never imports a bridge; a disabled bridge costs nothing but its schema.
  */
 export const connectors: Record<string, ConnectorFactory> = {
+  irc: () => new IrcConnector(),
   reference: () => new ReferenceConnector(),
 };
 

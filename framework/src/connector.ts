@@ -190,6 +190,12 @@ export interface BridgeContext {
   loginFailed(loginId: string, reason: string): Promise<void>;
   /** Sends a notice to a Matrix user's management room with the bridge bot. */
   notifyUser(matrixUserId: string, text: string): Promise<void>;
+  /** Stores bytes in the homeserver's media repository (e.g. a long message as a text file). */
+  uploadMedia(data: Buffer, mimetype: string, name: string): Promise<{ mxc: string; httpUrl: string }>;
+  /** Every chat of this network that is linked to a room (active links), e.g. to join them at start. */
+  linkedChats(): Promise<ChatRef[]>;
+  /** Tells a Matrix room something about the remote side (a notice from the bridge bot). */
+  noticeInChat(chat: ChatRef, text: string): Promise<void>;
 }
 
 export interface LoginField {
@@ -252,8 +258,19 @@ export interface Connector {
   chatFromAlias(aliasSuffix: string): ChatRef | null;
   /** The inverse: the alias suffix for a chat, or null when the chat has no public alias (DMs). */
   aliasFor(chat: ChatRef): string | null;
-  /** Sends a Matrix message to the chat, as `msg.sender.login` or relayed. */
+  /**
+   * Sends a Matrix message to the chat, as `msg.sender.login` or relayed. The framework
+   * delivers each event at least once (a crash may replay it) with the same `eventId`:
+   * use it as the network's idempotency key where there is one (nonce, client_msg_id).
+   */
   handleMatrixMessage(msg: MatrixMessage): Promise<SendResult>;
+  /**
+   * Optional: the ghost localpart (after the bridge prefix) for a remote user id, when the
+   * default escaping is not what users expect (IRC: `libera_alice`). Must be injective,
+   * valid in a Matrix localpart, and reversible with `remoteIdFromLocalpart`.
+   */
+  ghostLocalpart?(remoteUserId: string): string;
+  remoteIdFromLocalpart?(localpart: string): string | null;
 }
 
 export interface HandlesEdits {
@@ -327,6 +344,12 @@ export interface DetectsForeignBridges {
   readonly foreignMatrixPuppets?: RegExp[];
 }
 
+/** Networks where presence in a chat is per user (IRC): Matrix joins and leaves follow. */
+export interface HandlesMembership {
+  handleMatrixJoin(chat: ChatRef, sender: MatrixSender): Promise<void>;
+  handleMatrixLeave(chat: ChatRef, sender: MatrixSender): Promise<void>;
+}
+
 export interface HasCommands {
   readonly commands: BotCommand[];
 }
@@ -346,6 +369,8 @@ export const supportsPlumbCheck = (c: Connector): c is Connector & ChecksPlumbin
   typeof (c as Partial<ChecksPlumbing>).canPlumb === "function";
 export const supportsCommands = (c: Connector): c is Connector & HasCommands =>
   Array.isArray((c as Partial<HasCommands>).commands);
+export const supportsMembership = (c: Connector): c is Connector & HandlesMembership =>
+  typeof (c as Partial<HandlesMembership>).handleMatrixJoin === "function";
 export const supportsMarkRead = (c: Connector): c is Connector & MarksRead =>
   typeof (c as Partial<MarksRead>).markRead === "function";
 export const supportsTyping = (c: Connector): c is Connector & HandlesTyping =>

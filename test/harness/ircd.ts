@@ -45,6 +45,11 @@ export interface Ircd {
   newChannelModes: string;
   limits: IrcdLimits;
   stop(): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same port with the same config (a restart
+   * mid-conversation); `whileDown` runs in between.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
 }
 
 export interface StartIrcdOptions {
@@ -86,7 +91,7 @@ export async function startIrcd(options: StartIrcdOptions = {}): Promise<Ircd> {
     const plan = await spec.prepare({ binary, dir, port });
     server = new ServerProcess(kind, plan, dir);
     await server.waitUntilReady(port, options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS);
-    const running = server;
+    let running = server;
     return {
       kind,
       host: HOST,
@@ -96,6 +101,12 @@ export async function startIrcd(options: StartIrcdOptions = {}): Promise<Ircd> {
       newChannelModes: spec.newChannelModes,
       limits: { ...spec.limits, listenBacklog: Math.min(spec.limits.listenBacklog, await kernelListenCap()) },
       stop: () => running.stop(),
+      restart: async (whileDown) => {
+        await running.stop({ keepDir: true });
+        await whileDown?.();
+        running = new ServerProcess(kind, plan, dir);
+        await running.waitUntilReady(port, options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS);
+      },
     };
   } catch (error) {
     if (server) await server.stop();
@@ -469,8 +480,8 @@ class ServerProcess {
     }
   }
 
-  stop(): Promise<void> {
-    this.stopping ??= this.terminate();
+  stop(options: { keepDir?: boolean } = {}): Promise<void> {
+    this.stopping ??= this.terminate(options.keepDir === true);
     return this.stopping;
   }
 
@@ -481,13 +492,13 @@ class ServerProcess {
     live.delete(this);
   }
 
-  private async terminate(): Promise<void> {
+  private async terminate(keepDir: boolean): Promise<void> {
     if (this.isRunning()) {
       this.child.kill("SIGTERM");
       if (!(await this.exitsWithin(STOP_GRACE_MS))) this.child.kill("SIGKILL");
       await this.exited;
     }
-    await rm(this.dir, { recursive: true, force: true });
+    if (!keepDir) await rm(this.dir, { recursive: true, force: true });
     live.delete(this);
   }
 

@@ -6,7 +6,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import yaml from "js-yaml";
-import { parseConfig, ReferenceConnector, type Config } from "@switchboard/framework";
+import { parseConfig, type Config } from "@switchboard/framework";
+import { connectors } from "../../cli/main.js";
 import { parseRegistration, type Registration } from "@switchboard/registration";
 import { freePort } from "./net.js";
 import { startHomeserver, type AppserviceRegistration, type Homeserver } from "./synapse.js";
@@ -88,7 +89,9 @@ export async function startBridgeEnvironment(options: {
     });
     raw.double_puppet = { secrets: { localhost: `as_token:${asToken}` } };
   }
-  const schemas = { reference: new ReferenceConnector().configSchema };
+  const schemas = Object.fromEntries(
+    Object.entries(connectors).map(([id, make]) => [id, make().configSchema]),
+  );
   const configPath = join(dir, "config.yaml");
   await writeFile(configPath, yaml.dump(raw));
   // The registration comes from the real CLI, so every suite proves Synapse accepts its output.

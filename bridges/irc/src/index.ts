@@ -1,2 +1,3 @@
-/** The irc bridge's connector lands here; see README.md. */
-export const network = "irc";
+/** The IRC bridge: IRC networks on Matrix through irc-framework. */
+export { IrcConnector } from "./connector.js";
+export { IrcConfigSchema, IrcNetworkSchema, type IrcConfig, type IrcNetworkConfig } from "./config.js";

@@ -153,6 +153,18 @@ export class Intent {
     return this.req("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state`);
   }
 
+  async getEvent(
+    roomId: string,
+    eventId: string,
+  ): Promise<{ sender: string; content: Record<string, unknown> } | null> {
+    try {
+      return await this.req("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(eventId)}`);
+    } catch (err) {
+      if (err instanceof MatrixError && (err.status === 404 || err.status === 403)) return null;
+      throw err;
+    }
+  }
+
   async joinedMembers(roomId: string): Promise<string[]> {
     const res = await this.req<{ joined: Record<string, unknown> }>(
       "GET",

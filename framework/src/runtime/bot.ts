@@ -274,8 +274,11 @@ export class Bot {
           if (typeof slot === "string") return c.reply(slot);
           if (!args[1]) return c.reply("Usage: `!link <network> <channel>`");
           const login = this.logins.activeFor(c.userId, slot.connector.id);
-          const migrate = args[2]?.toLowerCase() === "migrate";
-          return c.reply(await this.portals.plumb(slot, c.roomId, args[1], c.userId, login, { migrate }));
+          // The channel may take several words ("libera #rust"); a trailing "migrate" is the option.
+          const words = args.slice(1);
+          const migrate = words.length > 1 && words[words.length - 1]?.toLowerCase() === "migrate";
+          const chatArg = (migrate ? words.slice(0, -1) : words).join(" ");
+          return c.reply(await this.portals.plumb(slot, c.roomId, chatArg, c.userId, login, { migrate }));
         },
       },
       {

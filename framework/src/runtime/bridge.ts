@@ -213,6 +213,22 @@ export class Bridge {
       mentionHtml: (remoteUserId, displayname) => pill(ghosts.userId(network, remoteUserId), displayname),
       loginFailed: (loginId, reason) => this.logins.failed(network, loginId, reason),
       notifyUser: (userId, text) => this.bot.notifyUser(userId, text),
+      uploadMedia: async (data, mimetype, name) => {
+        const mxc = await s.bot.upload(data, mimetype, name);
+        return { mxc, httpUrl: this.matrixIn.mediaHttpUrl(mxc) ?? mxc };
+      },
+      linkedChats: async () =>
+        (await s.store.linkList({ network, state: "active" })).map((l) =>
+          l.receiver ? { channelId: l.channelId, receiver: l.receiver } : { channelId: l.channelId },
+        ),
+      noticeInChat: async (chat, text) => {
+        const links = await s.store.linksByChannel(network, chat.channelId, chat.receiver ?? "");
+        for (const link of links) {
+          await s.bot
+            .sendEvent(link.roomId, "m.room.message", { msgtype: "m.notice", body: text })
+            .catch(() => undefined);
+        }
+      },
     };
   }
 

@@ -50,7 +50,8 @@ export class Ghosts {
   userId(network: string, remoteId: string): string {
     const slot = this.s.networks.get(network);
     if (!slot) throw new Error(`no enabled bridge "${network}"`);
-    return `@${slot.userPrefix}${escapeLocalpart(remoteId)}:${this.s.domain}`;
+    const localpart = slot.connector.ghostLocalpart?.(remoteId) ?? escapeLocalpart(remoteId);
+    return `@${slot.userPrefix}${localpart}:${this.s.domain}`;
   }
 
   /** The remote id behind a ghost user id, or null when it is not one of ours. */
@@ -58,7 +59,9 @@ export class Ghosts {
     const slot = this.s.networkOfGhost(userId);
     if (!slot) return null;
     const localpart = userId.slice(1 + slot.userPrefix.length, userId.lastIndexOf(":"));
-    const remoteId = unescapeLocalpart(localpart);
+    const remoteId = slot.connector.remoteIdFromLocalpart
+      ? slot.connector.remoteIdFromLocalpart(localpart)
+      : unescapeLocalpart(localpart);
     return remoteId === null ? null : { network: slot.connector.id, remoteId };
   }
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BridgeContent, MatrixSender, MessageKind, RemoteLogin } from "../connector.js";
-import { supportsEdits, supportsReactions, supportsRedactions } from "../connector.js";
+import { supportsEdits, supportsMembership, supportsReactions, supportsRedactions } from "../connector.js";
 import {
   htmlToPlain,
   parsePills,
@@ -143,7 +143,7 @@ export class MatrixIn {
     if (this.s.isOurs(event.sender)) return undefined;
     if (event.type === "m.room.member") {
       await this.bot.onMembership(event);
-      return undefined;
+      return this.membership(event);
     }
     const link = await this.s.link(event.room_id);
     if (event.type === "m.room.message" && (await this.bot.onMessage(event, link))) return undefined;
@@ -265,8 +265,17 @@ export class MatrixIn {
       const target = await this.s.store.messageByEvent(
         relation.kind === "reply" ? relation.eventId : (relation.replyToId ?? ""),
       );
-      if (target)
-        replyTo = { remoteId: target.remoteId, senderName: await this.displayName(target.sender), text: "" };
+      if (target) {
+        // Networks without replies quote the original, so fetch its text once here.
+        const original = await this.s.bot.getEvent(link.roomId, target.eventId).catch(() => null);
+        const body =
+          typeof original?.content.body === "string" ? stripReplyFallback(original.content.body).body : "";
+        replyTo = {
+          remoteId: target.remoteId,
+          senderName: await this.displayName(target.sender),
+          text: body,
+        };
+      }
     }
     if (relation?.kind === "thread") {
       const root = await this.s.store.messageByEvent(relation.rootId);
@@ -297,6 +306,27 @@ export class MatrixIn {
     await this.s.store.messagePut(mapping);
     this.echo.recordSent(link.roomId, content.text, sender.login?.loginId ?? "relay");
     this.receipts.afterSend(event.sender, link, mapping);
+  }
+
+  /** A Matrix user joined or left a linked room: networks with per-user presence follow. */
+  private async membership(event: MatrixEvent): Promise<string | undefined> {
+    const userId = event.state_key;
+    if (!userId || userId !== event.sender || this.s.isOurs(userId)) return undefined;
+    const link = await this.s.link(event.room_id);
+    if (!link || link.state !== "active") return undefined;
+    const slot = this.s.networks.get(link.network);
+    if (!slot || !supportsMembership(slot.connector)) return undefined;
+    if (!this.s.permissions.allows(userId, "relay")) return undefined;
+    const membership = event.content.membership;
+    const prev = (event.unsigned?.prev_content as { membership?: string } | undefined)?.membership;
+    if (membership === "join" && prev !== "join") {
+      await slot.connector.handleMatrixJoin(chatOf(link), await this.sender(slot, event));
+    } else if ((membership === "leave" || membership === "ban") && prev === "join") {
+      await slot.connector.handleMatrixLeave(chatOf(link), await this.sender(slot, event));
+    } else {
+      return undefined;
+    }
+    return link.network;
   }
 
   /** Says once per room and state why messages are not crossing. */

@@ -4,16 +4,18 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TSchema } from "@sinclair/typebox";
-import { ReferenceConfigSchema } from "../reference/connector.js";
-import { parseConfig } from "./load.js";
-import { ConfigSchema } from "./schema.js";
+import { ConfigSchema, parseConfig } from "@switchboard/framework";
+import { connectors } from "./main.js";
 
 const example = readFileSync(
-  resolve(dirname(fileURLToPath(import.meta.url)), "../../../config.example.yaml"),
+  resolve(dirname(fileURLToPath(import.meta.url)), "../config.example.yaml"),
   "utf8",
 );
+const bridgeSchemas = Object.fromEntries(
+  Object.entries(connectors).map(([id, make]) => [id, make().configSchema]),
+);
 
-/** Every property name anywhere in a schema (nested objects included). */
+/** Every property name anywhere in a schema (nested objects and records included). */
 function keys(schema: TSchema, out = new Set<string>()): Set<string> {
   const props = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
   for (const [name, sub] of Object.entries(props)) {
@@ -27,14 +29,15 @@ function keys(schema: TSchema, out = new Set<string>()): Set<string> {
   return out;
 }
 
-test("config.example.yaml is a valid config", () => {
-  const config = parseConfig(example, "config.example.yaml", { reference: ReferenceConfigSchema });
+test("config.example.yaml is a valid config for every shipped bridge", () => {
+  const config = parseConfig(example, "config.example.yaml", bridgeSchemas);
   assert.equal(config.guards.activation_limit, 100);
+  const withAll = example.replace(/enabled: false/g, "enabled: true");
+  parseConfig(withAll, "config.example.yaml (all bridges enabled)", bridgeSchemas);
 });
 
-test("config.example.yaml documents every key of the schema", () => {
-  const missing = [...keys(ConfigSchema), ...keys(ReferenceConfigSchema)].filter(
-    (k) => !new RegExp(`^\\s*#?\\s*${k}:`, "m").test(example),
-  );
+test("config.example.yaml documents every key of every schema", () => {
+  const all = [ConfigSchema, ...Object.values(bridgeSchemas)].flatMap((s) => [...keys(s)]);
+  const missing = [...new Set(all)].filter((k) => !new RegExp(`^\\s*#?\\s*${k}:`, "m").test(example));
   assert.deepEqual(missing, [], "keys missing from config.example.yaml");
 });

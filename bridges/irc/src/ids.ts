@@ -1,0 +1,59 @@
+/**
+ * Ids the framework sees. IRC has no stable account ids, so a remote user *is* their
+ * nick on a network (case-folded): "libera/alice". Channels likewise: "libera/#rust".
+ * Ghost localparts read "libera_alice" (after the bridge prefix `irc_`), with characters
+ * Matrix localparts lack written as "=xx" so the mapping stays reversible.
+ */
+
+export function channelId(network: string, channel: string): string {
+  return `${network}/${channel}`;
+}
+
+export function userId(network: string, nick: string): string {
+  return `${network}/${nick}`;
+}
+
+/** Splits "libera/#rust" or "libera/alice" into its parts. */
+export function splitId(id: string): { network: string; name: string } | null {
+  const slash = id.indexOf("/");
+  if (slash <= 0) return null;
+  return { network: id.slice(0, slash), name: id.slice(slash + 1) };
+}
+
+function escape(nick: string): string {
+  let out = "";
+  for (const byte of Buffer.from(nick, "utf8")) {
+    const ch = String.fromCharCode(byte);
+    out += /[a-z0-9.-]/.test(ch) ? ch : `=${byte.toString(16).padStart(2, "0")}`;
+  }
+  return out;
+}
+
+function unescape(s: string): string | null {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i] ?? "";
+    if (ch === "=") {
+      const hex = s.slice(i + 1, i + 3);
+      if (!/^[0-9a-f]{2}$/.test(hex)) return null;
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else if (/[a-z0-9.-]/.test(ch)) bytes.push(ch.charCodeAt(0));
+    else return null;
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+/** "libera/alice" → "libera_alice"; "libera/Al[i]ce" is folded by the caller first. */
+export function ghostLocalpart(remoteUserId: string): string {
+  const parts = splitId(remoteUserId);
+  if (!parts) return `=${escape(remoteUserId)}`;
+  return `${parts.network}_${escape(parts.name)}`;
+}
+
+export function remoteIdFromLocalpart(localpart: string): string | null {
+  const underscore = localpart.indexOf("_");
+  if (underscore <= 0) return null;
+  const nick = unescape(localpart.slice(underscore + 1));
+  return nick === null ? null : userId(localpart.slice(0, underscore), nick);
+}

@@ -1,0 +1,374 @@
+import type { Logger } from "pino";
+import type { BridgeContext, ChatRef, MatrixSender, RemoteUser } from "@switchboard/framework";
+import type { IrcErrorEvent, MessageEvent } from "irc-framework";
+import type { IrcNetworkConfig } from "./config.js";
+import { ConnectLimiter, IrcConnection } from "./connection.js";
+import { ircToMatrix, nickCandidates, nickFromDisplayName, sanitizeIrcText } from "./format/index.js";
+import { channelId, userId } from "./ids.js";
+
+/**
+ * One IRC network: the bridge bot's connection, which sits in every bridged channel and
+ * hears everything, and a puppet connection per Matrix user who speaks there. IRC →
+ * Matrix comes only from the bot's connection (one copy of each line); Matrix → IRC goes
+ * out through the sender's puppet, or the bot when puppets are not possible.
+ */
+
+export interface Puppet {
+  conn: IrcConnection;
+  matrixUserId: string;
+}
+
+export class IrcNetwork {
+  readonly limiter: ConnectLimiter;
+  bot!: IrcConnection;
+  private readonly puppets = new Map<string, Puppet>();
+  /** Lower-cased nicks of our puppets: their lines are echoes, not remote messages. */
+  private readonly puppetNicks = new Map<string, string>();
+  /** Channel → members from NAMES and joins (lower-cased nick → nick), kept by the bot's connection. */
+  readonly members = new Map<string, Map<string, string>>();
+  readonly topics = new Map<string, string>();
+  readonly modes = new Map<string, Set<string>>();
+  private readonly namesWaiters = new Map<string, Array<() => void>>();
+  private idleSweep: NodeJS.Timeout | null = null;
+  private readonly told = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    readonly config: IrcNetworkConfig,
+    private readonly ctx: BridgeContext,
+    private readonly log: Logger,
+    /** Stored NickServ/SASL passwords, per Matrix user. */
+    private readonly passwordFor: (matrixUserId: string) => Promise<string | null>,
+    private readonly nickFor: (matrixUserId: string) => Promise<string | null>,
+  ) {
+    this.limiter = new ConnectLimiter(config.connect_concurrency);
+  }
+
+  lower(s: string): string {
+    return this.bot.lower(s);
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    this.bot = new IrcConnection({
+      config: c,
+      nick: c.bot_nick,
+      username: "switchboard",
+      realname: "Switchboard Matrix bridge",
+      nextNick: (n) => `${c.bot_nick}${n}`,
+      sasl: c.sasl ? { account: c.sasl.username, password: c.sasl.password } : undefined,
+      limiter: this.limiter,
+      log: this.log.child({ conn: "bot" }),
+    });
+    this.listen(this.bot);
+    await this.bot.start();
+    for (const chat of await this.ctx.linkedChats()) {
+      const channel = this.channelOf(chat);
+      if (channel && !chat.receiver) this.bot.join(channel, this.config.channel_keys[channel]);
+    }
+    if (c.idle_timeout_seconds > 0) {
+      // One sweep for all puppets instead of a timer each.
+      this.idleSweep = setInterval(() => this.sweepIdle(), Math.min(60_000, c.idle_timeout_seconds * 500));
+      this.idleSweep.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.idleSweep) clearInterval(this.idleSweep);
+    for (const p of this.puppets.values()) p.conn.stop("Bridge shutting down");
+    this.puppets.clear();
+    this.bot?.stop("Bridge shutting down");
+  }
+
+  channelOf(chat: ChatRef): string | null {
+    const prefix = `${this.name}/`;
+    return chat.channelId.startsWith(prefix) ? chat.channelId.slice(prefix.length) : null;
+  }
+
+  isOurNick(nick: string): boolean {
+    return this.bot.isMe(nick) || this.puppetNicks.has(this.lower(nick));
+  }
+
+  /** The bot joins the channel and waits for NAMES, so topic and members are known. */
+  async ensureBotIn(channel: string, timeoutMs = 10_000): Promise<boolean> {
+    const k = this.lower(channel);
+    if (this.bot.inChannel(channel) && this.members.has(k)) return true;
+    const names = new Promise<boolean>((resolve) => {
+      const list = this.namesWaiters.get(k) ?? [];
+      list.push(() => resolve(true));
+      this.namesWaiters.set(k, list);
+      setTimeout(() => resolve(false), timeoutMs).unref();
+    });
+    this.bot.join(channel, this.config.channel_keys[channel]);
+    return names;
+  }
+
+  private listen(conn: IrcConnection): void {
+    const c = conn.client;
+    c.on("privmsg", (e) => void this.onMessage(e, "text", conn));
+    c.on("notice", (e) => void this.onMessage(e, "notice", conn));
+    c.on("action", (e) => void this.onMessage(e, "emote", conn));
+    if (conn !== this.bot) return;
+    c.on("userlist", (e) => {
+      const k = this.lower(e.channel);
+      this.members.set(k, new Map(e.users.map((u) => [this.lower(u.nick), u.nick])));
+      for (const w of this.namesWaiters.get(k) ?? []) w();
+      this.namesWaiters.delete(k);
+    });
+    c.on("topic", (e) => {
+      const k = this.lower(e.channel);
+      const had = this.topics.has(k);
+      this.topics.set(k, e.topic);
+      // Only a change (not the topic sent on join) is news for Matrix.
+      if (had && e.nick) void this.emit({ type: "chat-update", chat: this.chat(e.channel), topic: e.topic });
+    });
+    c.on("join", (e) => {
+      const k = this.lower(e.channel);
+      this.members.get(k)?.set(this.lower(e.nick), e.nick);
+      if (this.isOurNick(e.nick) || !this.config.sync_membership.irc_to_matrix) return;
+      void this.emit({
+        type: "member",
+        chat: this.chat(e.channel),
+        user: this.user(e.nick),
+        membership: "join",
+      });
+    });
+    c.on("part", (e) => {
+      this.members.get(this.lower(e.channel))?.delete(this.lower(e.nick));
+      if (this.isOurNick(e.nick) || !this.config.sync_membership.irc_to_matrix) return;
+      void this.emit({
+        type: "member",
+        chat: this.chat(e.channel),
+        user: this.user(e.nick),
+        membership: "leave",
+        reason: e.message,
+      });
+    });
+    c.on("kick", (e) => {
+      this.members.get(this.lower(e.channel))?.delete(this.lower(e.kicked));
+      if (this.isOurNick(e.kicked)) {
+        if (this.bot.isMe(e.kicked))
+          void this.ctx.noticeInChat(
+            this.chat(e.channel),
+            `The bridge was kicked from ${e.channel} by ${e.nick}: ${e.message ?? ""}. Nothing crosses until it can rejoin.`,
+          );
+        return;
+      }
+      void this.emit({
+        type: "member",
+        chat: this.chat(e.channel),
+        user: this.user(e.kicked),
+        membership: "kick",
+        by: e.nick,
+        reason: e.message,
+      });
+    });
+    c.on("quit", (e) => {
+      if (this.isOurNick(e.nick)) return;
+      for (const [k, members] of this.members) {
+        if (!members.delete(this.lower(e.nick))) continue;
+        if (this.config.sync_membership.irc_to_matrix) {
+          void this.emit({
+            type: "member",
+            chat: this.chat(k),
+            user: this.user(e.nick),
+            membership: "leave",
+            reason: e.message,
+          });
+        }
+      }
+    });
+    c.on("nick", (e) => {
+      if (this.isOurNick(e.nick) || this.isOurNick(e.new_nick)) return;
+      // Ghosts are per nick (IRC has no stable account id): the new nick's ghost joins, the old one leaves.
+      for (const [channelKey, members] of this.members) {
+        if (!members.delete(this.lower(e.nick))) continue;
+        members.set(this.lower(e.new_nick), e.new_nick);
+        const chat = { channelId: channelId(this.name, channelKey) };
+        void this.emit({ type: "member", chat, user: this.user(e.new_nick), membership: "join" });
+        void this.emit({
+          type: "member",
+          chat,
+          user: this.user(e.nick),
+          membership: "leave",
+          reason: `now known as ${e.new_nick}`,
+        });
+      }
+    });
+    c.on("mode", (e) => {
+      if (!/^[#&+!]/.test(e.target)) return;
+      const set = this.modes.get(this.lower(e.target)) ?? new Set<string>();
+      for (const m of e.modes) {
+        const flag = m.mode.slice(1);
+        if (m.mode.startsWith("+")) set.add(flag);
+        else set.delete(flag);
+      }
+      this.modes.set(this.lower(e.target), set);
+    });
+    c.on("irc error", (e) => void this.onIrcError(e, conn));
+  }
+
+  chat(channel: string): ChatRef {
+    return { channelId: channelId(this.name, this.lower(channel)) };
+  }
+
+  user(nick: string): RemoteUser {
+    return { id: userId(this.name, this.lower(nick)), displayname: nick };
+  }
+
+  private async emit(event: Parameters<BridgeContext["emit"]>[0]): Promise<void> {
+    try {
+      await this.ctx.emit(event);
+    } catch (err) {
+      this.log.error({ err: String(err) }, "could not hand an IRC event to the bridge");
+    }
+  }
+
+  private async onMessage(
+    e: MessageEvent,
+    kind: "text" | "notice" | "emote",
+    conn: IrcConnection,
+  ): Promise<void> {
+    if (e.from_server || !e.nick || this.isOurNick(e.nick)) return;
+    const toChannel = /^[#&+!]/.test(e.target);
+    // Channel lines are heard by the bot only, so each arrives once.
+    if (toChannel && conn !== this.bot) return;
+    let chat: ChatRef;
+    if (toChannel) {
+      chat = this.chat(e.target);
+    } else {
+      const puppet = [...this.puppets.values()].find((p) => p.conn === conn);
+      if (!puppet) return; // a private message to the bot itself
+      chat = { channelId: userId(this.name, this.lower(e.nick)), receiver: puppet.matrixUserId };
+    }
+    const converted = ircToMatrix(e.message, {
+      mentionHtml: (nick) => {
+        if (!toChannel) return null;
+        const puppet = [...this.puppets.values()].find((p) => p.conn.isMe(nick));
+        if (puppet)
+          return `<a href="https://matrix.to/#/${encodeURIComponent(puppet.matrixUserId)}">${nick}</a>`;
+        const member = this.members.get(this.lower(e.target))?.get(this.lower(nick));
+        return member ? this.ctx.mentionHtml(userId(this.name, this.lower(member)), member) : null;
+      },
+    });
+    await this.emit({
+      type: "message",
+      chat,
+      sender: { userId: userId(this.name, this.lower(e.nick)), displayname: e.nick },
+      timestamp: e.time ?? Date.now(),
+      content: { kind, text: converted.body, html: converted.html },
+    });
+  }
+
+  private async onIrcError(e: IrcErrorEvent, conn: IrcConnection): Promise<void> {
+    if (!e.channel) return;
+    const who = conn === this.bot ? "The bridge" : `${conn.nick} (a Matrix user's connection)`;
+    const why: Record<string, string> = {
+      banned_from_channel: "is banned from",
+      invite_only_channel: "needs an invite to join",
+      bad_channel_key: "has the wrong key for",
+      channel_is_full: "cannot join (full)",
+      cannot_send_to_channel: "cannot send to",
+      chanop_privs_needed: "lacks operator rights in",
+    };
+    const what = why[e.error];
+    if (!what) return;
+    const key = `${conn.nick} ${e.error} ${this.lower(e.channel)}`;
+    // Never silent: the room hears why, once per cause.
+    if (this.told.has(key)) return;
+    this.told.add(key);
+    setTimeout(() => this.told.delete(key), 60_000).unref();
+    await this.ctx.noticeInChat(
+      this.chat(e.channel),
+      `${who} ${what} ${e.channel} on ${this.name}: ${e.reason ?? e.error}.`,
+    );
+  }
+
+  /** The puppet for a Matrix user, connecting it if needed; null means: relay through the bot. */
+  async puppetFor(sender: MatrixSender): Promise<IrcConnection | null> {
+    const existing = this.puppets.get(sender.userId);
+    if (existing) {
+      existing.conn.lastActive = Date.now();
+      return existing.conn;
+    }
+    if (this.config.excluded_users.some((re) => new RegExp(re).test(sender.userId))) return null;
+    if (this.puppets.size >= this.config.max_clients) return null;
+    const localpart = sender.userId.slice(1, sender.userId.indexOf(":"));
+    const chosen =
+      (await this.nickFor(sender.userId)) ??
+      nickFromDisplayName(sender.displayname, this.config.nick_template);
+    const candidates = [...take(nickCandidates(chosen), 50)];
+    const password = await this.passwordFor(sender.userId);
+    const conn = new IrcConnection({
+      config: this.config,
+      nick: chosen,
+      username: sanitizeIdent(this.config.ident_template.replace("{localpart}", localpart)),
+      realname:
+        sanitizeIrcText(this.config.realname_template.replace("{userId}", sender.userId)).slice(0, 100) ||
+        "Matrix user",
+      nextNick: (n) => candidates[n % candidates.length] ?? `${chosen}${n}`,
+      sasl: password ? { account: chosen, password } : undefined,
+      limiter: this.limiter,
+      log: this.log.child({ conn: sender.userId }),
+    });
+    const puppet = { conn, matrixUserId: sender.userId };
+    this.puppets.set(sender.userId, puppet);
+    this.listen(conn);
+    conn.client.on("registered", (e) => {
+      for (const [nick, owner] of this.puppetNicks)
+        if (owner === sender.userId) this.puppetNicks.delete(nick);
+      this.puppetNicks.set(this.lower(e.nick), sender.userId);
+    });
+    conn.client.on("nick", (e) => {
+      if (!conn.isMe(e.new_nick)) return;
+      this.puppetNicks.delete(this.lower(e.nick));
+      this.puppetNicks.set(this.lower(e.new_nick), sender.userId);
+    });
+    // Reserve the nick before registration so our own join is never mistaken for a remote user.
+    this.puppetNicks.set(this.lower(chosen), sender.userId);
+    await conn.start();
+    return conn;
+  }
+
+  puppetOf(matrixUserId: string): IrcConnection | undefined {
+    return this.puppets.get(matrixUserId)?.conn;
+  }
+
+  allPuppets(): Puppet[] {
+    return [...this.puppets.values()];
+  }
+
+  /** Quits a puppet (idle, `!quit`); it comes back on the user's next message. The Matrix side is untouched. */
+  dropPuppet(matrixUserId: string, message: string): boolean {
+    const p = this.puppets.get(matrixUserId);
+    if (!p) return false;
+    p.conn.stop(message);
+    this.puppets.delete(matrixUserId);
+    for (const [nick, owner] of this.puppetNicks) if (owner === matrixUserId) this.puppetNicks.delete(nick);
+    return true;
+  }
+
+  private sweepIdle(): void {
+    const cutoff = Date.now() - this.config.idle_timeout_seconds * 1000;
+    for (const p of [...this.puppets.values()])
+      if (p.conn.lastActive < cutoff) this.dropPuppet(p.matrixUserId, "Idle");
+  }
+}
+
+function* take<T>(it: Iterable<T>, n: number): Generator<T> {
+  let i = 0;
+  for (const v of it) {
+    if (i++ >= n) return;
+    yield v;
+  }
+}
+
+/** Idents allow few characters; keep what IRC servers accept everywhere. */
+function sanitizeIdent(s: string): string {
+  return (
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, "")
+      .slice(0, 10) || "matrix"
+  );
+}
