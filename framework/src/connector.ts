@@ -192,6 +192,8 @@ export interface BridgeContext {
   notifyUser(matrixUserId: string, text: string): Promise<void>;
   /** Stores bytes in the homeserver's media repository (e.g. a long message as a text file). */
   uploadMedia(data: Buffer, mimetype: string, name: string): Promise<{ mxc: string; httpUrl: string }>;
+  /** Opens (or finds) the DM portal between a Matrix user and a remote user; returns its room id. */
+  openDm(matrixUserId: string, remoteUserId: string): Promise<string>;
   /** Every chat of this network that is linked to a room (active links), e.g. to join them at start. */
   linkedChats(): Promise<ChatRef[]>;
   /** Tells a Matrix room something about the remote side (a notice from the bridge bot). */
@@ -350,6 +352,12 @@ export interface HandlesMembership {
   handleMatrixLeave(chat: ChatRef, sender: MatrixSender): Promise<void>;
 }
 
+/** Networks where a Matrix user can start a private chat with a remote user. */
+export interface StartsDms {
+  /** The DM chat between a Matrix user (their login or puppet) and a remote user, or null if impossible. */
+  dmChat(remoteUserId: string, matrixUserId: string): ChatRef | null;
+}
+
 export interface HasCommands {
   readonly commands: BotCommand[];
 }
@@ -371,6 +379,8 @@ export const supportsCommands = (c: Connector): c is Connector & HasCommands =>
   Array.isArray((c as Partial<HasCommands>).commands);
 export const supportsMembership = (c: Connector): c is Connector & HandlesMembership =>
   typeof (c as Partial<HandlesMembership>).handleMatrixJoin === "function";
+export const supportsDms = (c: Connector): c is Connector & StartsDms =>
+  typeof (c as Partial<StartsDms>).dmChat === "function";
 export const supportsMarkRead = (c: Connector): c is Connector & MarksRead =>
   typeof (c as Partial<MarksRead>).markRead === "function";
 export const supportsTyping = (c: Connector): c is Connector & HandlesTyping =>

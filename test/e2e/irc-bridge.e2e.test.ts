@@ -210,6 +210,53 @@ describe(`IRC bridge on ${kind}`, () => {
     await alice.waitForEvent(plumbed, (e) => e.content.body === "into the plumbed room");
   });
 
+  test("private messages: an IRC user's PM opens a DM portal; `irc msg` and inviting a ghost start one from Matrix", async () => {
+    carol.say("alice[m]", "psst alice");
+    const invite = await until("the DM invite", async () => {
+      await alice.syncOnce(500);
+      return [...alice.invites][0];
+    });
+    const dm = await alice.join(invite);
+    const pm = await alice.waitForEvent(dm, (e) => e.content.body === "psst alice");
+    assert.equal(pm.sender, "@irc_test_carol:localhost");
+    await alice.sendText(dm, "hi carol, privately");
+    await carol.waitFor(
+      (l) => l.type === "privmsg" && l.target === "carol" && l.text === "hi carol, privately",
+    );
+
+    const mgmt = await alice.createRoom({
+      is_direct: true,
+      invite: [env.botUserId],
+      preset: "trusted_private_chat",
+    });
+    await alice.waitForEvent(mgmt, fromBot(/Say `help`/));
+    const dave = await IrcPerson.connect(ircd, "davepm");
+    people.push(dave);
+    await alice.sendText(mgmt, "irc msg test davepm hello dave");
+    await alice.waitForEvent(mgmt, fromBot(/Your private chat with davepm/));
+    await dave.waitFor((l) => l.type === "privmsg" && l.nick === "alice[m]" && l.text === "hello dave");
+
+    // Inviting a ghost to a DM starts one too (a user without a DM yet: a second invite is declined).
+    const ezra = await IrcPerson.connect(ircd, "ezra");
+    people.push(ezra);
+    const ghostDm = await alice.createRoom({
+      is_direct: true,
+      invite: ["@irc_test_ezra:localhost"],
+      preset: "trusted_private_chat",
+    });
+    await alice.waitForEvent(
+      ghostDm,
+      (e) =>
+        e.type === "m.room.member" &&
+        e.state_key === "@irc_test_ezra:localhost" &&
+        e.content.membership === "join",
+    );
+    await alice.sendText(ghostDm, "hello ezra");
+    await ezra.waitFor((l) => l.type === "privmsg" && l.nick === "alice[m]" && l.text === "hello ezra");
+    ezra.say("alice[m]", "reply to the invite");
+    await alice.waitForEvent(ghostDm, (e) => e.content.body === "reply to the invite");
+  });
+
   test("the activation guard holds a channel of 101 IRC users new to the bridge and lets 99 through", async () => {
     people.push(
       ...(await connectMany(

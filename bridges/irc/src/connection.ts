@@ -99,6 +99,11 @@ export class IrcConnection {
     return this.client.caseLower(s);
   }
 
+  /** Channels this connection wants to be in (rejoined after every reconnect). */
+  channels(): string[] {
+    return [...this.wanted.values()].map((c) => c.name);
+  }
+
   inChannel(channel: string): boolean {
     return this.joined.has(this.lower(channel));
   }

@@ -15,11 +15,13 @@ import type {
   MatrixSender,
   RemoteUser,
   SendResult,
+  StartsDms,
 } from "@switchboard/framework";
 import { CredentialBox } from "@switchboard/framework";
 import type { WhoisResult } from "irc-framework";
 import { IrcConfigSchema, type IrcConfig } from "./config.js";
 import {
+  MIN_SPLIT_BYTES,
   isValidChannel,
   isValidNick,
   matrixToIrc,
@@ -40,7 +42,7 @@ import { IrcNetwork } from "./network.js";
 const PREFIX_ESTIMATE = 100;
 
 export class IrcConnector
-  implements Connector, ListsMembers, ChecksPlumbing, HandlesEdits, HandlesMembership, HasCommands
+  implements Connector, ListsMembers, ChecksPlumbing, HandlesEdits, HandlesMembership, HasCommands, StartsDms
 {
   readonly id = "irc";
   readonly displayName = "IRC";
@@ -145,6 +147,13 @@ export class IrcConnector
     return { name, topic: net.topics.get(net.lower(name)), isPrivate: modes.has("s") || modes.has("p") };
   }
 
+  /** A DM on IRC is the Matrix user's puppet talking to a nick: keyed by the nick, scoped to the user. */
+  dmChat(remoteUserId: string, matrixUserId: string): ChatRef | null {
+    const parts = ids.splitId(remoteUserId);
+    if (!parts || !this.networks.has(parts.network) || !isValidNick(parts.name)) return null;
+    return { channelId: remoteUserId, receiver: matrixUserId };
+  }
+
   async getUser(remoteUserId: string): Promise<RemoteUser | null> {
     const parts = ids.splitId(remoteUserId);
     if (!parts || !this.networks.has(parts.network) || !isValidNick(parts.name)) return null;
@@ -208,7 +217,11 @@ export class IrcConnector
     const action = msg.content.kind === "emote";
     const command = msg.content.kind === "notice" ? "NOTICE" : "PRIVMSG";
     const prefix = relayed ? (action ? `${who} ` : `<${who}> `) : "";
-    const max = maxPayloadBytes(target, PREFIX_ESTIMATE, command, action) - Buffer.byteLength(prefix);
+    // A huge relay prefix must not leave less room than a line needs.
+    const max = Math.max(
+      MIN_SPLIT_BYTES,
+      maxPayloadBytes(target, PREFIX_ESTIMATE, command, action) - Buffer.byteLength(prefix),
+    );
     let lines = splitMessage(text, max);
     if (lines.length > net.config.max_lines) {
       const file = await this.ctx.uploadMedia(
@@ -292,6 +305,50 @@ export class IrcConnector
         },
       },
       {
+        name: "msg",
+        help: "start a private chat with an IRC user: msg [network] <nick> [text]",
+        run: async (args, c) => {
+          const { net, rest } = this.netArg(args);
+          const err = needNet(net);
+          if (err || !net) return c.reply(err ?? "");
+          const nick = rest[0] ?? "";
+          if (!isValidNick(nick)) return c.reply("Usage: `msg [network] <nick> [text]`");
+          const roomId = await this.ctx.openDm(c.userId, ids.userId(net.name, net.lower(nick)));
+          const text = sanitizeIrcText(rest.slice(1).join(" "));
+          if (text) {
+            const conn = await net.puppetFor({
+              userId: c.userId,
+              displayname: c.userId.slice(1, c.userId.indexOf(":")),
+            });
+            (conn ?? net.bot).send("PRIVMSG", nick, text);
+          }
+          return c.reply(`Your private chat with ${nick} on ${net.name} is ${roomId}; I invited you.`);
+        },
+      },
+      {
+        name: "join",
+        help: "make your IRC connection join a channel: join [network] <#channel>",
+        run: async (args, c) => {
+          const { net, rest } = this.netArg(args);
+          const err = needNet(net);
+          if (err || !net) return c.reply(err ?? "");
+          const channel = rest[0] ?? "";
+          if (!isValidChannel(channel)) return c.reply("Usage: `join [network] <#channel>`");
+          const conn = await net.puppetFor({
+            userId: c.userId,
+            displayname: c.userId.slice(1, c.userId.indexOf(":")),
+          });
+          if (!conn)
+            return c.reply(
+              "You cannot have an IRC connection on this network (excluded or at the connection limit).",
+            );
+          conn.join(channel, net.config.channel_keys[channel]);
+          return c.reply(
+            `Joining ${channel} on ${net.name}; join its Matrix room through the alias #<prefix>${net.name}_${channel}.`,
+          );
+        },
+      },
+      {
         name: "storepass",
         help: "keep a NickServ/SASL password (sealed at rest) used when you connect: storepass [network] <password>",
         run: async (args, c) => {
@@ -312,9 +369,7 @@ export class IrcConnector
           if (err || !net) return c.reply(err ?? "");
           const nick = rest[0] ?? "";
           if (!isValidNick(nick)) return c.reply("Usage: `whois [network] <nick>`");
-          const w = await new Promise<WhoisResult>((resolve) =>
-            net.bot.client.whois(nick, resolve),
-          );
+          const w = await new Promise<WhoisResult>((resolve) => net.bot.client.whois(nick, resolve));
           if (w.error) return c.reply(`${nick}: no such nick on ${net.name}.`);
           return c.reply(
             `${w.nick} (${w.ident ?? "?"}@${w.hostname ?? "?"}): ${w.real_name ?? ""}${w.channels ? `\nchannels: ${w.channels}` : ""}`,
@@ -366,7 +421,7 @@ export class IrcConnector
             const conn = net.puppetOf(c.userId);
             lines.push(
               conn
-                ? `- ${net.name}: ${conn.nick} (${conn.isReady ? "connected" : "reconnecting"}${conn.queued ? `, ${conn.queued} lines queued` : ""})`
+                ? `- ${net.name}: ${conn.nick} (${conn.isReady ? "connected" : "reconnecting"}${conn.queued ? `, ${conn.queued} lines queued` : ""}) in ${conn.channels().join(", ") || "no channels"}`
                 : `- ${net.name}: not connected`,
             );
           }

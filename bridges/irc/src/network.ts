@@ -1,9 +1,16 @@
 import type { Logger } from "pino";
 import type { BridgeContext, ChatRef, MatrixSender, RemoteUser } from "@switchboard/framework";
+import { BridgeStoppingError } from "@switchboard/framework";
 import type { IrcErrorEvent, MessageEvent } from "irc-framework";
 import type { IrcNetworkConfig } from "./config.js";
 import { ConnectLimiter, IrcConnection } from "./connection.js";
-import { ircToMatrix, nickCandidates, nickFromDisplayName, sanitizeIrcText } from "./format/index.js";
+import {
+  ircToMatrix,
+  nickCandidates,
+  nickFromDisplayName,
+  nickTemplateSuffix,
+  sanitizeIrcText,
+} from "./format/index.js";
 import { channelId, userId } from "./ids.js";
 
 /**
@@ -16,6 +23,13 @@ import { channelId, userId } from "./ids.js";
 export interface Puppet {
   conn: IrcConnection;
   matrixUserId: string;
+  displayname: string;
+}
+
+interface SavedPuppet {
+  userId: string;
+  displayname: string;
+  channels: string[];
 }
 
 export class IrcNetwork {
@@ -66,6 +80,7 @@ export class IrcNetwork {
       const channel = this.channelOf(chat);
       if (channel && !chat.receiver) this.bot.join(channel, this.config.channel_keys[channel]);
     }
+    void this.restorePuppets();
     if (c.idle_timeout_seconds > 0) {
       // One sweep for all puppets instead of a timer each.
       this.idleSweep = setInterval(() => this.sweepIdle(), Math.min(60_000, c.idle_timeout_seconds * 500));
@@ -73,8 +88,41 @@ export class IrcNetwork {
     }
   }
 
+  /** Puppets that were connected before a restart come back, paced by the connect limiter. */
+  private async restorePuppets(): Promise<void> {
+    const saved = (await this.ctx.kvGet<SavedPuppet[]>(`puppets:${this.name}`)) ?? [];
+    await Promise.all(
+      saved.map(async (p) => {
+        try {
+          const conn = await this.puppetFor({ userId: p.userId, displayname: p.displayname });
+          for (const channel of p.channels) conn?.join(channel, this.config.channel_keys[channel]);
+        } catch (err) {
+          this.log.warn({ err: String(err), userId: p.userId }, "could not restore a puppet connection");
+        }
+      }),
+    );
+    if (saved.length > 0) this.log.info({ puppets: saved.length }, "puppet connections restored");
+  }
+
+  private saveTimer: NodeJS.Timeout | null = null;
+  /** Remembers which puppets are connected where (debounced), for the next start. */
+  private savePuppets(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      const list: SavedPuppet[] = [...this.puppets.values()].map((p) => ({
+        userId: p.matrixUserId,
+        displayname: p.displayname,
+        channels: p.conn.channels(),
+      }));
+      void this.ctx.kvSet(`puppets:${this.name}`, list).catch(() => undefined);
+    }, 1000);
+    this.saveTimer.unref();
+  }
+
   stop(): void {
     if (this.idleSweep) clearInterval(this.idleSweep);
+    if (this.saveTimer) clearTimeout(this.saveTimer);
     for (const p of this.puppets.values()) p.conn.stop("Bridge shutting down");
     this.puppets.clear();
     this.bot?.stop("Bridge shutting down");
@@ -220,6 +268,7 @@ export class IrcNetwork {
     try {
       await this.ctx.emit(event);
     } catch (err) {
+      if (err instanceof BridgeStoppingError) return;
       this.log.error({ err: String(err) }, "could not hand an IRC event to the bridge");
     }
   }
@@ -297,7 +346,8 @@ export class IrcNetwork {
     const chosen =
       (await this.nickFor(sender.userId)) ??
       nickFromDisplayName(sender.displayname, this.config.nick_template);
-    const candidates = [...take(nickCandidates(chosen), 50)];
+    const suffix = nickTemplateSuffix(this.config.nick_template);
+    const candidates = [...take(nickCandidates(chosen, 30, chosen.endsWith(suffix) ? suffix : ""), 50)];
     const password = await this.passwordFor(sender.userId);
     const conn = new IrcConnection({
       config: this.config,
@@ -311,7 +361,7 @@ export class IrcNetwork {
       limiter: this.limiter,
       log: this.log.child({ conn: sender.userId }),
     });
-    const puppet = { conn, matrixUserId: sender.userId };
+    const puppet = { conn, matrixUserId: sender.userId, displayname: sender.displayname };
     this.puppets.set(sender.userId, puppet);
     this.listen(conn);
     conn.client.on("registered", (e) => {
@@ -326,7 +376,10 @@ export class IrcNetwork {
     });
     // Reserve the nick before registration so our own join is never mistaken for a remote user.
     this.puppetNicks.set(this.lower(chosen), sender.userId);
+    conn.client.on("join", () => this.savePuppets());
+    conn.client.on("part", () => this.savePuppets());
     await conn.start();
+    this.savePuppets();
     return conn;
   }
 
@@ -345,6 +398,7 @@ export class IrcNetwork {
     p.conn.stop(message);
     this.puppets.delete(matrixUserId);
     for (const [nick, owner] of this.puppetNicks) if (owner === matrixUserId) this.puppetNicks.delete(nick);
+    this.savePuppets();
     return true;
   }
 

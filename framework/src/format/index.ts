@@ -42,3 +42,4 @@ export {
   type MarkdownToHtmlOptions,
   type ResolvedMention,
 } from "./text-to-html.js";
+export { parseHtml, textContent, type HtmlElement, type HtmlNode, type HtmlText } from "./html-tree.js";

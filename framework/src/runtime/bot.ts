@@ -58,6 +58,15 @@ export class Bot {
 
   async onMembership(event: MatrixEvent): Promise<void> {
     const membership = event.content.membership;
+    if (membership === "invite" && event.state_key && event.state_key !== this.s.botUserId) {
+      await this.portals.onGhostInvite(
+        event.room_id,
+        event.state_key,
+        event.sender,
+        event.content.is_direct === true,
+      );
+      return;
+    }
     if (event.state_key !== this.s.botUserId) return;
     if (membership === "invite") {
       if (!this.s.permissions.allows(event.sender, "relay")) {

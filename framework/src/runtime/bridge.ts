@@ -191,6 +191,7 @@ export class Bridge {
       await slot.connector.stop().catch((err: unknown) => this.log.warn({ err }, "connector stop failed"));
     }
     await this.logins.disconnectAll();
+    this.remoteIn.close();
     await this.services.roomQueue.drain();
     await new Promise<void>((resolve) =>
       this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve(),
@@ -217,6 +218,7 @@ export class Bridge {
         const mxc = await s.bot.upload(data, mimetype, name);
         return { mxc, httpUrl: this.matrixIn.mediaHttpUrl(mxc) ?? mxc };
       },
+      openDm: (matrixUserId, remoteUserId) => this.portals.openDm(network, matrixUserId, remoteUserId),
       linkedChats: async () =>
         (await s.store.linkList({ network, state: "active" })).map((l) =>
           l.receiver ? { channelId: l.channelId, receiver: l.receiver } : { channelId: l.channelId },

@@ -1,5 +1,5 @@
 import type { ChatInfo, ChatRef, RemoteLogin } from "../connector.js";
-import { supportsPlumbCheck } from "../connector.js";
+import { supportsDms, supportsPlumbCheck } from "../connector.js";
 import type { RoomLink } from "../store/types.js";
 import type { ActivationGuard } from "../guards/activation.js";
 import { otherBridgesIn } from "../guards/double-bridge.js";
@@ -159,6 +159,74 @@ export class Portals {
       "portal created",
     );
     return link;
+  }
+
+  /**
+   * A Matrix user invited a ghost: a DM invite becomes that user's DM portal with the remote
+   * user (where the network can start DMs); any other invite is declined politely.
+   */
+  async onGhostInvite(roomId: string, ghostId: string, inviter: string, isDirect: boolean): Promise<void> {
+    const target = this.ghosts.remoteIdOf(ghostId);
+    if (!target) return;
+    const slot = this.s.networks.get(target.network);
+    const ghost = this.s.intent(ghostId);
+    const chat = slot && supportsDms(slot.connector) ? slot.connector.dmChat(target.remoteId, inviter) : null;
+    const allowed = this.s.permissions.allows(inviter, "relay");
+    if (!slot || !chat || !isDirect || !allowed || (await this.s.link(roomId))) {
+      await ghost.ensureRegistered();
+      await ghost.leave(roomId, "This bridge user only takes direct-message invites").catch(() => undefined);
+      return;
+    }
+    const existing = await this.linkFor(slot.connector.id, chat);
+    if (existing) {
+      await ghost
+        .leave(roomId, `You already have a DM with this user: ${existing.roomId}`)
+        .catch(() => undefined);
+      return;
+    }
+    await this.ghosts.ensure(slot.connector.id, { id: target.remoteId });
+    await ghost.ensureJoined(roomId);
+    await this.s.bot.ensureJoined(roomId).catch(async () => {
+      await ghost.invite(roomId, this.s.botUserId);
+      await this.s.bot.ensureJoined(roomId);
+    });
+    const link: RoomLink = {
+      roomId,
+      network: slot.connector.id,
+      channelId: chat.channelId,
+      receiver: chat.receiver ?? inviter,
+      kind: "dm",
+      state: "active",
+      createdBy: inviter,
+      createdAt: Date.now(),
+      meta: {},
+    };
+    await this.s.saveLink(link);
+    this.s.metrics.portals.inc({ network: slot.connector.id, kind: "dm" });
+  }
+
+  /** Finds or creates the DM portal between a Matrix user and a remote user. */
+  async openDm(network: string, matrixUserId: string, remoteUserId: string): Promise<string> {
+    const slot = this.s.networks.get(network);
+    if (!slot || !supportsDms(slot.connector)) throw new Error(`${network} cannot start direct messages`);
+    const chat = slot.connector.dmChat(remoteUserId, matrixUserId);
+    if (!chat) throw new Error(`no direct chat with ${remoteUserId} is possible`);
+    const existing = await this.linkFor(network, chat);
+    if (existing) {
+      await this.s
+        .intent(this.ghosts.userId(network, remoteUserId))
+        .invite(existing.roomId, matrixUserId)
+        .catch(() => undefined);
+      return existing.roomId;
+    }
+    const user = (await slot.connector.getUser(remoteUserId)) ?? { id: remoteUserId };
+    const link = await this.createPortal(
+      slot,
+      chat,
+      { name: user.displayname ?? remoteUserId, isDirect: true, otherUser: user },
+      { createdBy: matrixUserId, invite: [matrixUserId] },
+    );
+    return link.roomId;
   }
 
   /** Whether `userId` may change bridge state in the room, read from its power levels (never trusted from the command). */

@@ -41,7 +41,15 @@ export class RemoteIn {
     private readonly notifyAdmins: (text: string) => Promise<void>,
   ) {}
 
+  private closed = false;
+
+  /** After this, emits are refused (so a connector never acknowledges what was not stored). */
+  close(): void {
+    this.closed = true;
+  }
+
   async emit(network: string, event: RemoteEvent, options: EmitOptions = {}): Promise<void> {
+    if (this.closed) throw new BridgeStoppingError();
     const key = options.key ?? `${network}:${randomUUID()}`;
     const entry: JournaledRemote = { network, event, receivedAt: Date.now() };
     // Sealed like the Matrix journal: remote events carry private messages.
@@ -420,5 +428,13 @@ export class RemoteIn {
       }
     }
     return out;
+  }
+}
+
+/** Thrown to connectors that emit while the bridge shuts down: do not acknowledge the event. */
+export class BridgeStoppingError extends Error {
+  constructor() {
+    super("the bridge is stopping; the event was not accepted");
+    this.name = "BridgeStoppingError";
   }
 }

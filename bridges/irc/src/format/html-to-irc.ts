@@ -5,7 +5,6 @@
  * sanitizes them), so nothing here has to know about line lengths.
  */
 import { format } from "@switchboard/framework";
-import { Parser } from "htmlparser2";
 import { nearestMircColour, parseCssColour } from "./colours.js";
 import {
   joinCodes,
@@ -27,46 +26,9 @@ export interface MatrixToIrcOptions {
   formatting?: boolean;
 }
 
-interface Element {
-  type: "element";
-  name: string;
-  attribs: Record<string, string>;
-  children: Node[];
-}
-type Node = Element | { type: "text"; text: string };
-
-/**
- * The framework keeps its HTML tree private; this is the same few lines. Input is always
- * sanitized first, whose nesting limit keeps the recursive rendering below shallow.
- */
-function parseHtml(html: string): Element {
-  const root: Element = { type: "element", name: "#root", attribs: {}, children: [] };
-  const stack: Element[] = [root];
-  const current = (): Element => stack[stack.length - 1] ?? root;
-  const parser = new Parser({
-    onopentag(name, attribs) {
-      const element: Element = { type: "element", name, attribs: { ...attribs }, children: [] };
-      current().children.push(element);
-      stack.push(element);
-    },
-    onclosetag() {
-      if (stack.length > 1) stack.pop();
-    },
-    ontext(text) {
-      current().children.push({ type: "text", text });
-    },
-  });
-  parser.write(html);
-  parser.end();
-  return root;
-}
-
-function textContent(node: Node): string {
-  if (node.type === "text") return node.text;
-  if (node.name === "br") return "\n";
-  if (node.name === "img") return node.attribs.alt ?? "";
-  return node.children.map(textContent).join("");
-}
+type Element = format.HtmlElement;
+type Node = format.HtmlNode;
+const { parseHtml, textContent } = format;
 
 const HTML_WHITESPACE = /[ \t\n\r\f]+/;
 

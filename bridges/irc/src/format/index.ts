@@ -17,5 +17,6 @@ export {
   isValidNick,
   nickCandidates,
   nickFromDisplayName,
+  nickTemplateSuffix,
   type CaseMapping,
 } from "./nicks.js";

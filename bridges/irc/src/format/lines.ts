@@ -70,7 +70,7 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
  * up its final cluster, which may continue past the window, and the next window starts there:
  * at a true boundary, where segmentation does not depend on what came before.
  */
-const SEGMENT_WINDOW = 1e9;
+const SEGMENT_WINDOW = 256;
 
 export function* graphemes(text: string): Generator<string> {
   let start = 0;
@@ -162,7 +162,7 @@ function splitLine(line: string, maxBytes: number): string[] {
     while (end < pieces.length) {
       const piece = pieces[end];
       if (piece === undefined || bytes + piece.bytes > maxBytes) break;
-      // A space is a break candidate only with visible text before it in this chunk.
+      // A space at the very start of a chunk would make an empty line: not a break candidate.
       if (piece.space && end > index) {
         lastSpace = end;
         styleAtSpace = chunkStyle;

@@ -7,6 +7,7 @@ import {
   isValidNick,
   nickCandidates,
   nickFromDisplayName,
+  nickTemplateSuffix,
 } from "./nicks.js";
 import { randomString, seededRandom } from "./test-helpers.js";
 
@@ -198,6 +199,19 @@ describe("nickCandidates", () => {
     const all = [...nickCandidates("ab", 2)];
     assert.deepEqual(all.slice(0, 3), ["ab", "a_", "a1"]);
     assert.equal(all.length, 2 + 9);
+  });
+
+  it("works with the suffix of the template the base came from", () => {
+    const template = "{name}[m]";
+    const base = nickFromDisplayName("Émilie", template);
+    assert.equal(nickTemplateSuffix(template), "[m]");
+    assert.equal(nickTemplateSuffix("|m"), "|m");
+    assert.equal(nickTemplateSuffix("{name} (matrix)"), "matrix");
+    assert.deepEqual(take(nickCandidates(base, 30, nickTemplateSuffix(template)), 3), [
+      "Emilie[m]",
+      "Emilie_[m]",
+      "Emilie1[m]",
+    ]);
   });
 
   it("ignores a suffix the base does not end with", () => {

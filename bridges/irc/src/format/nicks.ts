@@ -80,7 +80,7 @@ export function nickFromDisplayName(displayName: string, template: string, maxLe
   const limit = Math.max(1, Math.floor(maxLength));
   const slot = template.indexOf(NAME_SLOT);
   const prefix = nickCharacters(slot === -1 ? "" : template.slice(0, slot));
-  const suffix = nickCharacters(slot === -1 ? template : template.slice(slot + NAME_SLOT.length));
+  const suffix = nickTemplateSuffix(template);
   const name = nickCharacters(transliterate(displayName)) || FALLBACK_NAME;
   const assemble = (before: string, after: string): string => {
     const lead = /^[0-9-]/.test(before + name) ? "_" : "";
@@ -88,6 +88,15 @@ export function nickFromDisplayName(displayName: string, template: string, maxLe
     return room < 1 ? "" : lead + before + name.slice(0, room) + after;
   };
   return assemble(prefix, suffix) || assemble("", "") || FALLBACK_NAME.slice(0, limit);
+}
+
+/**
+ * The part of a nick template after `{name}` as `nickFromDisplayName` writes it: the `suffix`
+ * to pass to `nickCandidates`.
+ */
+export function nickTemplateSuffix(template: string): string {
+  const slot = template.indexOf(NAME_SLOT);
+  return nickCharacters(slot === -1 ? template : template.slice(slot + NAME_SLOT.length));
 }
 
 /**
