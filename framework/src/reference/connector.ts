@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import { Agent, request } from "undici";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Type, type Static } from "@sinclair/typebox";
 import type {
@@ -90,6 +92,9 @@ export class ReferenceConnector
   private readonly origin = `bridge-${randomBytes(6).toString("hex")}`;
   private readonly logins = new Map<string, ToyLogin>();
   private readonly dmMembers = new Map<string, [string, string]>();
+  /** Remote profiles by id; renames update it. */
+  private readonly users = new Map<string, RemoteUser>();
+  private pool = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
   /** Toy users that are another Matrix bridge's puppets, learnt from their profiles. */
   private readonly puppetsOf = new Map<string, string>();
   private stopping = false;
@@ -101,6 +106,8 @@ export class ReferenceConnector
     this.config = ctx.config as unknown as ReferenceConfig;
     this.stopping = false;
     this.abort = new AbortController();
+    // Every in-flight call listens on this one signal; hundreds at once are expected.
+    setMaxListeners(0, this.abort.signal);
     this.poller = this.poll();
   }
 
@@ -108,10 +115,13 @@ export class ReferenceConnector
     this.stopping = true;
     this.abort.abort();
     await this.poller?.catch(() => undefined);
+    await this.pool.close();
+    this.pool = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
   }
 
+  /** undici with a keep-alive pool: a fraction of fetch's cost per call. Only the long poll is abortable. */
   private async api<T>(path: string, body?: unknown, token = this.config.token): Promise<T> {
-    const res = await fetch(`${this.config.url}${path}`, {
+    const res = await request(`${this.config.url}${path}`, {
       method: body === undefined ? "GET" : "POST",
       headers: {
         authorization: `Bearer ${token}`,
@@ -119,10 +129,11 @@ export class ReferenceConnector
         "x-toy-origin": this.origin,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: this.abort.signal,
+      dispatcher: this.pool,
+      signal: path.startsWith("/events") ? this.abort.signal : undefined,
     });
-    const json = (await res.json()) as T & { error?: string };
-    if (!res.ok) throw new Error(`toy network ${path}: ${json.error ?? res.status}`);
+    const json = (await res.body.json()) as T & { error?: string };
+    if (res.statusCode >= 300) throw new Error(`toy network ${path}: ${json.error ?? res.statusCode}`);
     return json;
   }
 
@@ -130,6 +141,7 @@ export class ReferenceConnector
   private async poll(): Promise<void> {
     let cursor = (await this.ctx.kvGet<number>("cursor")) ?? 0;
     let backoff = 200;
+    let savedAt = 0;
     while (!this.stopping) {
       try {
         const { events } = await this.api<{ events: Array<{ seq: number; event: ToyEvent }> }>(
@@ -139,15 +151,20 @@ export class ReferenceConnector
           await this.translate(event, seq);
           cursor = seq;
         }
-        if (events.length > 0) await this.ctx.kvSet("cursor", cursor);
+        // The cursor is a hint (replays are deduplicated by key): write it at most once a second.
+        if (events.length > 0 && Date.now() - savedAt > 1000) {
+          await this.ctx.kvSet("cursor", cursor);
+          savedAt = Date.now();
+        }
         backoff = 200;
       } catch (err) {
-        if (this.stopping) return;
+        if (this.stopping) break;
         this.ctx.log.warn({ err: String(err) }, "toy network unreachable; retrying");
         await sleep(backoff).catch(() => undefined);
         backoff = Math.min(backoff * 2, 10_000);
       }
     }
+    await this.ctx.kvSet("cursor", cursor).catch(() => undefined);
   }
 
   private sender(userId: string): RemoteSender {
@@ -268,6 +285,7 @@ export class ReferenceConnector
         );
       }
       case "rename":
+        this.users.set(event.user, { id: event.user, displayname: event.name });
         return this.ctx.emit({ type: "profile", user: { id: event.user, displayname: event.name } }, { key });
       case "read":
         return this.ctx.emit(
@@ -305,12 +323,16 @@ export class ReferenceConnector
   }
 
   async getUser(userId: string): Promise<RemoteUser | null> {
+    const known = this.users.get(userId);
+    if (known) return known;
     try {
       const u = await this.api<{ id: string; name: string; matrixId: string | null }>(
         `/users/${encodeURIComponent(userId)}`,
       );
       if (u.matrixId) this.puppetsOf.set(u.id, u.matrixId);
-      return { id: u.id, displayname: u.name };
+      const user = { id: u.id, displayname: u.name };
+      this.users.set(u.id, user);
+      return user;
     } catch {
       return null;
     }

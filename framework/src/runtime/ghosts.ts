@@ -1,5 +1,6 @@
 import type { RemoteUser } from "../connector.js";
 import type { Intent } from "../matrix/intent.js";
+import type { GhostRecord } from "../store/types.js";
 import type { Services } from "./services.js";
 
 /**
@@ -44,8 +45,34 @@ export function unescapeLocalpart(escaped: string): string | null {
   return Buffer.from(bytes).toString("utf8");
 }
 
+/** Recently used ghost records: active senders are looked up on every message. */
+const RECENT_GHOSTS = 10_000;
+
 export class Ghosts {
+  private readonly recent = new Map<string, GhostRecord>();
+
   constructor(private readonly s: Services) {}
+
+  private async record(userId: string): Promise<GhostRecord | null> {
+    const hit = this.recent.get(userId);
+    if (hit) {
+      this.recent.delete(userId);
+      this.recent.set(userId, hit);
+      return hit;
+    }
+    const record = await this.s.store.ghostGet(userId);
+    if (record) this.remember(record);
+    return record;
+  }
+
+  private remember(record: GhostRecord): void {
+    this.recent.delete(record.userId);
+    this.recent.set(record.userId, record);
+    if (this.recent.size > RECENT_GHOSTS) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
+    }
+  }
 
   userId(network: string, remoteId: string): string {
     const slot = this.s.networks.get(network);
@@ -69,7 +96,7 @@ export class Ghosts {
   async ensure(network: string, user: RemoteUser): Promise<Intent> {
     const userId = this.userId(network, user.id);
     const intent = this.s.intent(userId);
-    let record = await this.s.store.ghostGet(userId);
+    let record = await this.record(userId);
     if (!record) {
       record = {
         userId,
@@ -106,6 +133,7 @@ export class Ghosts {
       }
     }
     if (changed) await this.s.store.ghostPut(record);
+    this.remember(record);
     return intent;
   }
 }

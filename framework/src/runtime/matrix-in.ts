@@ -17,6 +17,9 @@ import type { Ghosts } from "./ghosts.js";
 import type { Logins } from "./logins.js";
 import type { NetworkSlot, Services } from "./services.js";
 
+const PROFILE_TTL_MS = 10 * 60_000;
+const PROFILE_CACHE_SIZE = 20_000;
+
 /** Delays between attempts to deliver one Matrix event (ms). */
 const RETRIES = [250, 1000, 4000, 10_000];
 
@@ -30,6 +33,7 @@ export class MatrixIn {
   private readonly recent = new Set<string>();
   private readonly recentLimit = 50_000;
   private readonly noticeSent = new Set<string>();
+  private readonly profiles = new Map<string, { displayname?: string; avatar_url?: string; at: number }>();
   /** Transactions being processed, so a replay and a live delivery never run one twice. */
   private readonly inFlight = new Set<string>();
   /** Until the connectors have started, transactions are only journaled; `replay` runs them. */
@@ -142,6 +146,11 @@ export class MatrixIn {
     // Our own ghosts' and bot's events are echoes of what we bridged in.
     if (this.s.isOurs(event.sender)) return undefined;
     if (event.type === "m.room.member") {
+      // A member event carries the profile: remember it, so later messages need no lookup.
+      if (event.state_key && event.content.membership === "join") {
+        const { displayname, avatar_url } = event.content as { displayname?: string; avatar_url?: string };
+        this.rememberProfile(event.state_key, { displayname, avatar_url });
+      }
       await this.bot.onMembership(event);
       return this.membership(event);
     }
@@ -172,15 +181,36 @@ export class MatrixIn {
 
   private async sender(slot: NetworkSlot, event: MatrixEvent): Promise<MatrixSender> {
     const login: RemoteLogin | undefined = this.logins.activeFor(event.sender, slot.connector.id);
-    const profile = await this.s.bot
-      .getProfile(event.sender)
-      .catch(() => ({}) as { displayname?: string; avatar_url?: string });
+    const profile = await this.profile(event.sender);
     return {
       userId: event.sender,
       displayname: profile.displayname ?? event.sender.slice(1, event.sender.indexOf(":")),
       avatarUrl: profile.avatar_url ? this.mediaHttpUrl(profile.avatar_url) : undefined,
       login,
     };
+  }
+
+  /**
+   * A Matrix user's profile, from member events we have seen or one lookup, kept for a few
+   * minutes: asking the homeserver on every message would cost a round trip per event.
+   */
+  private async profile(userId: string): Promise<{ displayname?: string; avatar_url?: string }> {
+    const cached = this.profiles.get(userId);
+    if (cached && Date.now() - cached.at < PROFILE_TTL_MS) return cached;
+    const fresh = await this.s.bot
+      .getProfile(userId)
+      .catch(() => ({}) as { displayname?: string; avatar_url?: string });
+    this.rememberProfile(userId, fresh);
+    return fresh;
+  }
+
+  private rememberProfile(userId: string, profile: { displayname?: string; avatar_url?: string }): void {
+    this.profiles.delete(userId);
+    this.profiles.set(userId, { ...profile, at: Date.now() });
+    if (this.profiles.size > PROFILE_CACHE_SIZE) {
+      const oldest = this.profiles.keys().next().value;
+      if (oldest !== undefined) this.profiles.delete(oldest);
+    }
   }
 
   /** A public http URL for an mxc URI, for networks that link to media instead of carrying it. */

@@ -49,7 +49,7 @@ export class Portals {
 
   /** The active (or pending) link for a chat, preferring the one that is active. */
   async linkFor(network: string, chat: ChatRef): Promise<RoomLink | null> {
-    const links = await this.s.store.linksByChannel(network, chat.channelId, chat.receiver ?? "");
+    const links = await this.s.linksForChat(network, chat.channelId, chat.receiver ?? "");
     return links.find((l) => l.state === "active") ?? links[0] ?? null;
   }
 

@@ -26,6 +26,7 @@ export class Services {
   readonly bot: Intent;
   /** Links by room id; links are few (thousands) and read on every event. */
   private readonly links = new Map<string, RoomLink | null>();
+  private readonly chatLinks = new Map<string, RoomLink[]>();
 
   constructor(
     readonly config: Config,
@@ -74,11 +75,24 @@ export class Services {
   async saveLink(link: RoomLink): Promise<void> {
     await this.store.linkPut(link);
     this.links.set(link.roomId, link);
+    this.chatLinks.clear();
   }
 
   async deleteLink(roomId: string): Promise<void> {
     await this.store.linkDelete(roomId);
     this.links.delete(roomId);
+    this.chatLinks.clear();
+  }
+
+  /** Links of a remote chat, read on every remote event: cached until any link changes. */
+  async linksForChat(network: string, channelId: string, receiver: string): Promise<RoomLink[]> {
+    const key = `${network}\0${channelId}\0${receiver}`;
+    const cached = this.chatLinks.get(key);
+    if (cached) return cached;
+    const links = await this.store.linksByChannel(network, channelId, receiver);
+    if (this.chatLinks.size > 50_000) this.chatLinks.clear();
+    this.chatLinks.set(key, links);
+    return links;
   }
 
   /** The network whose ghost namespace holds this user id, if any. */

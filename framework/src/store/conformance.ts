@@ -26,7 +26,7 @@ type Body = (h: StoreHarness, t: TestContext) => Promise<void>;
 const FIELDS = {
   journal: ["createdAt", "cursor", "done", "key", "payload", "seq", "stream"],
   link: ["channelId", "createdAt", "createdBy", "kind", "meta", "network", "receiver", "roomId", "state"],
-  ghost: ["avatarUrl", "displayname", "network", "registered", "remoteId", "userId"],
+  ghost: ["avatarKey", "avatarUrl", "displayname", "network", "registered", "remoteId", "userId"],
   user: ["managementRoom", "meta", "userId"],
   login: ["createdAt", "credentials", "loginId", "matrixUserId", "meta", "network", "remoteName", "state"],
   message: [
@@ -81,6 +81,7 @@ function ghost(over: Partial<GhostRecord> = {}): GhostRecord {
     remoteId: "alice",
     displayname: "Alice",
     avatarUrl: null,
+    avatarKey: null,
     registered: false,
     ...over,
   };
@@ -381,7 +382,12 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
           assert.equal(await store.ghostByRemote("irc", "bob"), null);
           assert.equal(await store.ghostGet("@nobody:example.org"), null);
 
-          const updated = ghost({ displayname: null, avatarUrl: "mxc://x/y", registered: true });
+          const updated = ghost({
+            displayname: null,
+            avatarUrl: "mxc://x/y",
+            avatarKey: "https://remote/avatar.png",
+            registered: true,
+          });
           await store.ghostPut(updated);
           assert.deepEqual(await store.ghostGet("@irc_alice:example.org"), updated);
           assert.deepEqual(await store.ghostByRemote("irc", "alice"), updated);
