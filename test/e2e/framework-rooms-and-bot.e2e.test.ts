@@ -10,15 +10,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ToyNetwork } from "@switchboard/framework";
 import { readStoreFiles, startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { until } from "../harness/wait.js";
-import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
+import { TestMatrixClient, botSays } from "../harness/matrix-client.js";
 
 let env: BridgeEnvironment;
 let toy: ToyNetwork;
 let alice: TestMatrixClient;
 let carol: TestMatrixClient;
 
-const fromBot = (text: RegExp) => (e: MatrixTestEvent) =>
-  e.type === "m.room.message" && e.sender === env.botUserId && text.test(String(e.content.body));
+const fromBot = (text: RegExp) => botSays(env.botUserId, text);
 
 before(async () => {
   toy = new ToyNetwork();

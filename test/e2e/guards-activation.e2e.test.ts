@@ -9,7 +9,12 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ToyNetwork } from "@switchboard/framework";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
-import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
+import {
+  TestMatrixClient,
+  botSays,
+  dmWithBot as openBotDm,
+  type MatrixTestEvent,
+} from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
 let env: BridgeEnvironment;
@@ -19,8 +24,7 @@ let admin: TestMatrixClient;
 let adminDm: string;
 let aliceDm: string;
 
-const fromBot = (text: RegExp) => (e: MatrixTestEvent) =>
-  e.type === "m.room.message" && e.sender === env.botUserId && text.test(String(e.content.body));
+const fromBot = (text: RegExp) => botSays(env.botUserId, text);
 
 function channel(id: string, members: string[]): void {
   for (const m of members) if (!toy.users.has(m)) toy.addUser(m, `User ${m}`);
@@ -37,15 +41,7 @@ async function joinedCount(roomId: string): Promise<number> {
   return Object.keys(res.joined).length;
 }
 
-async function dmWithBot(client: TestMatrixClient): Promise<string> {
-  const room = await client.createRoom({
-    is_direct: true,
-    invite: [env.botUserId],
-    preset: "trusted_private_chat",
-  });
-  await client.waitForEvent(room, fromBot(/Say `help`/));
-  return room;
-}
+const dmWithBot = (client: TestMatrixClient) => openBotDm(client, env.botUserId);
 
 before(async () => {
   toy = new ToyNetwork();

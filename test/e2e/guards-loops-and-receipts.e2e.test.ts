@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ToyNetwork } from "@switchboard/framework";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
-import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
+import { TestMatrixClient, botSays, dmWithBot as openBotDm } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
 let env: BridgeEnvironment;
@@ -17,18 +17,9 @@ let alice: TestMatrixClient;
 let admin: TestMatrixClient;
 let adminDm: string;
 
-const fromBot = (text: RegExp) => (e: MatrixTestEvent) =>
-  e.type === "m.room.message" && e.sender === env.botUserId && text.test(String(e.content.body));
+const fromBot = (text: RegExp) => botSays(env.botUserId, text);
 
-async function dmWithBot(client: TestMatrixClient): Promise<string> {
-  const room = await client.createRoom({
-    is_direct: true,
-    invite: [env.botUserId],
-    preset: "trusted_private_chat",
-  });
-  await client.waitForEvent(room, fromBot(/Say `help`/));
-  return room;
-}
+const dmWithBot = (client: TestMatrixClient) => openBotDm(client, env.botUserId);
 
 before(async () => {
   toy = new ToyNetwork();

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ircdKindFromEnv, startIrcd, type Ircd } from "../harness/ircd.js";
 import { IrcPerson, connectMany } from "../harness/irc-client.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
-import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
+import { TestMatrixClient, botSays } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
 const kind = ircdKindFromEnv();
@@ -21,8 +21,7 @@ let carol: IrcPerson;
 let room: string;
 const people: IrcPerson[] = [];
 
-const fromBot = (text: RegExp) => (e: MatrixTestEvent) =>
-  e.type === "m.room.message" && e.sender === env.botUserId && text.test(String(e.content.body));
+const fromBot = (text: RegExp) => botSays(env.botUserId, text);
 
 before(async () => {
   ircd = await startIrcd({ kind });

@@ -118,3 +118,19 @@ interface SyncResponse {
     >;
   };
 }
+
+/** Matches a message from the bridge bot whose body matches `text`. */
+export function botSays(botUserId: string, text: RegExp): (e: MatrixTestEvent) => boolean {
+  return (e) => e.type === "m.room.message" && e.sender === botUserId && text.test(String(e.content.body));
+}
+
+/** Opens a DM with the bridge bot (its management room) and waits for the greeting. */
+export async function dmWithBot(client: TestMatrixClient, botUserId: string): Promise<string> {
+  const room = await client.createRoom({
+    is_direct: true,
+    invite: [botUserId],
+    preset: "trusted_private_chat",
+  });
+  await client.waitForEvent(room, botSays(botUserId, /Say `help`/));
+  return room;
+}

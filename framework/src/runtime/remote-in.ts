@@ -3,7 +3,7 @@ import type { BridgeContent, ChatRef, EmitOptions, RemoteEvent, RemoteSender } f
 import { sanitizeMatrixHtml } from "../format/index.js";
 import type { Intent } from "../matrix/intent.js";
 import { stableTxnId } from "../matrix/intent.js";
-import type { RoomLink } from "../store/types.js";
+import type { MessageMapping, RoomLink } from "../store/types.js";
 import { isForeignEcho, type EchoGuard } from "../guards/double-bridge.js";
 import type { Ghosts } from "./ghosts.js";
 import { chatKey, type Portals } from "./portals.js";
@@ -149,7 +149,7 @@ export class RemoteIn {
         const link = await this.roomFor(network, event.chat, true);
         if (!link) return;
         const remoteId = event.id ?? key;
-        const known = await this.s.store.messageByRemote(network, link.channelId, link.receiver, remoteId);
+        const known = await this.mapped(network, link, remoteId);
         if (known.length > 0) return;
         if (!(await this.passesDoubleBridgeGuards(network, link, event.sender, event.content.text))) return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
@@ -176,12 +176,7 @@ export class RemoteIn {
       case "edit": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
-        const [original] = await this.s.store.messageByRemote(
-          network,
-          link.channelId,
-          link.receiver,
-          event.id,
-        );
+        const [original] = await this.mapped(network, link, event.id);
         if (!original) return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
         const newContent = await this.toMatrixContent(network, event.content, intent);
@@ -204,7 +199,7 @@ export class RemoteIn {
       case "delete": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
-        const parts = await this.s.store.messageByRemote(network, link.channelId, link.receiver, event.id);
+        const parts = await this.mapped(network, link, event.id);
         for (const part of parts) {
           // Redact as the original sender when it is one of ours; the bot has the power to do it otherwise.
           const intent = this.s.isOurs(part.sender) ? this.s.intent(part.sender) : this.s.bot;
@@ -215,11 +210,11 @@ export class RemoteIn {
       case "reaction": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
-        const [target] = await this.s.store.messageByRemote(network, link.channelId, link.receiver, event.id);
+        const [target] = await this.mapped(network, link, event.id);
         if (!target) return;
         const reactionKey = `reaction:${event.id}:${event.sender.userId}:${event.key}`;
         if (
-          (await this.s.store.messageByRemote(network, link.channelId, link.receiver, reactionKey)).length > 0
+          (await this.mapped(network, link, reactionKey)).length > 0
         )
           return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
@@ -246,12 +241,7 @@ export class RemoteIn {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
         const reactionKey = `reaction:${event.id}:${event.sender.userId}:${event.key}`;
-        const [mapping] = await this.s.store.messageByRemote(
-          network,
-          link.channelId,
-          link.receiver,
-          reactionKey,
-        );
+        const [mapping] = await this.mapped(network, link, reactionKey);
         if (!mapping) return;
         await this.s
           .intent(mapping.sender)
@@ -306,12 +296,7 @@ export class RemoteIn {
       case "read": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
-        const [mapping] = await this.s.store.messageByRemote(
-          network,
-          link.channelId,
-          link.receiver,
-          event.upTo,
-        );
+        const [mapping] = await this.mapped(network, link, event.upTo);
         if (!mapping) return;
         const readerKey = `${event.fromLogin ?? event.userId} ${link.roomId}`;
         if (mapping.timestamp <= (this.readUpTo.get(readerKey) ?? -Infinity)) return;
@@ -325,6 +310,11 @@ export class RemoteIn {
         return;
       }
     }
+  }
+
+  /** The Matrix events a remote message became in this link's room. */
+  private mapped(network: string, link: RoomLink, remoteId: string): Promise<MessageMapping[]> {
+    return this.s.store.messageByRemote(network, link.channelId, link.receiver, remoteId);
   }
 
   /**
@@ -384,7 +374,7 @@ export class RemoteIn {
     const find = async (id: string | undefined) =>
       id === undefined
         ? undefined
-        : (await this.s.store.messageByRemote(network, link.channelId, link.receiver, id))[0];
+        : (await this.mapped(network, link, id))[0];
     const root = await find(threadRoot);
     const reply = await find(replyTo);
     if (root) {
