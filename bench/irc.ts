@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     ),
   );
   const registeredMs = Date.now() - t0;
-  let joinedMs = 0;
+  let joinedMs: number;
   for (;;) {
     const names = await listener.names("#bench");
     if (names.length >= PUPPETS + 2) {
