@@ -213,10 +213,7 @@ export class RemoteIn {
         const [target] = await this.mapped(network, link, event.id);
         if (!target) return;
         const reactionKey = `reaction:${event.id}:${event.sender.userId}:${event.key}`;
-        if (
-          (await this.mapped(network, link, reactionKey)).length > 0
-        )
-          return;
+        if ((await this.mapped(network, link, reactionKey)).length > 0) return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
         const eventId = await intent.sendEvent(
           link.roomId,
@@ -372,9 +369,7 @@ export class RemoteIn {
     threadRoot: string | undefined,
   ): Promise<Record<string, unknown> | null> {
     const find = async (id: string | undefined) =>
-      id === undefined
-        ? undefined
-        : (await this.mapped(network, link, id))[0];
+      id === undefined ? undefined : (await this.mapped(network, link, id))[0];
     const root = await find(threadRoot);
     const reply = await find(replyTo);
     if (root) {
