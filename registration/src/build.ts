@@ -66,9 +66,8 @@ function validateInput(input: RegistrationInput): void {
   if (!SERVER_NAME.test(input.domain)) {
     errors.push(`domain: "${input.domain}" is not a valid server_name (expected e.g. example.org)`);
   }
-  if (input.namespaces.length === 0) {
-    errors.push("namespaces: at least one bridge must be enabled");
-  }
+  // No bridge enabled is still a valid registration (the bot's own namespace): a fresh install
+  // starts, and the bridge tells the admin to enable one.
   input.namespaces.forEach((ns, i) => {
     const label = `namespaces[${i}]${ns.name ? ` (${ns.name})` : ""}`;
     if (ns.userPrefix === "") {

@@ -15,7 +15,9 @@ import {
   parseRegistration,
   validateAgainstSpec,
 } from "@switchboard/registration";
+import { spawn } from "node:child_process";
 import { runSwitchboard } from "../harness/switchboard.js";
+import { freePort } from "../harness/net.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const specsDir = resolve(repoRoot, "../shared/specs");
@@ -119,4 +121,49 @@ test("check-config reports bridge-specific errors with their path", async () => 
   const missing = await runSwitchboard(["check-config", "-c", "nope.yaml"], dir);
   assert.equal(missing.code, 1);
   assert.match(missing.output, /nope\.yaml: file not found/);
+});
+
+test("start on a fresh install: creates config.yaml, writes the registration, keeps retrying the homeserver, stops cleanly", async () => {
+  const fresh = await mkdtemp(join(tmpdir(), "switchboard-fresh-"));
+  try {
+    await writeFile(
+      join(fresh, "config.example.yaml"),
+      await readFile(join(repoRoot, "config.example.yaml"), "utf8"),
+    );
+    // The example points at 127.0.0.1:8008 and port 9000; move them to ports nothing listens on.
+    const port = await freePort();
+    const example = await readFile(join(fresh, "config.example.yaml"), "utf8");
+    await writeFile(
+      join(fresh, "config.example.yaml"),
+      example
+        .replace("url: http://127.0.0.1:8008", `url: http://127.0.0.1:${await freePort()}`)
+        .replace("port: 9000", `port: ${port}`)
+        .replace("retry_interval_ms: 5000", "retry_interval_ms: 200"),
+    );
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, "bin", "switchboard.js"), "start", "-c", "config.yaml", "--create-config"],
+      {
+        cwd: fresh,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const deadline = Date.now() + 30_000;
+    while (!/is not answering .*retrying in 200 ms \(attempt 2\)/.test(out)) {
+      assert.ok(Date.now() < deadline, `no retry line within 30 s:\n${out}`);
+      assert.equal(child.exitCode, null, `exited early:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(existsSync(join(fresh, "config.yaml")), "config.yaml created from the example");
+    const reg = parseRegistration(await readFile(join(fresh, "registration.yaml"), "utf8"));
+    assert.equal(reg.sender_localpart, "switchboard");
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, out);
+  } finally {
+    await rm(fresh, { recursive: true, force: true });
+  }
 });

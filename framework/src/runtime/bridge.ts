@@ -147,6 +147,11 @@ export class Bridge {
     const { config } = this.opts;
     const s = this.services;
     await this.opts.store.open();
+    if (s.networks.size === 0) {
+      this.log.warn(
+        "no bridge is enabled: set bridges.<name>.enabled in the config (only the bot runs until then)",
+      );
+    }
     this.port = await this.appservice.listen(config.appservice.port, config.appservice.bind);
     this.log.info({ port: this.port, bind: config.appservice.bind }, "appservice listening");
     await this.waitForHomeserver();
