@@ -110,7 +110,9 @@ export type RemoteEvent =
   | { type: "profile"; user: RemoteUser }
   | { type: "chat-update"; chat: ChatRef; name?: string; topic?: string; avatar?: RemoteMedia | null }
   | { type: "typing"; chat: ChatRef; userId: string; typing: boolean }
-  | { type: "read"; chat: ChatRef; userId: string; upTo: string; fromLogin?: string };
+  | { type: "read"; chat: ChatRef; userId: string; upTo: string; fromLogin?: string }
+  /** A remote user's standing in the chat (e.g. IRC channel operator): their ghost's power level; 0 clears it. */
+  | { type: "power"; chat: ChatRef; userId: string; level: number };
 
 /** What `ctx.emit` accepts: the event, plus a key the network can redeliver it under. */
 export interface EmitOptions {

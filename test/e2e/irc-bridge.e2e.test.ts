@@ -191,6 +191,34 @@ describe(`IRC bridge on ${kind}`, () => {
     await carol.waitFor((l) => l.type === "join" && l.nick === "erin[m]");
   });
 
+  test("an IRC channel operator's ghost gets the configured power level, and loses it with -o", async () => {
+    const oper = await IrcPerson.connect(ircd, "oper");
+    people.push(oper);
+    await oper.join("#room");
+    await alice.waitForEvent(
+      room,
+      (e) => e.type === "m.room.member" && e.state_key === "@irc_test_oper:localhost",
+    );
+    // carol created #room, so she is its operator.
+    carol.client.raw("MODE", "#room", "+o", "oper");
+    const levels = async () =>
+      (
+        await alice.request<{ users?: Record<string, number> }>(
+          "GET",
+          `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/state/m.room.power_levels/`,
+        )
+      ).users ?? {};
+    await until(
+      "oper's ghost at power level 50",
+      async () => (await levels())["@irc_test_oper:localhost"] === 50,
+    );
+    carol.client.raw("MODE", "#room", "-o", "oper");
+    await until(
+      "oper's ghost back to the default",
+      async () => (await levels())["@irc_test_oper:localhost"] === undefined,
+    );
+  });
+
   test("plumbing: a room admin links a room, a non-admin cannot", async () => {
     await carol.join("#plumbed");
     const frank = await env.hs.registerUser("frank");

@@ -51,6 +51,8 @@ export const IrcNetworkSchema = Type.Object(
     max_lines: Type.Integer({ minimum: 1, default: 5 }),
     /** How an edit is sent: "star" repeats the corrected line as "* new text"; "diff" sends "s/old/new/". */
     edit_style: Type.Union([Type.Literal("star"), Type.Literal("diff")], { default: "star" }),
+    /** Matrix power level for channel operators' ghosts (0: do not mirror operator status). */
+    ops_power_level: Type.Integer({ minimum: 0, maximum: 100, default: 50 }),
     /** Keys of +k channels. */
     channel_keys: Type.Record(Type.String(), Type.String(), { default: {} }),
     /** Only users whose puppet is a channel operator may plumb a channel. */

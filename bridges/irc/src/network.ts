@@ -252,6 +252,18 @@ export class IrcNetwork {
         else set.delete(flag);
       }
       this.modes.set(this.lower(e.target), set);
+      // Operator status (+o nick) becomes the ghost's power level in the room.
+      const level = this.config.ops_power_level;
+      if (level <= 0) return;
+      for (const m of e.modes) {
+        if (m.mode.slice(1) !== "o" || !m.param || this.isOurNick(m.param)) continue;
+        void this.emit({
+          type: "power",
+          chat: this.chat(e.target),
+          userId: userId(this.name, this.lower(m.param)),
+          level: m.mode.startsWith("+") ? level : 0,
+        });
+      }
     });
     c.on("irc error", (e) => void this.onIrcError(e, conn));
   }

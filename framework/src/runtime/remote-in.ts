@@ -290,6 +290,29 @@ export class RemoteIn {
         await intent.setTyping(link.roomId, event.typing);
         return;
       }
+      case "power": {
+        const link = await this.roomFor(network, event.chat, false);
+        if (!link) return;
+        const ghost = this.ghosts.userId(network, event.userId);
+        const pl =
+          (await this.s.bot.getState<{ users?: Record<string, number> }>(
+            link.roomId,
+            "m.room.power_levels",
+          )) ?? {};
+        const users = { ...(pl.users ?? {}) };
+        if ((users[ghost] ?? 0) === event.level) return;
+        if (event.level > 0) users[ghost] = event.level;
+        else delete users[ghost];
+        await this.s.bot
+          .sendState(link.roomId, "m.room.power_levels", "", { ...pl, users })
+          .catch((err: unknown) => {
+            this.s.log.warn(
+              { err: String(err), roomId: link.roomId },
+              "could not mirror a remote role into power levels",
+            );
+          });
+        return;
+      }
       case "read": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
