@@ -125,6 +125,35 @@ describe(`IRC bridge on ${kind}`, () => {
     );
   });
 
+  test("an edit goes out as a corrected line; a very long message as a link to a text file; a reply quotes", async () => {
+    const original = await alice.sendText(room, "teh typo");
+    await carol.waitFor((l) => l.text === "teh typo");
+    await alice.sendMessage(room, {
+      msgtype: "m.text",
+      body: "* the typo",
+      "m.new_content": { msgtype: "m.text", body: "the typo" },
+      "m.relates_to": { rel_type: "m.replace", event_id: original },
+    });
+    await carol.waitFor((l) => l.type === "privmsg" && l.nick === "alice[m]" && l.text === "* the typo");
+
+    await alice.sendText(room, Array.from({ length: 10 }, (_, i) => `row ${i}`).join("\n"));
+    const link = await carol.waitFor((l) => l.type === "privmsg" && l.text.includes("full message:"));
+    assert.match(
+      link.text,
+      /^row 0… \(full message: http:\/\/127\.0\.0\.1:\d+\/_matrix\/media\/v3\/download\/localhost\/\w+\)$/,
+    );
+    assert.ok(!carol.seen.some((l) => l.text === "row 9"), "not flooded line by line");
+
+    carol.say("#room", "what time is it?");
+    const question = await alice.waitForEvent(room, (e) => e.content.body === "what time is it?");
+    await alice.sendMessage(room, {
+      msgtype: "m.text",
+      body: "> <@irc_test_carol:localhost> what time is it?\n\nnoon",
+      "m.relates_to": { "m.in_reply_to": { event_id: question.event_id } },
+    });
+    await carol.waitFor((l) => l.type === "privmsg" && l.text === 'carol: "what time is it?" <- noon');
+  });
+
   test("CR/LF in a message or a display name send nothing but the intended line", async () => {
     const spy = await IrcPerson.connect(ircd, "spy");
     people.push(spy);
