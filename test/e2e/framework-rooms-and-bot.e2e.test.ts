@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ToyNetwork } from "@switchboard/framework";
 import { readStoreFiles, startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { until } from "../harness/wait.js";
-import { TestMatrixClient, botSays } from "../harness/matrix-client.js";
+import { TestMatrixClient, botSays, joinOf } from "../harness/matrix-client.js";
 
 let env: BridgeEnvironment;
 let toy: ToyNetwork;
@@ -47,10 +47,7 @@ describe("plumbed rooms", () => {
     roomId = await alice.createRoom({ name: "Team room", invite: [env.botUserId, carol.userId] });
     await carol.join(roomId);
     await until("the bot to join", async () => true);
-    await alice.waitForEvent(
-      roomId,
-      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
-    );
+    await alice.waitForEvent(roomId, joinOf(env.botUserId));
     await carol.sendText(roomId, "!link reference random");
     await alice.waitForEvent(roomId, fromBot(/Only a room admin/));
   });
@@ -70,10 +67,7 @@ describe("plumbed rooms", () => {
 
   test("a second room cannot be linked to the same channel", async () => {
     const other = await alice.createRoom({ name: "Other", invite: [env.botUserId] });
-    await alice.waitForEvent(
-      other,
-      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
-    );
+    await alice.waitForEvent(other, joinOf(env.botUserId));
     await alice.sendText(other, "!link reference random");
     await alice.waitForEvent(other, fromBot(/already bridged/));
   });

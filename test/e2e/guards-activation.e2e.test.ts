@@ -14,6 +14,7 @@ import {
   botSays,
   dmWithBot as openBotDm,
   type MatrixTestEvent,
+  joinOf,
 } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
@@ -164,10 +165,7 @@ describe("double-bridge detection", () => {
   test("a second room cannot be plumbed to a channel that has a portal; an admin can migrate", async () => {
     const portal = await alice.join("#reference_general:localhost");
     const second = await alice.createRoom({ name: "Second", invite: [env.botUserId] });
-    await alice.waitForEvent(
-      second,
-      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
-    );
+    await alice.waitForEvent(second, joinOf(env.botUserId));
     await alice.sendText(second, "!link reference general");
     await alice.waitForEvent(
       second,
@@ -175,10 +173,7 @@ describe("double-bridge detection", () => {
     );
 
     const target = await admin.createRoom({ name: "Official", invite: [env.botUserId, alice.userId] });
-    await admin.waitForEvent(
-      target,
-      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
-    );
+    await admin.waitForEvent(target, joinOf(env.botUserId));
     await admin.sendText(target, "!link reference general migrate");
     await admin.waitForEvent(target, fromBot(/Linked this room/));
     const tomb = await alice.request<{ replacement_room: string }>(
@@ -203,10 +198,7 @@ describe("double-bridge detection", () => {
       protocol: { id: "reference", displayname: "Toy network" },
       channel: { id: "random" },
     });
-    await alice.waitForEvent(
-      room,
-      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
-    );
+    await alice.waitForEvent(room, joinOf(env.botUserId));
     await alice.sendText(room, "!link reference random");
     await alice.waitForEvent(room, fromBot(/Not linking: .*@otherbot:localhost already bridges this room/));
   });
@@ -215,10 +207,7 @@ describe("double-bridge detection", () => {
     const puppet = await env.hs.registerUser("irc_someone");
     const room = await alice.createRoom({ name: "Has puppets", invite: [env.botUserId, puppet.userId] });
     await new TestMatrixClient(env.hs.url, puppet.accessToken, puppet.userId).join(room);
-    await alice.waitForEvent(
-      room,
-      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
-    );
+    await alice.waitForEvent(room, joinOf(env.botUserId));
     await alice.sendText(room, "!link reference random");
     await alice.waitForEvent(
       room,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ToyNetwork } from "@switchboard/framework";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
-import { TestMatrixClient, botSays, dmWithBot as openBotDm } from "../harness/matrix-client.js";
+import { TestMatrixClient, botSays, dmWithBot as openBotDm, joinOf } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
 let env: BridgeEnvironment;
@@ -51,10 +51,7 @@ describe("a channel bridged twice", () => {
   test("with the double-bridge check off, the second link goes through and the echo guard pauses the loop", async () => {
     const portal = await alice.join("#reference_general:localhost");
     const second = await alice.createRoom({ name: "Second", invite: [env.botUserId] });
-    await alice.waitForEvent(
-      second,
-      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
-    );
+    await alice.waitForEvent(second, joinOf(env.botUserId));
     await alice.sendText(second, "!link reference general");
     await alice.waitForEvent(second, fromBot(/Linked this room/));
 

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ircdKindFromEnv, startIrcd, type Ircd } from "../harness/ircd.js";
 import { IrcPerson, connectMany } from "../harness/irc-client.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
-import { TestMatrixClient, botSays } from "../harness/matrix-client.js";
+import { TestMatrixClient, botSays, joinOf } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
 const kind = ircdKindFromEnv();
@@ -254,10 +254,7 @@ describe(`IRC bridge on ${kind}`, () => {
     const fr = new TestMatrixClient(env.hs.url, frank.accessToken, frank.userId);
     const plumbed = await alice.createRoom({ name: "Plumbed", invite: [env.botUserId, frank.userId] });
     await fr.join(plumbed);
-    await alice.waitForEvent(
-      plumbed,
-      (e) => e.type === "m.room.member" && e.state_key === env.botUserId && e.content.membership === "join",
-    );
+    await alice.waitForEvent(plumbed, joinOf(env.botUserId));
     await fr.sendText(plumbed, "!link irc test #plumbed");
     await alice.waitForEvent(plumbed, fromBot(/Only a room admin/));
     await alice.sendText(plumbed, "!link irc test #plumbed");

@@ -134,3 +134,8 @@ export async function dmWithBot(client: TestMatrixClient, botUserId: string): Pr
   await client.waitForEvent(room, botSays(botUserId, /Say `help`/));
   return room;
 }
+
+/** Matches the member event of `userId` joining. */
+export function joinOf(userId: string): (e: MatrixTestEvent) => boolean {
+  return (e) => e.type === "m.room.member" && e.state_key === userId && e.content.membership === "join";
+}
