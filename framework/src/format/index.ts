@@ -16,6 +16,17 @@ export {
 } from "./content.js";
 export { escapeHtml, escapeHtmlAttribute } from "./escape.js";
 export { escapeMarkdown, htmlToMarkdown, htmlToPlain, type HtmlToTextOptions } from "./html-to-text.js";
+export {
+  type Around,
+  type InlineFormat,
+  type InlineWriter,
+  type MarkersDialect,
+  type MarkKind,
+  type MarkupDialect,
+  type StylesDialect,
+} from "./markup-dialect.js";
+export { sameLink } from "./markup-links.js";
+export { renderHtml } from "./markup-writer.js";
 export { parsePills, pill, userMentionsContent, type Pill } from "./mentions.js";
 export { parseMatrixLink, roomPermalink, userPermalink, type MatrixLink } from "./permalinks.js";
 export {
