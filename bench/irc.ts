@@ -5,19 +5,13 @@
  * puppet connection, and lines per second each way.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { pino } from "pino";
-import type { BridgeContext, RemoteEvent } from "@switchboard/framework";
 import { IrcConnector } from "@switchboard/bridge-irc";
 import { ircdKindFromEnv, startIrcd } from "../test/harness/ircd.js";
 import { IrcPerson } from "../test/harness/irc-client.js";
+import { benchNetwork, heapMb, stubContext } from "./irc-stub.js";
 
 const PUPPETS = Number(process.env.BENCH_IRC_PUPPETS ?? 1000);
 const MESSAGES = Number(process.env.BENCH_IRC_MESSAGES ?? 5000);
-
-function heapMb(): number {
-  (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().heapUsed / 1024 / 1024;
-}
 
 async function main(): Promise<void> {
   if (!(globalThis as { gc?: () => void }).gc) {
@@ -25,50 +19,9 @@ async function main(): Promise<void> {
   }
   const kind = ircdKindFromEnv();
   const ircd = await startIrcd({ kind });
-  const received: number[] = [];
-  const kv = new Map<string, unknown>();
-  const ctx: BridgeContext = {
-    network: "irc",
-    config: {
-      enabled: true,
-      networks: {
-        bench: {
-          host: ircd.host,
-          port: ircd.port,
-          tls: false,
-          bot_nick: "benchbot",
-          nick_template: "{name}[m]",
-          ident_template: "{localpart}",
-          realname_template: "{userId} (Matrix)",
-          max_clients: PUPPETS + 10,
-          idle_timeout_seconds: 0,
-          excluded_users: [],
-          sync_membership: { irc_to_matrix: false, matrix_to_irc: true },
-          send_rate: { lines_per_second: 1000, burst: 1000 },
-          reconnect_initial_delay_ms: 1000,
-          connect_concurrency: Math.min(8, ircd.limits.listenBacklog),
-          max_lines: 5,
-          edit_style: "star",
-          channel_keys: {},
-          plumb_ops_only: false,
-          allowed_commands: [],
-        },
-      },
-    },
-    log: pino({ level: "warn" }),
-    emit: async (event: RemoteEvent) => {
-      if (event.type === "message") received.push(Date.now());
-    },
-    kvGet: async <T>(key: string) => (kv.get(key) as T | undefined) ?? null,
-    kvSet: async (key, value) => void kv.set(key, value),
-    mentionHtml: (_id, name) => name,
-    loginFailed: async () => {},
-    notifyUser: async () => {},
-    uploadMedia: async () => ({ mxc: "mxc://x/y", httpUrl: "http://x/y" }),
-    noticeInChat: async () => {},
-    openDm: async () => "!dm:x",
-    linkedChats: async () => [{ channelId: "bench/#bench" }],
-  };
+  const { ctx, received } = stubContext({ bench: benchNetwork(ircd, PUPPETS) }, [
+    { channelId: "bench/#bench" },
+  ]);
   const connector = new IrcConnector();
   await connector.start(ctx);
   const listener = await IrcPerson.connect(ircd, "listener");

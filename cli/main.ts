@@ -1,5 +1,6 @@
 import { runCli, ReferenceConnector, type ConnectorFactory } from "@switchboard/framework";
 import { IrcConnector } from "@switchboard/bridge-irc";
+import { SlackConnector } from "@switchboard/bridge-slack";
 
 /**
  * Every bridge Switchboard ships, by config key. The framework takes them as factories so
@@ -7,6 +8,7 @@ import { IrcConnector } from "@switchboard/bridge-irc";
  */
 export const connectors: Record<string, ConnectorFactory> = {
   irc: () => new IrcConnector(),
+  slack: () => new SlackConnector(),
   reference: () => new ReferenceConnector(),
 };
 

@@ -38,6 +38,14 @@ export interface ChatInfo {
   isPrivate?: boolean;
   /** For DMs: the remote user on the other side. */
   otherUser?: RemoteUser;
+  /** The group the chat belongs to (a Slack workspace, a Discord server): its portals share a Matrix space. */
+  space?: RemoteSpace;
+}
+
+export interface RemoteSpace {
+  /** Stable id of the group on the network (a team id). */
+  id: string;
+  name: string;
 }
 
 export type MessageKind = "text" | "notice" | "emote" | "image" | "file" | "audio" | "video";
@@ -258,8 +266,11 @@ export interface Connector {
   getChat(chat: ChatRef, login?: RemoteLogin): Promise<ChatInfo | null>;
   /** Describes a remote user, or null when unknown. */
   getUser(userId: string): Promise<RemoteUser | null>;
-  /** Maps the part of a portal alias after the bridge's prefix ("#rust" of #irc_libera_#rust) to a chat. */
-  chatFromAlias(aliasSuffix: string): ChatRef | null;
+  /**
+   * Maps the part of a portal alias after the bridge's prefix ("#rust" of #irc_libera_#rust) to a
+   * chat; also what `!link <network> <channel>` names. May look the name up remotely.
+   */
+  chatFromAlias(aliasSuffix: string): ChatRef | null | Promise<ChatRef | null>;
   /** The inverse: the alias suffix for a chat, or null when the chat has no public alias (DMs). */
   aliasFor(chat: ChatRef): string | null;
   /**
@@ -354,6 +365,16 @@ export interface HandlesMembership {
   handleMatrixLeave(chat: ChatRef, sender: MatrixSender): Promise<void>;
 }
 
+/**
+ * Networks with a channel role a Matrix power level can stand for (IRC channel operator): the
+ * way back of the `power` remote event. Called for Matrix users only, never for ghosts or the
+ * bot, so a role the bridge mirrored into the room does not bounce back.
+ */
+export interface HandlesPowerLevels {
+  /** `user`'s power level in the chat's room went from `previous` to `level`. */
+  handleMatrixPowerLevel(chat: ChatRef, user: MatrixSender, level: number, previous: number): Promise<void>;
+}
+
 /** Networks where a Matrix user can start a private chat with a remote user. */
 export interface StartsDms {
   /** The DM chat between a Matrix user (their login or puppet) and a remote user, or null if impossible. */
@@ -389,3 +410,5 @@ export const supportsTyping = (c: Connector): c is Connector & HandlesTyping =>
   typeof (c as Partial<HandlesTyping>).setTyping === "function";
 export const supportsForeignBridges = (c: Connector): c is Connector & DetectsForeignBridges =>
   typeof (c as Partial<DetectsForeignBridges>).foreignPuppetOf === "function";
+export const supportsPowerLevels = (c: Connector): c is Connector & HandlesPowerLevels =>
+  typeof (c as Partial<HandlesPowerLevels>).handleMatrixPowerLevel === "function";

@@ -6,7 +6,7 @@ import type { Ircd } from "./ircd.js";
  * sees, with waits that time out instead of hanging.
  */
 export interface SeenLine {
-  type: "privmsg" | "notice" | "action" | "join" | "part" | "quit" | "nick" | "raw";
+  type: "privmsg" | "notice" | "action" | "join" | "part" | "quit" | "nick" | "mode" | "raw";
   nick: string;
   target: string;
   text: string;
@@ -33,6 +33,16 @@ export class IrcPerson {
     this.client.on("nick", (e) =>
       this.seen.push({ type: "nick", nick: e.nick, target: e.new_nick, text: "" }),
     );
+    // One line per mode change, text "+o nick" or "+i": who set it is `nick`.
+    this.client.on("mode", (e) => {
+      for (const m of e.modes)
+        this.seen.push({
+          type: "mode",
+          nick: e.nick ?? "",
+          target: e.target,
+          text: m.param ? `${m.mode} ${m.param}` : m.mode,
+        });
+    });
   }
 
   static async connect(ircd: Ircd, nick: string): Promise<IrcPerson> {

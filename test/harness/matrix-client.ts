@@ -62,6 +62,15 @@ export class TestMatrixClient {
     return this.sendMessage(roomId, { msgtype: "m.text", body });
   }
 
+  /** The room's latest `limit` timeline events, oldest first (/messages, without touching /sync). */
+  async timeline(roomId: string, limit = 100): Promise<MatrixTestEvent[]> {
+    const res = await this.request<{ chunk: MatrixTestEvent[] }>(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=${limit}`,
+    );
+    return res.chunk.reverse();
+  }
+
   /** Long-polls /sync until `match` finds a timeline event in `roomId`, or throws after timeoutMs. */
   async waitForEvent(
     roomId: string,

@@ -53,6 +53,14 @@ export const IrcNetworkSchema = Type.Object(
     edit_style: Type.Union([Type.Literal("star"), Type.Literal("diff")], { default: "star" }),
     /** Matrix power level for channel operators' ghosts (0: do not mirror operator status). */
     ops_power_level: Type.Integer({ minimum: 0, maximum: 100, default: 50 }),
+    /**
+     * The way back: a Matrix user whose power level in a bridged room reaches this gets +o on
+     * their puppet (given by the bridge bot, which must be a channel operator), and -o below it.
+     * null: Matrix power levels are not mirrored to IRC. Ghosts' levels are never mirrored.
+     */
+    ops_from_power_level: Type.Union([Type.Integer({ minimum: 1, maximum: 100 }), Type.Null()], {
+      default: null,
+    }),
     /** Keys of +k channels. */
     channel_keys: Type.Record(Type.String(), Type.String(), { default: {} }),
     /** Only users whose puppet is a channel operator may plumb a channel. */

@@ -1,31 +1,15 @@
 import { Client } from "irc-framework";
 import type { Logger } from "pino";
 import type { IrcNetworkConfig } from "./config.js";
+import type { ConnectLimiter, ServerReachability } from "./pacing.js";
 
 /**
  * One IRC connection (the bridge bot's or a Matrix user's puppet) on top of irc-framework:
  * it reconnects by itself with backoff and jitter, rejoins its channels, and sends through a
  * queue with the network's flood limits. Lines queued while disconnected are delivered after
- * the reconnect, never dropped. The caller has sanitized every argument (no CR/LF/NUL).
+ * the reconnect, never dropped. After an outage, puppets wait for the bot's connection to
+ * find the server again (`pacing.ts`). The caller has sanitized every argument (no CR/LF/NUL).
  */
-
-/** Caps how many connections of a network are being opened at once. */
-export class ConnectLimiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly concurrency: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await task();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
 
 export interface ConnectionOptions {
   config: IrcNetworkConfig;
@@ -36,10 +20,24 @@ export interface ConnectionOptions {
   nextNick: (attempt: number) => string;
   sasl?: { account: string; password: string };
   limiter: ConnectLimiter;
+  /**
+   * The bot's connection "leads": it probes the server after an outage, reports whether it
+   * answers, and jumps the connect queue. The others (puppets) wait for it.
+   */
+  leads: boolean;
+  server: ServerReachability;
   log: Logger;
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** The bot probes more often than a puppet would retry: every puppet waits on its answer. */
+const LEADER_MAX_BACKOFF_MS = 15_000;
+/** A puppet waiting for the bot tries on its own after this long (the bot may be refused alone). */
+const WAIT_FOR_LEADER_MAX_MS = 5 * 60_000;
+/** A refused JOIN is retried when the user speaks again, but not for every line of a burst. */
+const REJOIN_INTERVAL_MS = 5_000;
+/** Channel member modes that may give +o to others (operator, and founder/admin where servers have them). */
+const OPERATOR_MODES = new Set(["o", "a", "q"]);
 
 export class IrcConnection {
   readonly client: Client;
@@ -47,6 +45,9 @@ export class IrcConnection {
   private stopping = false;
   private readonly wanted = new Map<string, { name: string; key?: string }>();
   private readonly joined = new Set<string>();
+  private readonly lastJoinAt = new Map<string, number>();
+  /** Per channel, this connection's own member modes (o, v, …), from NAMES and MODE. */
+  private readonly memberModes = new Map<string, Set<string>>();
   private readonly queue: string[][] = [];
   private tokens: number;
   private refill: NodeJS.Timeout | null = null;
@@ -57,6 +58,10 @@ export class IrcConnection {
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** Last time the Matrix user behind it did something (idle puppets quit). */
   lastActive = Date.now();
+  /** TCP connections opened so far (first connect and every reconnect). */
+  connectAttempts = 0;
+  /** "nick!ident@host" as the server last showed it in our own JOIN (to match bans against). */
+  hostmask: string | null = null;
 
   constructor(private readonly opts: ConnectionOptions) {
     this.tokens = opts.config.send_rate.burst;
@@ -73,14 +78,34 @@ export class IrcConnection {
     this.client.on("nick in use", () => this.tryNextNick());
     this.client.on("nick invalid", () => this.tryNextNick());
     this.client.on("join", (e) => {
-      if (this.isMe(e.nick)) this.joined.add(this.lower(e.channel));
+      if (!this.isMe(e.nick)) return;
+      this.joined.add(this.lower(e.channel));
+      if (e.ident && e.hostname) this.hostmask = `${e.nick}!${e.ident}@${e.hostname}`;
     });
     this.client.on("part", (e) => {
-      if (this.isMe(e.nick)) this.joined.delete(this.lower(e.channel));
+      if (this.isMe(e.nick)) this.left(e.channel);
     });
     this.client.on("kick", (e) => {
-      if (this.isMe(e.kicked)) this.joined.delete(this.lower(e.channel));
+      if (this.isMe(e.kicked)) this.left(e.channel);
     });
+    this.client.on("userlist", (e) => {
+      const me = e.users.find((u) => this.isMe(u.nick));
+      if (me) this.memberModes.set(this.lower(e.channel), new Set(me.modes));
+    });
+    this.client.on("mode", (e) => {
+      const modes = this.memberModes.get(this.lower(e.target));
+      if (!modes) return;
+      for (const m of e.modes) {
+        if (!m.param || !this.isMe(m.param)) continue;
+        if (m.mode.startsWith("+")) modes.add(m.mode.slice(1));
+        else modes.delete(m.mode.slice(1));
+      }
+    });
+  }
+
+  private left(channel: string): void {
+    this.joined.delete(this.lower(channel));
+    this.memberModes.delete(this.lower(channel));
   }
 
   get nick(): string {
@@ -108,26 +133,67 @@ export class IrcConnection {
     return this.joined.has(this.lower(channel));
   }
 
+  /** Whether this connection may give or take channel operator status in the channel. */
+  isOperator(channel: string): boolean {
+    const modes = this.memberModes.get(this.lower(channel));
+    return modes !== undefined && [...modes].some((m) => OPERATOR_MODES.has(m));
+  }
+
+  /** Resolves true once this connection is in the channel, false after `timeoutMs`. */
+  whenIn(channel: string, timeoutMs: number): Promise<boolean> {
+    if (this.inChannel(channel)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onJoin = (e: { nick: string; channel: string }) => {
+        if (this.isMe(e.nick) && this.lower(e.channel) === this.lower(channel)) finish(true);
+      };
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.client.off("join", onJoin);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.client.on("join", onJoin);
+    });
+  }
+
   /** Connects (through the network's limiter); resolves once registered the first time. */
   start(): Promise<void> {
     this.connect();
     return this.registeredOnce;
   }
 
-  private connect(): void {
-    const { config, nick, username, realname, sasl } = this.opts;
+  private connect(afterWaiting = false): void {
+    const { config, nick, username, realname, sasl, server } = this.opts;
+    if (!this.opts.leads && !server.isUp && !afterWaiting) {
+      void server.whenUp(WAIT_FOR_LEADER_MAX_MS * (0.5 + Math.random())).then(() => {
+        // The server answers again: this connection's failures were the outage's, not its own.
+        this.backoffMs = config.reconnect_initial_delay_ms;
+        if (!this.stopping) this.connect(true);
+      });
+      return;
+    }
     void this.opts.limiter.run(
       () =>
         new Promise<void>((resolve) => {
-          // Free the limiter slot when registration ends either way.
+          // Stopped while waiting for a slot: nothing to open.
+          if (this.stopping) return resolve();
+          // The slot guards the server's accept queue (its listen backlog), so it is free as soon
+          // as the server says anything: registration itself (ident and DNS lookups, CAP, a
+          // server's own registration delay) can take seconds, and that pace is the server's.
+          const fromServer = (e: { from_server: boolean }) => {
+            if (e.from_server) done();
+          };
           const done = () => {
+            this.client.off("raw", fromServer);
             this.client.off("registered", done);
             this.client.off("close", done);
             resolve();
           };
+          this.client.on("raw", fromServer);
           this.client.on("registered", done);
           this.client.on("close", done);
           this.nickAttempt = 0;
+          this.connectAttempts++;
           this.client.connect({
             host: config.host,
             port: config.port,
@@ -140,6 +206,7 @@ export class IrcConnection {
             auto_reconnect: false,
           });
         }),
+      { first: this.opts.leads },
     );
   }
 
@@ -154,9 +221,14 @@ export class IrcConnection {
   private onRegistered(): void {
     this.ready = true;
     this.backoffMs = this.opts.config.reconnect_initial_delay_ms;
+    if (this.opts.leads) this.opts.server.set(true);
     this.resolveRegistered();
     // Rejoin first so queued messages land in channels we are in.
-    const joins = [...this.wanted.values()].map((c) => (c.key ? ["JOIN", c.name, c.key] : ["JOIN", c.name]));
+    const now = Date.now();
+    const joins = [...this.wanted].map(([k, c]) => {
+      this.lastJoinAt.set(k, now);
+      return c.key ? ["JOIN", c.name, c.key] : ["JOIN", c.name];
+    });
     this.queue.unshift(...joins);
     this.pump();
   }
@@ -165,9 +237,11 @@ export class IrcConnection {
     const wasReady = this.ready;
     this.ready = false;
     this.joined.clear();
+    this.memberModes.clear();
+    if (this.opts.leads) this.opts.server.set(false);
     if (this.stopping) return;
     const delay = this.backoffMs / 2 + Math.random() * this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.leads ? LEADER_MAX_BACKOFF_MS : MAX_BACKOFF_MS);
     this.opts.log.info(
       { nick: this.opts.nick, delay: Math.round(delay), wasReady },
       "IRC connection closed; reconnecting",
@@ -179,15 +253,41 @@ export class IrcConnection {
     this.reconnectTimer.unref();
   }
 
-  join(channel: string, key?: string): void {
+  /**
+   * Wants the channel (joined now and after every reconnect). A channel wanted but not joined
+   * (kicked, refused) is tried again, at most every few seconds: the user spoke, so they
+   * expect to be there, and if IRC still refuses, the room is told why again. Returns whether
+   * a JOIN went out now.
+   */
+  join(channel: string, key?: string): boolean {
     const k = this.lower(channel);
-    if (this.wanted.has(k)) return;
-    this.wanted.set(k, { name: channel, key });
-    if (this.ready) this.send("JOIN", ...(key ? [channel, key] : [channel]));
+    const known = this.wanted.get(k);
+    if (known) {
+      if (key) known.key = key;
+      if (this.joined.has(k) || Date.now() - (this.lastJoinAt.get(k) ?? 0) < REJOIN_INTERVAL_MS) return false;
+    } else {
+      this.wanted.set(k, { name: channel, key });
+    }
+    return this.sendJoin(k);
+  }
+
+  /** Tries a wanted channel again now, not waiting for the user to speak (we were invited). */
+  rejoin(channel: string): void {
+    const k = this.lower(channel);
+    if (this.wanted.has(k) && !this.joined.has(k)) this.sendJoin(k);
+  }
+
+  private sendJoin(k: string): boolean {
+    const c = this.wanted.get(k);
+    if (!c || !this.ready) return false;
+    this.lastJoinAt.set(k, Date.now());
+    this.send("JOIN", ...(c.key ? [c.name, c.key] : [c.name]));
+    return true;
   }
 
   part(channel: string, message?: string): void {
     const k = this.lower(channel);
+    this.lastJoinAt.delete(k);
     if (!this.wanted.delete(k)) return;
     if (this.ready) this.send("PART", ...(message ? [channel, message] : [channel]));
   }

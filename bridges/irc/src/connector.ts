@@ -9,6 +9,7 @@ import type {
   Connector,
   HandlesEdits,
   HandlesMembership,
+  HandlesPowerLevels,
   HasCommands,
   ListsMembers,
   MatrixMessage,
@@ -30,7 +31,7 @@ import {
   splitMessage,
 } from "./format/index.js";
 import * as ids from "./ids.js";
-import { IrcNetwork } from "./network.js";
+import { IrcNetwork, type NetworkStats } from "./network.js";
 
 /**
  * The IRC bridge's connector: IRC networks behind the framework's contract. IRC has no
@@ -42,7 +43,15 @@ import { IrcNetwork } from "./network.js";
 const PREFIX_ESTIMATE = 100;
 
 export class IrcConnector
-  implements Connector, ListsMembers, ChecksPlumbing, HandlesEdits, HandlesMembership, HasCommands, StartsDms
+  implements
+    Connector,
+    ListsMembers,
+    ChecksPlumbing,
+    HandlesEdits,
+    HandlesMembership,
+    HandlesPowerLevels,
+    HasCommands,
+    StartsDms
 {
   readonly id = "irc";
   readonly displayName = "IRC";
@@ -96,6 +105,11 @@ export class IrcConnector
     this.networks.clear();
   }
 
+  /** Per network: connections up and connection attempts so far (for benchmarks and operators). */
+  stats(): NetworkStats[] {
+    return [...this.networks.values()].map((n) => n.stats());
+  }
+
   private network(chat: ChatRef): { net: IrcNetwork; name: string } {
     const parts = ids.splitId(chat.channelId);
     const net = parts ? this.networks.get(parts.network) : undefined;
@@ -142,7 +156,11 @@ export class IrcConnector
       };
     }
     if (!isValidChannel(name)) return null;
-    if (!(await net.ensureBotIn(name))) return null;
+    if (!(await net.ensureBotIn(name))) {
+      // Kept out (+i, +k, banned): the room is still made, and whoever joins it is told why
+      // (the alias query does not say who asked). The bot gets in once invited or given the key.
+      return net.refusal(name) ? { name } : null;
+    }
     const modes = net.modes.get(net.lower(name)) ?? new Set<string>();
     return { name, topic: net.topics.get(net.lower(name)), isPrivate: modes.has("s") || modes.has("p") };
   }
@@ -185,9 +203,23 @@ export class IrcConnector
 
   async handleMatrixJoin(chat: ChatRef, sender: MatrixSender): Promise<void> {
     const { net, name } = this.network(chat);
-    if (chat.receiver || !net.config.sync_membership.matrix_to_irc) return;
+    if (chat.receiver) return;
+    const refusal = net.refusal(name);
+    if (refusal) await this.ctx.noticeInChat(chat, refusal);
+    if (!net.config.sync_membership.matrix_to_irc) return;
     const conn = await net.puppetFor(sender);
-    conn?.join(name, net.config.channel_keys[name]);
+    conn?.join(name, net.keyFor(name));
+  }
+
+  async handleMatrixPowerLevel(
+    chat: ChatRef,
+    user: MatrixSender,
+    level: number,
+    previous: number,
+  ): Promise<void> {
+    const { net, name } = this.network(chat);
+    if (chat.receiver) return;
+    await net.operators.apply(name, user, level, previous);
   }
 
   async handleMatrixLeave(chat: ChatRef, sender: MatrixSender): Promise<void> {
@@ -200,7 +232,7 @@ export class IrcConnector
   private async speaker(net: IrcNetwork, sender: MatrixSender, target: string, isChannel: boolean) {
     const puppet = await net.puppetFor(sender);
     const conn = puppet ?? net.bot;
-    if (isChannel) conn.join(target, net.config.channel_keys[target]);
+    if (isChannel) conn.join(target, net.keyFor(target));
     return { conn, relayed: !puppet };
   }
 
@@ -342,7 +374,7 @@ export class IrcConnector
             return c.reply(
               "You cannot have an IRC connection on this network (excluded or at the connection limit).",
             );
-          conn.join(channel, net.config.channel_keys[channel]);
+          conn.join(channel, net.keyFor(channel));
           return c.reply(
             `Joining ${channel} on ${net.name}; join its Matrix room through the alias #<prefix>${net.name}_${channel}.`,
           );

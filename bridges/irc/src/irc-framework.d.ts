@@ -69,6 +69,15 @@ declare module "irc-framework" {
     nick?: string;
     modes: Array<{ mode: string; param?: string | null }>;
   }
+  export interface InviteEvent extends UserRef {
+    /** Who is invited (our nick when it is us). */
+    invited: string;
+    channel: string;
+  }
+  export interface BanlistEvent {
+    channel: string;
+    bans: Array<{ channel: string; banned: string; banned_by?: string; banned_at?: string }>;
+  }
   export interface IrcErrorEvent {
     error: string;
     channel?: string;
@@ -100,12 +109,16 @@ declare module "irc-framework" {
     topic: [event: TopicEvent];
     userlist: [event: UserlistEvent];
     mode: [event: ModeEvent];
+    invite: [event: InviteEvent];
+    banlist: [event: BanlistEvent];
     "nick in use": [event: { nick: string; reason: string }];
     "nick invalid": [event: { nick: string; reason: string }];
     "irc error": [event: IrcErrorEvent];
     /** The connection is gone for good (no reconnect follows); the flag tells if it was an error. */
     close: [hadError: boolean];
     "socket close": [err?: unknown];
+    /** Every line, either way; `from_server` tells which. */
+    raw: [event: { line: string; from_server: boolean }];
   }
 
   export class Client {

@@ -3,7 +3,11 @@ import type { BridgeContext, ChatRef, MatrixSender, RemoteUser } from "@switchbo
 import { BridgeStoppingError } from "@switchboard/framework";
 import type { IrcErrorEvent, MessageEvent } from "irc-framework";
 import type { IrcNetworkConfig } from "./config.js";
-import { ConnectLimiter, IrcConnection } from "./connection.js";
+import { IrcConnection } from "./connection.js";
+import { maskMatches } from "./masks.js";
+import { OperatorMirror } from "./operators.js";
+import { ConnectLimiter, ServerReachability } from "./pacing.js";
+import { JOIN_REFUSALS, refusalNotice, type Refused } from "./refusals.js";
 import {
   ircToMatrix,
   nickCandidates,
@@ -26,6 +30,18 @@ export interface Puppet {
   displayname: string;
 }
 
+export interface NetworkStats {
+  network: string;
+  botReady: boolean;
+  /** TCP connections the bot's connection opened since start. */
+  botAttempts: number;
+  puppets: number;
+  puppetsReady: number;
+  /** TCP connections all puppets opened since start, and the most one puppet opened. */
+  puppetAttempts: number;
+  maxPuppetAttempts: number;
+}
+
 interface SavedPuppet {
   userId: string;
   displayname: string;
@@ -34,6 +50,8 @@ interface SavedPuppet {
 
 export class IrcNetwork {
   readonly limiter: ConnectLimiter;
+  /** Whether the server answers (the bot's connection tells); puppets wait on it after an outage. */
+  readonly server = new ServerReachability();
   bot!: IrcConnection;
   private readonly puppets = new Map<string, Puppet>();
   /** Lower-cased nicks of our puppets: their lines are echoes, not remote messages. */
@@ -41,10 +59,14 @@ export class IrcNetwork {
   /** Channel → members from NAMES and joins (lower-cased nick → nick), kept by the bot's connection. */
   readonly members = new Map<string, Map<string, string>>();
   readonly topics = new Map<string, string>();
+  /** Channel modes without a member or list behind them (n, t, i, k, s, p, …). */
   readonly modes = new Map<string, Set<string>>();
-  private readonly namesWaiters = new Map<string, Array<() => void>>();
+  /** Channels the bot was refused (lower-cased → the IRC error): told to each Matrix user who joins. */
+  private readonly refused = new Map<string, { error: string; reason?: string }>();
+  private readonly namesWaiters = new Map<string, Array<(joined: boolean) => void>>();
   private idleSweep: NodeJS.Timeout | null = null;
   private readonly told = new Set<string>();
+  readonly operators: OperatorMirror;
 
   constructor(
     readonly name: string,
@@ -56,6 +78,15 @@ export class IrcNetwork {
     private readonly nickFor: (matrixUserId: string) => Promise<string | null>,
   ) {
     this.limiter = new ConnectLimiter(config.connect_concurrency);
+    this.operators = new OperatorMirror(this, ctx);
+  }
+
+  /** The configured key of a +k channel (keys are looked up case-insensitively, like channels). */
+  keyFor(channel: string): string | undefined {
+    const k = this.lower(channel);
+    for (const [name, key] of Object.entries(this.config.channel_keys))
+      if (this.lower(name) === k) return key;
+    return undefined;
   }
 
   lower(s: string): string {
@@ -72,13 +103,15 @@ export class IrcNetwork {
       nextNick: (n) => `${c.bot_nick}${n}`,
       sasl: c.sasl ? { account: c.sasl.username, password: c.sasl.password } : undefined,
       limiter: this.limiter,
+      leads: true,
+      server: this.server,
       log: this.log.child({ conn: "bot" }),
     });
     this.listen(this.bot);
     await this.bot.start();
     for (const chat of await this.ctx.linkedChats()) {
       const channel = this.channelOf(chat);
-      if (channel && !chat.receiver) this.bot.join(channel, this.config.channel_keys[channel]);
+      if (channel && !chat.receiver) this.bot.join(channel, this.keyFor(channel));
     }
     void this.restorePuppets();
     if (c.idle_timeout_seconds > 0) {
@@ -95,7 +128,7 @@ export class IrcNetwork {
       saved.map(async (p) => {
         try {
           const conn = await this.puppetFor({ userId: p.userId, displayname: p.displayname });
-          for (const channel of p.channels) conn?.join(channel, this.config.channel_keys[channel]);
+          for (const channel of p.channels) conn?.join(channel, this.keyFor(channel));
         } catch (err) {
           this.log.warn({ err: String(err), userId: p.userId }, "could not restore a puppet connection");
         }
@@ -137,18 +170,35 @@ export class IrcNetwork {
     return this.bot.isMe(nick) || this.puppetNicks.has(this.lower(nick));
   }
 
-  /** The bot joins the channel and waits for NAMES, so topic and members are known. */
+  /**
+   * The bot joins the channel and waits for NAMES, so topic and members are known. False when
+   * it could not join: `refusal` then says why if the server said so (a timeout says nothing).
+   */
   async ensureBotIn(channel: string, timeoutMs = 10_000): Promise<boolean> {
     const k = this.lower(channel);
     if (this.bot.inChannel(channel) && this.members.has(k)) return true;
     const names = new Promise<boolean>((resolve) => {
       const list = this.namesWaiters.get(k) ?? [];
-      list.push(() => resolve(true));
+      list.push(resolve);
       this.namesWaiters.set(k, list);
       setTimeout(() => resolve(false), timeoutMs).unref();
     });
-    this.bot.join(channel, this.config.channel_keys[channel]);
+    const asked = this.bot.join(channel, this.keyFor(channel));
+    // Refused moments ago and not asked again yet: no other answer is coming.
+    if (!asked && this.refused.has(k)) this.settleNames(k, false);
     return names;
+  }
+
+  /** Why the bot is kept out of a channel (banned, +i, +k, full), in words for the room; null if it is not. */
+  refusal(channel: string): string | null {
+    const r = this.refused.get(this.lower(channel));
+    if (!r) return null;
+    return refusalNotice({ ...r, channel, network: this.name }, { bot: this.bot.nick });
+  }
+
+  private settleNames(k: string, joined: boolean): void {
+    for (const w of this.namesWaiters.get(k) ?? []) w(joined);
+    this.namesWaiters.delete(k);
   }
 
   private listen(conn: IrcConnection): void {
@@ -156,12 +206,19 @@ export class IrcNetwork {
     c.on("privmsg", (e) => void this.onMessage(e, "text", conn));
     c.on("notice", (e) => void this.onMessage(e, "notice", conn));
     c.on("action", (e) => void this.onMessage(e, "emote", conn));
+    // Every connection's refusals (a puppet's join or line too), so none goes unexplained.
+    c.on("irc error", (e) => void this.onIrcError(e, conn));
+    // Invited into a channel we are kept out of (+i): try again.
+    c.on("invite", (e) => {
+      if (conn.isMe(e.invited)) conn.rejoin(e.channel);
+    });
+    // The rest is the channel's state, which the bot alone keeps.
     if (conn !== this.bot) return;
     c.on("userlist", (e) => {
       const k = this.lower(e.channel);
       this.members.set(k, new Map(e.users.map((u) => [this.lower(u.nick), u.nick])));
-      for (const w of this.namesWaiters.get(k) ?? []) w();
-      this.namesWaiters.delete(k);
+      this.refused.delete(k);
+      this.settleNames(k, true);
     });
     c.on("topic", (e) => {
       const k = this.lower(e.channel);
@@ -248,6 +305,7 @@ export class IrcNetwork {
       const set = this.modes.get(this.lower(e.target)) ?? new Set<string>();
       for (const m of e.modes) {
         const flag = m.mode.slice(1);
+        if (MEMBER_AND_LIST_MODES.has(flag)) continue;
         if (m.mode.startsWith("+")) set.add(flag);
         else set.delete(flag);
       }
@@ -265,7 +323,6 @@ export class IrcNetwork {
         });
       }
     });
-    c.on("irc error", (e) => void this.onIrcError(e, conn));
   }
 
   chat(channel: string): ChatRef {
@@ -323,26 +380,54 @@ export class IrcNetwork {
 
   private async onIrcError(e: IrcErrorEvent, conn: IrcConnection): Promise<void> {
     if (!e.channel) return;
-    const who = conn === this.bot ? "The bridge" : `${conn.nick} (a Matrix user's connection)`;
-    const why: Record<string, string> = {
-      banned_from_channel: "is banned from",
-      invite_only_channel: "needs an invite to join",
-      bad_channel_key: "has the wrong key for",
-      channel_is_full: "cannot join (full)",
-      cannot_send_to_channel: "cannot send to",
-      chanop_privs_needed: "lacks operator rights in",
-    };
-    const what = why[e.error];
-    if (!what) return;
-    const key = `${conn.nick} ${e.error} ${this.lower(e.channel)}`;
-    // Never silent: the room hears why, once per cause.
+    const k = this.lower(e.channel);
+    if (conn === this.bot && JOIN_REFUSALS.has(e.error)) {
+      this.refused.set(k, { error: e.error, reason: e.reason });
+      this.settleNames(k, false);
+    }
+    let who: Refused = { bot: this.bot.nick };
+    if (conn !== this.bot) {
+      const puppet = [...this.puppets.values()].find((p) => p.conn === conn);
+      if (!puppet) return;
+      who = { puppet: conn.nick, displayname: puppet.displayname };
+    }
+    // A ban keeps a connection out (474) and then mutes it (404): one notice for both.
+    const banLike = e.error === "banned_from_channel" || e.error === "cannot_send_to_channel";
+    const key = `${conn.nick} ${banLike ? "ban" : e.error} ${k}`;
+    // Never silent: the room hears why, once per cause and minute.
     if (this.told.has(key)) return;
     this.told.add(key);
     setTimeout(() => this.told.delete(key), 60_000).unref();
-    await this.ctx.noticeInChat(
-      this.chat(e.channel),
-      `${who} ${what} ${e.channel} on ${this.name}: ${e.reason ?? e.error}.`,
+    const ban = banLike ? await this.banMatching(e.channel, conn) : null;
+    const text = refusalNotice(
+      { error: e.error, channel: e.channel, network: this.name, reason: e.reason, ban },
+      who,
     );
+    if (text) await this.ctx.noticeInChat(this.chat(e.channel), text);
+  }
+
+  /** The channel's ban that covers this connection, asked of the server (bans set before we came are not in any event). */
+  private async banMatching(channel: string, conn: IrcConnection): Promise<string | null> {
+    const hostmask = conn.hostmask ?? `${conn.nick}!*@*`;
+    const bans = await this.banList(channel);
+    return bans.find((mask) => maskMatches(mask, hostmask, (s) => this.lower(s))) ?? null;
+  }
+
+  private banList(channel: string, timeoutMs = 3000): Promise<string[]> {
+    const client = this.bot.client;
+    return new Promise((resolve) => {
+      const onList = (e: { channel: string; bans: Array<{ banned: string }> }) => {
+        if (this.lower(e.channel) === this.lower(channel)) finish(e.bans.map((b) => b.banned));
+      };
+      const finish = (bans: string[]) => {
+        clearTimeout(timer);
+        client.off("banlist", onList);
+        resolve(bans);
+      };
+      const timer = setTimeout(() => finish([]), timeoutMs);
+      client.on("banlist", onList);
+      this.bot.send("MODE", channel, "+b");
+    });
   }
 
   /** The puppet for a Matrix user, connecting it if needed; null means: relay through the bot. */
@@ -371,6 +456,8 @@ export class IrcNetwork {
       nextNick: (n) => candidates[n % candidates.length] ?? `${chosen}${n}`,
       sasl: password ? { account: chosen, password } : undefined,
       limiter: this.limiter,
+      leads: false,
+      server: this.server,
       log: this.log.child({ conn: sender.userId }),
     });
     const puppet = { conn, matrixUserId: sender.userId, displayname: sender.displayname };
@@ -403,6 +490,27 @@ export class IrcNetwork {
     return [...this.puppets.values()];
   }
 
+  /** Connection counts, for benchmarks and operators: how many puppets are up, and how hard they tried. */
+  stats(): NetworkStats {
+    let ready = 0;
+    let attempts = 0;
+    let maxAttempts = 0;
+    for (const p of this.puppets.values()) {
+      if (p.conn.isReady) ready++;
+      attempts += p.conn.connectAttempts;
+      maxAttempts = Math.max(maxAttempts, p.conn.connectAttempts);
+    }
+    return {
+      network: this.name,
+      botReady: this.bot.isReady,
+      botAttempts: this.bot.connectAttempts,
+      puppets: this.puppets.size,
+      puppetsReady: ready,
+      puppetAttempts: attempts,
+      maxPuppetAttempts: maxAttempts,
+    };
+  }
+
   /** Quits a puppet (idle, `!quit`); it comes back on the user's next message. The Matrix side is untouched. */
   dropPuppet(matrixUserId: string, message: string): boolean {
     const p = this.puppets.get(matrixUserId);
@@ -420,6 +528,9 @@ export class IrcNetwork {
       if (p.conn.lastActive < cutoff) this.dropPuppet(p.matrixUserId, "Idle");
   }
 }
+
+/** Modes that are about a member (o, v, …) or a list (bans, exceptions), not a property of the channel. */
+const MEMBER_AND_LIST_MODES = new Set(["q", "a", "o", "h", "v", "b", "e", "I"]);
 
 function* take<T>(it: Iterable<T>, n: number): Generator<T> {
   let i = 0;

@@ -1,2 +1,2 @@
-/** The slack bridge's connector lands here; see README.md. */
-export const network = "slack";
+export { SlackConnector } from "./connector.js";
+export { SlackConfigSchema, type SlackConfig } from "./config.js";

@@ -1,6 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BridgeContent, MatrixSender, MessageKind, RemoteLogin } from "../connector.js";
-import { supportsEdits, supportsMembership, supportsReactions, supportsRedactions } from "../connector.js";
+import {
+  supportsEdits,
+  supportsMembership,
+  supportsPowerLevels,
+  supportsReactions,
+  supportsRedactions,
+} from "../connector.js";
 import {
   htmlToPlain,
   parsePills,
@@ -174,17 +180,23 @@ export class MatrixIn {
       case "m.room.redaction":
         await this.redaction(slot, link, event);
         return link.network;
+      case "m.room.power_levels":
+        return (await this.powerLevels(slot, link, event)) ? link.network : undefined;
       default:
         return undefined;
     }
   }
 
-  private async sender(slot: NetworkSlot, event: MatrixEvent): Promise<MatrixSender> {
-    const login: RemoteLogin | undefined = this.logins.activeFor(event.sender, slot.connector.id);
-    const profile = await this.profile(event.sender);
+  private sender(slot: NetworkSlot, event: MatrixEvent): Promise<MatrixSender> {
+    return this.matrixUser(slot, event.sender);
+  }
+
+  private async matrixUser(slot: NetworkSlot, userId: string): Promise<MatrixSender> {
+    const login: RemoteLogin | undefined = this.logins.activeFor(userId, slot.connector.id);
+    const profile = await this.profile(userId);
     return {
-      userId: event.sender,
-      displayname: profile.displayname ?? event.sender.slice(1, event.sender.indexOf(":")),
+      userId,
+      displayname: profile.displayname ?? userId.slice(1, userId.indexOf(":")),
       avatarUrl: profile.avatar_url ? this.mediaHttpUrl(profile.avatar_url) : undefined,
       login,
     };
@@ -359,6 +371,29 @@ export class MatrixIn {
     return link.network;
   }
 
+  /**
+   * Someone changed the room's power levels: each Matrix user whose level changed is handed to
+   * networks with a matching role. Ghosts and the bot are left out, so a role the bridge
+   * mirrored in (IRC +o → power level) never comes back out. The previous levels are the
+   * event's `unsigned.prev_content`, which the homeserver includes for replaced state.
+   */
+  private async powerLevels(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<boolean> {
+    if (event.state_key !== "" || !supportsPowerLevels(slot.connector)) return false;
+    const now = readLevels(event.content);
+    const before = readLevels(event.unsigned?.prev_content);
+    let handled = false;
+    for (const userId of new Set([...Object.keys(now.users), ...Object.keys(before.users)])) {
+      const level = now.users[userId] ?? now.usersDefault;
+      const previous = before.users[userId] ?? before.usersDefault;
+      if (level === previous || this.s.isOurs(userId) || !this.s.permissions.allows(userId, "relay"))
+        continue;
+      const user = await this.matrixUser(slot, userId);
+      await slot.connector.handleMatrixPowerLevel(chatOf(link), user, level, previous);
+      handled = true;
+    }
+    return handled;
+  }
+
   /** Says once per room and state why messages are not crossing. */
   private async tellNotActive(link: RoomLink): Promise<void> {
     const key = `${link.roomId} state ${link.state}`;
@@ -448,6 +483,17 @@ export class MatrixIn {
       body: `${slot.connector.displayName} does not support ${what}, so it was not bridged.`,
     });
   }
+}
+
+/** The `users` map and default of power levels content, ignoring anything malformed. */
+function readLevels(content: unknown): { users: Record<string, number>; usersDefault: number } {
+  const c = (content ?? {}) as { users?: unknown; users_default?: unknown };
+  const users: Record<string, number> = {};
+  if (c.users && typeof c.users === "object") {
+    for (const [userId, level] of Object.entries(c.users))
+      if (typeof level === "number") users[userId] = level;
+  }
+  return { users, usersDefault: typeof c.users_default === "number" ? c.users_default : 0 };
 }
 
 function chatOf(link: RoomLink): { channelId: string; receiver?: string } {

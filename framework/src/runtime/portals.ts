@@ -1,4 +1,4 @@
-import type { ChatInfo, ChatRef, RemoteLogin } from "../connector.js";
+import type { ChatInfo, ChatRef, RemoteLogin, RemoteSpace } from "../connector.js";
 import { supportsDms, supportsPlumbCheck } from "../connector.js";
 import type { RoomLink } from "../store/types.js";
 import type { ActivationGuard } from "../guards/activation.js";
@@ -58,7 +58,7 @@ export class Portals {
     const found = this.slotForAlias(alias);
     if (!found) return false;
     const { slot, suffix } = found;
-    const chat = slot.connector.chatFromAlias(suffix);
+    const chat = await slot.connector.chatFromAlias(suffix);
     if (!chat) return false;
     const existing = await this.linkFor(slot.connector.id, chat);
     if (existing) {
@@ -123,7 +123,8 @@ export class Portals {
       name: isDirect ? undefined : info.name,
       topic: info.topic,
       room_alias_name: options.aliasLocalpart,
-      preset: isDirect || info.isPrivate ? "private_chat" : "public_chat",
+      // A private chat is unlisted, not invite-only: whoever may join it remotely can join by alias.
+      preset: isDirect ? "private_chat" : "public_chat",
       visibility: !isDirect && !info.isPrivate && options.aliasLocalpart ? "public" : "private",
       is_direct: isDirect,
       invite: [...(creator.userId !== this.s.botUserId ? [this.s.botUserId] : []), ...(options.invite ?? [])],
@@ -141,6 +142,7 @@ export class Portals {
         this.s.log.warn({ err: String(err), roomId }, "could not set the portal's avatar");
       }
     }
+    if (info.space && !isDirect) await this.fileInSpace(slot, info.space, roomId, options.createdBy);
     const link: RoomLink = {
       roomId,
       network: slot.connector.id,
@@ -159,6 +161,54 @@ export class Portals {
       "portal created",
     );
     return link;
+  }
+
+  /** Portals of one remote group share a space; concurrent creations share one space creation. */
+  private readonly spaces = new Map<string, Promise<string>>();
+
+  private spaceFor(slot: NetworkSlot, space: RemoteSpace): Promise<string> {
+    const key = `${slot.connector.id}\0${space.id}`;
+    let room = this.spaces.get(key);
+    if (!room) {
+      room = (async () => {
+        const known = await this.s.store.kvGet<string>("spaces", key);
+        if (known) return known;
+        // Joinable by anyone who knows it (portals point to it), listed nowhere: the space holds
+        // room ids only, and private portals stay invite-only themselves.
+        const roomId = await this.s.bot.createRoom({
+          name: space.name,
+          preset: "public_chat",
+          visibility: "private",
+          creation_content: { type: "m.space", "m.federate": true },
+          power_level_content_override: this.powerLevels({ [this.s.botUserId]: 100 }),
+        });
+        await this.s.store.kvSet("spaces", key, roomId);
+        return roomId;
+      })();
+      room.catch(() => this.spaces.delete(key));
+      this.spaces.set(key, room);
+    }
+    return room;
+  }
+
+  /** Adds a portal to its group's space, and invites the person who opened it (when known) there. */
+  private async fileInSpace(
+    slot: NetworkSlot,
+    space: RemoteSpace,
+    roomId: string,
+    invitee: string,
+  ): Promise<void> {
+    try {
+      const spaceId = await this.spaceFor(slot, space);
+      const via = [this.s.domain];
+      await this.s.bot.sendState(spaceId, "m.space.child", roomId, { via });
+      await this.s.bot.sendState(roomId, "m.space.parent", spaceId, { via, canonical: true });
+      if (this.s.isOurs(invitee)) return;
+      await this.s.bot.invite(spaceId, invitee).catch(() => undefined);
+    } catch (err) {
+      // The portal works without its space; the space is a convenience.
+      this.s.log.warn({ err: String(err), roomId }, "could not add the portal to its space");
+    }
   }
 
   /**
@@ -260,7 +310,7 @@ export class Portals {
       return "Only a room admin (someone allowed to change the room's bridge settings) can link this room.";
     }
     if (await this.s.link(roomId)) return "This room is already linked. Use `!unlink` first.";
-    const chat = slot.connector.chatFromAlias(chatArg) ?? { channelId: chatArg };
+    const chat = (await slot.connector.chatFromAlias(chatArg)) ?? { channelId: chatArg };
     const info = await slot.connector.getChat(chat, login);
     if (!info) return `${slot.connector.displayName} has no chat "${chatArg}" that this bridge can see.`;
     if (supportsPlumbCheck(slot.connector)) {

@@ -1,0 +1,71 @@
+/**
+ * What a Matrix room is told when IRC refuses the bridge something: a join (banned, invite
+ * only, unknown key, full) or a line (cannot send to channel). Each notice says who was
+ * refused, why, and what would fix it, since IRC's own error text is often just "Cannot send
+ * to channel".
+ */
+
+/** IRC errors (irc-framework's names) that keep a connection out of a channel. */
+export const JOIN_REFUSALS: ReadonlySet<string> = new Set([
+  "banned_from_channel",
+  "invite_only_channel",
+  "bad_channel_key",
+  "channel_is_full",
+]);
+
+export interface Refusal {
+  error: string;
+  channel: string;
+  network: string;
+  /** The server's own words. */
+  reason?: string;
+  /** The ban mask that matches the refused connection, when the bridge could find it. */
+  ban?: string | null;
+}
+
+/** The bridge bot, or a Matrix user's puppet. */
+export type Refused = { bot: string } | { puppet: string; displayname: string };
+
+/** The notice for the room, or null for errors the room need not hear about. */
+export function refusalNotice(r: Refusal, who: Refused): string | null {
+  const where = `${r.channel} on ${r.network}`;
+  const banned = r.ban ? ` (+b ${r.ban})` : "";
+  const server = r.reason ? `the server said "${r.reason}"` : `the server refused it (${r.error})`;
+  if ("bot" in who) {
+    const bot = `The bridge's IRC bot (${who.bot})`;
+    const nothing = "Nothing crosses between this room and the channel until";
+    switch (r.error) {
+      case "banned_from_channel":
+        return `${bot} is banned from ${where}${banned}. ${nothing} the ban is lifted.`;
+      case "invite_only_channel":
+        return `${bot} cannot join ${where}: the channel is invite only (+i). ${nothing} a channel operator invites it (/invite ${who.bot} ${r.channel}).`;
+      case "bad_channel_key":
+        return `${bot} cannot join ${where}: the channel has a key (+k) the bridge does not know. ${nothing} a bridge admin adds it under channel_keys of the ${r.network} network in the bridge's config.`;
+      case "channel_is_full":
+        return `${bot} cannot join ${where}: the channel is full (+l). ${nothing} there is room.`;
+      case "cannot_send_to_channel":
+        return `A relayed message could not be delivered to ${where}: ${r.ban ? `the bridge is banned there${banned}` : server}.`;
+      case "chanop_privs_needed":
+        return `${bot} is not a channel operator in ${where}: ${server}.`;
+      default:
+        return null;
+    }
+  }
+  const conn = `${who.displayname}'s IRC connection (${who.puppet})`;
+  switch (r.error) {
+    case "banned_from_channel":
+      return `${conn} is banned from ${where}${banned}: their messages are not delivered there.`;
+    case "invite_only_channel":
+      return `${conn} cannot join ${where}: the channel is invite only (+i). A channel operator can invite it (/invite ${who.puppet} ${r.channel}).`;
+    case "bad_channel_key":
+      return `${conn} cannot join ${where}: the channel has a key (+k) the bridge does not know; a bridge admin can add it under channel_keys.`;
+    case "channel_is_full":
+      return `${conn} cannot join ${where}: the channel is full (+l).`;
+    case "cannot_send_to_channel":
+      return `A message from ${who.displayname} (${who.puppet}) could not be delivered to ${where}: ${r.ban ? `${who.puppet} is banned there${banned}` : server}.`;
+    case "chanop_privs_needed":
+      return `${conn} lacks operator rights in ${where}: ${server}.`;
+    default:
+      return null;
+  }
+}
