@@ -23,6 +23,9 @@ let random: string;
 let portal: string;
 /** Alice's DM with the bridge bot: where logins happen and where she is told about them. */
 let managementRoom: string;
+/** The Slack DM between bob and alice, and its portal. */
+let dmChannel: string;
+let dmRoom: string;
 
 const ghost = (slackId: string) => `@slack_${slack.team.id.toLowerCase()}_${slackId.toLowerCase()}:localhost`;
 const fromBot = (text: RegExp) => botSays(env.botUserId, text);
@@ -302,8 +305,8 @@ describe("Slack bridge", () => {
   });
 
   test("a Slack DM to a logged-in user becomes a DM portal; the answer goes out as them", async () => {
-    const dm = slack.openDm([bob.id, aliceSlack.id]).id;
-    slack.postAs(bob.id, dm, "psst, alice");
+    dmChannel = slack.openDm([bob.id, aliceSlack.id]).id;
+    slack.postAs(bob.id, dmChannel, "psst, alice");
     const room = await until(
       "the DM portal invite",
       async () => {
@@ -313,13 +316,14 @@ describe("Slack bridge", () => {
       20_000,
     );
     await alice.join(room);
+    dmRoom = room;
     const first = await until("the DM in the portal", async () =>
       (await alice.timeline(room, 20)).find((e) => e.content.body === "psst, alice"),
     );
     assert.equal(first.sender, ghost(bob.id));
     await alice.sendText(room, "hi bob, privately");
     const answer = await until("the answer in the Slack DM", () =>
-      slack.messages(dm).find((m) => m.text === "hi bob, privately"),
+      slack.messages(dmChannel).find((m) => m.text === "hi bob, privately"),
     );
     assert.equal(answer.user, aliceSlack.id);
   });
@@ -340,6 +344,8 @@ describe("Slack bridge", () => {
     await env.bridge.kill9();
     const texts = Array.from({ length: 8 }, (_, i) => `while down ${i}`);
     for (const text of texts) slack.postAs(bob.id, general, text);
+    // A DM too: it can only be delivered once alice's login is loaded again.
+    slack.postAs(bob.id, dmChannel, "dm while down");
     await env.bridge.restart();
     const whileDown = async () =>
       (await alice.timeline(portal, 60))
@@ -350,6 +356,11 @@ describe("Slack bridge", () => {
     await sleep(1500);
     const got = await whileDown();
     assert.deepEqual(got, texts);
+    const dmCopies = async () =>
+      (await alice.timeline(dmRoom, 30)).filter((e) => e.content.body === "dm while down").length;
+    await until("the DM sent while down", async () => (await dmCopies()) > 0, 20_000);
+    await sleep(1000);
+    assert.equal(await dmCopies(), 1, "the DM sent while down arrives once");
     // Slack's own redelivery and the history catch-up both carried them; the keys kept them single.
     assert.match(env.bridge.output(), /caught up on Slack history/);
   });

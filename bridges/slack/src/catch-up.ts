@@ -16,9 +16,10 @@ export async function catchUp(
   ws: SlackWorkspace,
   inbound: SlackInbound,
   clientFor: (chat: ChatRef) => WebClient | undefined,
+  only: (chat: ChatRef) => boolean = () => true,
 ): Promise<number> {
   let bridged = 0;
-  for (const chat of await ctx.linkedChats()) {
+  for (const chat of (await ctx.linkedChats()).filter(only)) {
     const parsed = ids.parseChatId(chat.channelId);
     if (!parsed || parsed.team !== ws.teamId) continue;
     const chatKey = ids.chatId(parsed.team, parsed.channel);

@@ -30,7 +30,7 @@ import { SLACK_TOKEN_ERRORS, SlackLogin, slackError, tokenLogin, userTokenStep }
 import { OAuthCallbacks, oauthLogin } from "./oauth.js";
 import { SlackOutbound } from "./outbound.js";
 import { ThreadIndex } from "./threads.js";
-import { SlackWorkspace, type SlackEventBody } from "./workspace.js";
+import { QUICK_RETRY, SlackWorkspace, type SlackEventBody } from "./workspace.js";
 
 /**
  * The Slack bridge's connector: Slack workspaces behind the framework's contract.
@@ -378,9 +378,26 @@ export class SlackConnector
       token,
       (l) => this.logins.delete(l.loginId),
     );
-    const auth = await login.web.auth.test();
+    const auth = await ws.client(token, QUICK_RETRY).auth.test();
     if (auth.user_id !== parsed.user) throw new Error("this token belongs to another Slack user");
     this.logins.set(login.loginId, login);
+    // A user's DMs are read with their token, which loads after the workspace caught up: a DM that
+    // arrived before it was acknowledged with nobody to deliver it to, and is fetched here.
+    void this.caughtUp
+      .get(ws.teamId)
+      ?.then(() =>
+        catchUp(
+          this.ctx,
+          ws,
+          this.inbound,
+          () => login.web,
+          (chat) => chat.receiver === login.matrixUserId,
+        ),
+      )
+      .then((n) => {
+        if (n > 0) this.ctx.log.info({ login: login.loginId, messages: n }, "caught up on Slack DMs");
+      })
+      .catch((err: unknown) => this.ctx.log.warn({ err: String(err) }, "could not catch up Slack DMs"));
     return login;
   }
 }

@@ -37,6 +37,9 @@ export function retryPolicy(minutes: number): RetryOptions {
   };
 }
 
+/** For calls at start: a wrong token or an unreachable Slack must fail fast, not retry for minutes. */
+export const QUICK_RETRY: RetryOptions = { retries: 2, minTimeout: 200, factor: 2 };
+
 /**
  * One Slack workspace as the bridge sees it: the app's bot client, the Bolt app that
  * receives its events (Socket Mode or Events API), and caches of its channels and users.
@@ -71,12 +74,10 @@ export class SlackWorkspace {
 
   /** Learns who the app is, then starts receiving events through `onEvent` (in order, acked after). */
   async start(onEvent: (ws: SlackWorkspace, body: SlackEventBody) => Promise<void>): Promise<void> {
-    // Checked without the long retry policy: a wrong token must fail the start, not hang it.
-    const quick = { retries: 2, minTimeout: 200, factor: 2 };
-    const auth = await this.client(this.config.bot_token, quick).auth.test();
+    const auth = await this.client(this.config.bot_token, QUICK_RETRY).auth.test();
     if (this.config.mode === "socket") {
       // socket-mode treats a refused app token as recoverable and would retry forever.
-      await this.client(this.appToken(), quick).apps.connections.open();
+      await this.client(this.appToken(), QUICK_RETRY).apps.connections.open();
     }
     this.teamId = String(auth.team_id);
     this.teamName = String(auth.team ?? this.name);
