@@ -18,6 +18,8 @@ import type { LoginProcess, LoginStep } from "@switchboard/framework";
 import type { Logger } from "pino";
 import type { SlackOAuthConfig, SlackWorkspaceConfig } from "./config.js";
 import { ForeignWorkspaceError, slackError } from "./logins.js";
+// The code exchange and its check answer while the browser waits: no riding out an outage.
+import { QUICK_RETRY } from "./workspace.js";
 
 /**
  * "Sign in with Slack": the OAuth login. The bot hands the user Slack's authorize URL; they allow
@@ -50,8 +52,6 @@ export const USER_SCOPES = [
 
 /** How long a login link works (InstallProvider's own state lifetime). */
 const LINK_TTL_MS = 10 * 60_000;
-/** The code exchange and its check must answer while the browser waits, not ride out an outage. */
-const QUICK = { retries: 2, minTimeout: 200, factor: 2 };
 
 /** What a workspace's OAuth needs from the connector. */
 export interface OAuthHooks {
@@ -166,10 +166,14 @@ export class SlackOAuth implements StateStore {
       // https://slack.com/api/ → https://slack.com/oauth/v2/authorize (the Slack double alike).
       authorizationUrl: new URL("../oauth/v2/authorize", wsConfig.api_url).toString(),
       logger: libraryLogger(log),
-      clientOptions: { slackApiUrl: wsConfig.api_url, retryConfig: QUICK },
+      clientOptions: { slackApiUrl: wsConfig.api_url, retryConfig: QUICK_RETRY },
     });
     this.client = (token) =>
-      new WebClient(token, { slackApiUrl: wsConfig.api_url, retryConfig: QUICK, logLevel: LogLevel.ERROR });
+      new WebClient(token, {
+        slackApiUrl: wsConfig.api_url,
+        retryConfig: QUICK_RETRY,
+        logLevel: LogLevel.ERROR,
+      });
   }
 
   /** The workspace as users know it. */
