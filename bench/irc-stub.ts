@@ -61,6 +61,7 @@ export function stubContext(networks: Record<string, IrcNetworkConfig>, linked: 
     notifyUser: async () => {},
     uploadMedia: async () => ({ mxc: "mxc://x/y", httpUrl: "http://x/y" }),
     noticeInChat: async () => {},
+    reportState: () => {},
     openDm: async () => "!dm:x",
     linkedChats: async () => linked,
   };

@@ -15,11 +15,23 @@ export interface ChatRef {
   receiver?: string;
 }
 
-/** Remote media: fetched lazily so the framework uploads only what it bridges. */
+/**
+ * Where a remote file lives, as plain JSON: it crosses the durable journal with the event, so an
+ * event replayed after a crash can still fetch its file. The framework fetches it through the
+ * connector's `fetchMedia` (or a plain GET of `url` for connectors without one). Never put a
+ * credential in it: `fetchMedia` adds the current token when it fetches.
+ */
+export interface MediaRef {
+  url: string;
+  /** Whatever else the connector needs to fetch it again: a workspace id, decryption keys (base64). */
+  meta?: Record<string, string | number | boolean | null>;
+}
+
+/** A remote avatar: fetched lazily so the framework uploads only what changed. */
 export interface RemoteMedia {
   /** Stable id (URL or hash) so an unchanged avatar is not uploaded twice. */
   key: string;
-  fetch(): Promise<{ data: Buffer; mimetype: string }>;
+  ref: MediaRef;
 }
 
 export interface RemoteUser {
@@ -64,8 +76,8 @@ export interface BridgeMedia {
   name: string;
   mimetype: string;
   size?: number;
-  /** Remote → Matrix: how to get the bytes. */
-  fetch?: () => Promise<Buffer>;
+  /** Remote → Matrix: where the bytes are (fetched with the connector's `fetchMedia`). */
+  remote?: MediaRef;
   /** Matrix → remote: the mxc URI, a public http URL for it, and a way to download it. */
   mxc?: string;
   httpUrl?: string;
@@ -183,6 +195,26 @@ export interface Capabilities {
   groups: boolean;
 }
 
+/**
+ * The state of a network connection or a login, in the vocabulary of mautrix's bridge-state API
+ * (admins and clients already know it). Shown by the bot's `status`, `/health` and as gauges.
+ */
+export type ConnectionState =
+  "CONNECTING" | "CONNECTED" | "TRANSIENT_DISCONNECT" | "BAD_CREDENTIALS" | "LOGGED_OUT" | "UNKNOWN_ERROR";
+
+export interface StateReport {
+  state: ConnectionState;
+  /**
+   * Which of the network's own connections this is (an IRC network's name, a Slack workspace's
+   * team id); leave out for the network as a whole. Ignored when `loginId` is set.
+   */
+  connection?: string;
+  /** A user login's state instead of a network connection's. */
+  loginId?: string;
+  /** What happened, for people: "connection refused by irc.libera.chat:6697". */
+  message?: string;
+}
+
 /** What the framework offers a connector. */
 export interface BridgeContext {
   readonly network: string;
@@ -208,6 +240,11 @@ export interface BridgeContext {
   linkedChats(): Promise<ChatRef[]>;
   /** Tells a Matrix room something about the remote side (a notice from the bridge bot). */
   noticeInChat(chat: ChatRef, text: string): Promise<void>;
+  /**
+   * A network connection or a login changed state. Cheap and synchronous: call it on every
+   * connect, disconnect and reconnect attempt. A login going BAD_CREDENTIALS tells its owner once.
+   */
+  reportState(report: StateReport): void;
 }
 
 export interface LoginField {
@@ -277,6 +314,8 @@ export interface Connector {
    * Sends a Matrix message to the chat, as `msg.sender.login` or relayed. The framework
    * delivers each event at least once (a crash may replay it) with the same `eventId`:
    * use it as the network's idempotency key where there is one (nonce, client_msg_id).
+   * Throw `UnsupportedError`, `PermanentError` or `RateLimitedError` (errors.ts) to say why a
+   * send failed; anything else is retried as transient. The same holds for every handler below.
    */
   handleMatrixMessage(msg: MatrixMessage): Promise<SendResult>;
   /**
@@ -381,6 +420,14 @@ export interface StartsDms {
   dmChat(remoteUserId: string, matrixUserId: string): ChatRef | null;
 }
 
+/**
+ * Networks whose files need more than a plain GET (a token, a decryption key). Throw
+ * `PermanentError` when the file is gone for good; anything else is retried.
+ */
+export interface FetchesMedia {
+  fetchMedia(ref: MediaRef): Promise<{ data: Buffer; mimetype?: string }>;
+}
+
 export interface HasCommands {
   readonly commands: BotCommand[];
 }
@@ -410,5 +457,7 @@ export const supportsTyping = (c: Connector): c is Connector & HandlesTyping =>
   typeof (c as Partial<HandlesTyping>).setTyping === "function";
 export const supportsForeignBridges = (c: Connector): c is Connector & DetectsForeignBridges =>
   typeof (c as Partial<DetectsForeignBridges>).foreignPuppetOf === "function";
+export const supportsMediaFetch = (c: Connector): c is Connector & FetchesMedia =>
+  typeof (c as Partial<FetchesMedia>).fetchMedia === "function";
 export const supportsPowerLevels = (c: Connector): c is Connector & HandlesPowerLevels =>
   typeof (c as Partial<HandlesPowerLevels>).handleMatrixPowerLevel === "function";

@@ -9,7 +9,14 @@ export {
 } from "./config/schema.js";
 export { ConfigError, loadConfig, parseConfig, type ConfigProblem } from "./config/load.js";
 export { Bridge, type BridgeOptions } from "./runtime/bridge.js";
-export { BridgeStoppingError } from "./runtime/remote-in.js";
+export {
+  BridgeStoppingError,
+  PermanentError,
+  RateLimitedError,
+  UnsupportedError,
+  backoffMs,
+} from "./errors.js";
+export { fetchUrl } from "./runtime/remote-media.js";
 export { runCli, writeRegistration, registrationInput, type ConnectorFactory } from "./cli.js";
 export type { Store } from "./store/types.js";
 export { NedbStore } from "./store/nedb.js";

@@ -47,6 +47,36 @@ export class BridgeMetrics {
     registers: [this.registry],
   });
 
+  readonly connectionState = new Gauge({
+    name: "switchboard_connection_state",
+    help: "1 for the state each network connection is in (CONNECTED, TRANSIENT_DISCONNECT, ...), 0 for the others",
+    labelNames: ["network", "connection", "state"] as const,
+    registers: [this.registry],
+  });
+  readonly logins = new Gauge({
+    name: "switchboard_logins",
+    help: "User logins by network and connection state",
+    labelNames: ["network", "state"] as const,
+    registers: [this.registry],
+  });
+  readonly homeserverUp = new Gauge({
+    name: "switchboard_homeserver_reachable",
+    help: "1 while the homeserver answers, 0 during an outage (events wait in the journal)",
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: "switchboard_retries_total",
+    help: "Delivery attempts that failed and will be retried, by direction, network and reason",
+    labelNames: ["direction", "network", "reason"] as const,
+    registers: [this.registry],
+  });
+  readonly dropped = new Counter({
+    name: "switchboard_dropped_total",
+    help: "Events given up on for good (a permanent refusal), by direction, network and reason",
+    labelNames: ["direction", "network", "reason"] as const,
+    registers: [this.registry],
+  });
+
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "switchboard_" });
   }

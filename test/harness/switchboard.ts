@@ -34,8 +34,12 @@ export interface SwitchboardProcess {
   stop(): Promise<number | null>;
   /** SIGKILL: the crash we must survive. */
   kill9(): Promise<void>;
-  /** Starts the process again with the same config and data. */
-  restart(): Promise<void>;
+  /**
+   * Starts the process again with the same config and data, by default waiting until it says it
+   * is running (`waitForRunning: false` returns at once: a bridge started while the homeserver
+   * is down waits for it before saying so).
+   */
+  restart(options?: { waitForRunning?: boolean }): Promise<void>;
   readonly appservicePort: number;
   readonly metricsPort: number;
 }
@@ -194,9 +198,9 @@ async function launch(
       child.kill("SIGKILL");
       await exited;
     },
-    restart: async () => {
+    restart: async (options = {}) => {
       spawnIt();
-      await proc.waitForLog(/Switchboard is running/, 60_000);
+      if (options.waitForRunning !== false) await proc.waitForLog(/Switchboard is running/, 60_000);
     },
   };
   return proc;

@@ -57,6 +57,12 @@ export interface Homeserver {
   registerUser(localpart: string, options?: { admin?: boolean; password?: string }): Promise<TestUser>;
   /** Stops the homeserver (idempotent). */
   stop(): Promise<void>;
+  /** Stops the process but keeps its data: an outage, until `resume`. */
+  halt(): Promise<void>;
+  /** Starts a halted homeserver again on the same port with the same data. */
+  resume(): Promise<void>;
+  /** `halt` then `resume`: an admin's upgrade restart. */
+  restart(): Promise<void>;
   /** The tail of the homeserver's log, for failure messages. */
   logTail(lines?: number): Promise<string>;
 }
@@ -95,8 +101,17 @@ async function useExternalHomeserver(url: string): Promise<Homeserver> {
     registrations,
     registerUser: (localpart, opts) => registerWithSharedSecret(url, secret, serverName, localpart, opts),
     stop: async () => {},
+    halt: notManaged,
+    resume: notManaged,
+    restart: notManaged,
     logTail: async () => "(external homeserver: no log)",
   };
+}
+
+async function notManaged(): Promise<void> {
+  throw new Error(
+    "an external homeserver (SWITCHBOARD_TEST_HS_URL) cannot be halted or restarted by the tests",
+  );
 }
 
 /** Creates a throwaway user to learn the server name from its user id. */
@@ -154,30 +169,35 @@ async function startManagedSynapse(options: StartHomeserverOptions): Promise<Hom
     yaml.dump(homeserverConfig({ serverName, port, secret, dir: inside(hostDir), regFiles })),
   );
 
-  const child = spawn(
-    "unshare",
-    [
-      "--mount",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      'mount -t proc proc "$1/proc" && exec chroot "$1" /usr/bin/python3 -m synapse.app.homeserver -c "$2"',
-      "sh",
-      root,
-      inside(configFile),
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  running.add(child);
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     output.push(chunk.toString());
     if (output.length > 200) output.splice(0, output.length - 200);
   };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+  let child!: ChildProcess;
+  let exited!: Promise<number | null>;
+  const spawnSynapse = () => {
+    child = spawn(
+      "unshare",
+      [
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        'mount -t proc proc "$1/proc" && exec chroot "$1" /usr/bin/python3 -m synapse.app.homeserver -c "$2"',
+        "sh",
+        root,
+        inside(configFile),
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    running.add(child);
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    const c = child;
+    exited = new Promise<number | null>((res) => c.once("exit", (code) => res(code)));
+  };
 
   const logTail = async (lines = 40): Promise<string> => {
     const { readFile } = await import("node:fs/promises");
@@ -185,10 +205,7 @@ async function startManagedSynapse(options: StartHomeserverOptions): Promise<Hom
     return (output.join("") + log).split("\n").slice(-lines).join("\n");
   };
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  const halt = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGTERM");
       const done = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
@@ -198,9 +215,22 @@ async function startManagedSynapse(options: StartHomeserverOptions): Promise<Hom
       }
     }
     running.delete(child);
+  };
+  const resume = async () => {
+    if (child.exitCode === null && child.signalCode === null) return;
+    spawnSynapse();
+    await waitForVersions(url, options.readyTimeoutMs ?? 90_000, logTail, exited);
+  };
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await halt();
     await rm(hostDir, { recursive: true, force: true });
   };
 
+  spawnSynapse();
   try {
     await waitForVersions(url, options.readyTimeoutMs ?? 90_000, logTail, exited);
   } catch (err) {
@@ -213,6 +243,12 @@ async function startManagedSynapse(options: StartHomeserverOptions): Promise<Hom
     registrations,
     registerUser: (localpart, opts) => registerWithSharedSecret(url, secret, serverName, localpart, opts),
     stop,
+    halt,
+    resume,
+    restart: async () => {
+      await halt();
+      await resume();
+    },
     logTail,
   };
 }

@@ -96,8 +96,9 @@ export class IrcConnector
         (user) => ctx.kvGet<string>(`nick:${name}:${user}`),
       );
       this.networks.set(name, network);
-      await network.start();
     }
+    // Concurrently: an unreachable network must not hold up the others (each waits for its server).
+    await Promise.all([...this.networks.values()].map((network) => network.start()));
   }
 
   async stop(): Promise<void> {

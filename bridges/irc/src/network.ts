@@ -79,6 +79,13 @@ export class IrcNetwork {
   ) {
     this.limiter = new ConnectLimiter(config.connect_concurrency);
     this.operators = new OperatorMirror(this, ctx);
+    const where = `${config.host}:${config.port}`;
+    this.server.onSet = (up) =>
+      ctx.reportState({
+        connection: name,
+        state: up ? "CONNECTED" : "TRANSIENT_DISCONNECT",
+        message: up ? `connected to ${where}` : `no connection to ${where}; reconnecting`,
+      });
   }
 
   /** The configured key of a +k channel (keys are looked up case-insensitively, like channels). */
@@ -95,6 +102,11 @@ export class IrcNetwork {
 
   async start(): Promise<void> {
     const c = this.config;
+    this.ctx.reportState({
+      connection: this.name,
+      state: "CONNECTING",
+      message: `connecting to ${c.host}:${c.port}`,
+    });
     this.bot = new IrcConnection({
       config: c,
       nick: c.bot_nick,

@@ -37,6 +37,8 @@ export class ConnectLimiter {
 export class ServerReachability {
   private up = false;
   private readonly waiting = new Set<() => void>();
+  /** Every verdict of the bot's connection (connected, closed), e.g. for the bridge's connection state. */
+  onSet?: (up: boolean) => void;
 
   get isUp(): boolean {
     return this.up;
@@ -44,6 +46,7 @@ export class ServerReachability {
 
   set(up: boolean): void {
     this.up = up;
+    this.onSet?.(up);
     if (!up) return;
     for (const release of [...this.waiting]) release();
   }

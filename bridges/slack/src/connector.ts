@@ -19,9 +19,14 @@ import type {
   RemoteLogin,
   RemoteUser,
   SendResult,
+  ConnectionState,
+  FetchesMedia,
+  MediaRef,
 } from "@switchboard/framework";
+import { fetchUrl, PermanentError } from "@switchboard/framework";
 import type { WebClient } from "@slack/web-api";
 import { catchUp } from "./catch-up.js";
+import { decided } from "./errors.js";
 import { SlackConfigSchema, type SlackConfig, type SlackWorkspaceConfig } from "./config.js";
 import { EchoTable } from "./echoes.js";
 import * as ids from "./ids.js";
@@ -46,7 +51,8 @@ export class SlackConnector
     HasLogins,
     ListsMembers,
     MarksRead,
-    ChecksPlumbing
+    ChecksPlumbing,
+    FetchesMedia
 {
   readonly id = "slack";
   readonly displayName = "Slack";
@@ -111,7 +117,17 @@ export class SlackConnector
       }),
       ctx.log,
     );
-    for (const [name, wsConfig] of Object.entries(this.config.workspaces)) await this.connect(name, wsConfig);
+    // Concurrently: one unreachable workspace must not hold up the others.
+    await Promise.all(
+      Object.entries(this.config.workspaces).map(([name, wsConfig]) => this.connect(name, wsConfig)),
+    );
+  }
+
+  /** Slack files need the workspace's bot token; only the team id crosses the journal with the URL. */
+  async fetchMedia(ref: MediaRef): Promise<{ data: Buffer; mimetype?: string }> {
+    const ws = this.workspaces.get(String(ref.meta?.team ?? ""));
+    if (!ws) throw new PermanentError(`the Slack workspace of ${ref.url} is not connected to the bridge`);
+    return fetchUrl(ref.url, { authorization: `Bearer ${ws.config.bot_token}` });
   }
 
   /**
@@ -121,7 +137,10 @@ export class SlackConnector
    */
   private async connect(name: string, wsConfig: SlackWorkspaceConfig, attempt = 0): Promise<void> {
     const ctx = this.ctx;
-    const ws = new SlackWorkspace(name, wsConfig, ctx.log.child({ workspace: name }));
+    const report = (state: ConnectionState, message?: string) =>
+      ctx.reportState({ connection: name, state, message });
+    const ws = new SlackWorkspace(name, wsConfig, ctx.log.child({ workspace: name }), report);
+    report("CONNECTING");
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     try {
@@ -134,6 +153,10 @@ export class SlackConnector
           { workspace: name, error: code },
           `Slack refused a token of bridges.slack.workspaces.${name} (${code}): check bot_token and app_token; this workspace is not bridged`,
         );
+        report(
+          "BAD_CREDENTIALS",
+          `Slack refused the workspace's token (${code}): check bot_token and app_token`,
+        );
         return;
       }
       const delay = Math.min(1000 * 2 ** attempt, 5 * 60_000);
@@ -141,6 +164,7 @@ export class SlackConnector
         { workspace: name, err: String(err), retryInMs: delay },
         "could not connect to Slack; retrying",
       );
+      report("TRANSIENT_DISCONNECT", `could not connect to Slack (${String(err)}); retrying`);
       const timer = setTimeout(() => void this.connect(name, wsConfig, attempt + 1), delay);
       timer.unref();
       this.retries.add(timer);
@@ -149,6 +173,7 @@ export class SlackConnector
     this.caughtUp.set(ws.teamId, gate);
     this.workspaces.set(ws.teamId, ws);
     ctx.log.info({ workspace: name, team: ws.teamId }, "Slack workspace connected");
+    report("CONNECTED");
     // History is fetched after the socket is up, so nothing falls between the two.
     void (async () => {
       try {
@@ -313,7 +338,7 @@ export class SlackConnector
   }
 
   async handleMatrixMessage(msg: MatrixMessage): Promise<SendResult> {
-    return this.outbound.message(msg);
+    return decided(this.outbound.message(msg));
   }
 
   async handleMatrixEdit(edit: {
@@ -322,11 +347,11 @@ export class SlackConnector
     sender: MatrixSender;
     content: BridgeContent;
   }): Promise<void> {
-    await this.outbound.edit(edit.chat, edit.remoteId, edit.sender, edit.content);
+    await decided(this.outbound.edit(edit.chat, edit.remoteId, edit.sender, edit.content));
   }
 
   async handleMatrixRedaction(r: { chat: ChatRef; remoteId: string; sender: MatrixSender }): Promise<void> {
-    await this.outbound.delete(r.chat, r.remoteId, r.sender);
+    await decided(this.outbound.delete(r.chat, r.remoteId, r.sender));
   }
 
   async handleMatrixReaction(r: {
@@ -335,7 +360,7 @@ export class SlackConnector
     key: string;
     sender: MatrixSender;
   }): Promise<SendResult> {
-    await this.outbound.react(r.chat, r.remoteId, r.key, r.sender, true);
+    await decided(this.outbound.react(r.chat, r.remoteId, r.key, r.sender, true));
     return {};
   }
 
@@ -345,7 +370,7 @@ export class SlackConnector
     key: string;
     sender: MatrixSender;
   }): Promise<void> {
-    await this.outbound.react(r.chat, r.remoteId, r.key, r.sender, false);
+    await decided(this.outbound.react(r.chat, r.remoteId, r.key, r.sender, false));
   }
 
   async markRead(chat: ChatRef, login: RemoteLogin, remoteId: string): Promise<void> {

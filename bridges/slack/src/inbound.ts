@@ -245,7 +245,7 @@ export class SlackInbound {
           name: file.name ?? file.title ?? "file",
           mimetype,
           size: file.size,
-          fetch: async () => (await media.fetch()).data,
+          remote: media.ref,
         },
       };
       out.push({ content, fileId: file.id });

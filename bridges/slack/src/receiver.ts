@@ -13,6 +13,9 @@ export class DurableSocketModeReceiver implements Receiver {
   private app: App | null = null;
   private queue: Promise<void> = Promise.resolve();
   readonly client: SocketModeClient;
+  /** The socket's state, for the bridge's connection state (status, /health). */
+  onState?: (state: "CONNECTED" | "TRANSIENT_DISCONNECT", message?: string) => void;
+  private stopping = false;
 
   constructor(
     appToken: string,
@@ -31,6 +34,10 @@ export class DurableSocketModeReceiver implements Receiver {
         this.queue = this.queue.then(() => this.deliver(args));
       },
     );
+    this.client.on("connected", () => this.onState?.("CONNECTED"));
+    this.client.on("reconnecting", () => {
+      if (!this.stopping) this.onState?.("TRANSIENT_DISCONNECT", "Socket Mode connection lost; reconnecting");
+    });
   }
 
   init(app: App): void {
@@ -66,6 +73,7 @@ export class DurableSocketModeReceiver implements Receiver {
   }
 
   async stop(): Promise<unknown> {
+    this.stopping = true;
     await this.client.disconnect();
     await this.queue;
     return undefined;

@@ -59,6 +59,8 @@ export class SlackWorkspace {
     readonly name: string,
     readonly config: SlackWorkspaceConfig,
     private readonly log: Logger,
+    /** The event connection's state changes after start (Socket Mode reconnects). */
+    private readonly onState?: (state: "CONNECTED" | "TRANSIENT_DISCONNECT", message?: string) => void,
   ) {
     this.web = this.client(config.bot_token);
   }
@@ -110,8 +112,10 @@ export class SlackWorkspace {
     this.app.error(async (err) => {
       throw err;
     });
-    if (receiver instanceof DurableSocketModeReceiver) await receiver.start();
-    else await receiver.start({ port: this.config.events_port, host: this.config.events_host });
+    if (receiver instanceof DurableSocketModeReceiver) {
+      receiver.onState = (state, message) => this.onState?.(state, message);
+      await receiver.start();
+    } else await receiver.start({ port: this.config.events_port, host: this.config.events_host });
   }
 
   private appToken(): string {
@@ -246,18 +250,11 @@ export class SlackWorkspace {
     }
   }
 
-  /** Slack file and avatar URLs; files need the bot token, public CDN avatars ignore it. */
+  /**
+   * Slack file and avatar URLs, as plain data: the connector's fetchMedia adds this workspace's
+   * bot token when the file is bridged (files need it, public CDN avatars ignore it).
+   */
   media(url: string): RemoteMedia {
-    return {
-      key: url,
-      fetch: async () => {
-        const res = await fetch(url, { headers: { authorization: `Bearer ${this.config.bot_token}` } });
-        if (!res.ok) throw new Error(`Slack answered ${res.status} for ${url}`);
-        return {
-          data: Buffer.from(await res.arrayBuffer()),
-          mimetype: res.headers.get("content-type") ?? "application/octet-stream",
-        };
-      },
-    };
+    return { key: url, ref: { url, meta: { team: this.teamId } } };
   }
 }

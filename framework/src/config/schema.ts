@@ -101,6 +101,14 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    startup: Type.Object(
+      {
+        network_timeout_seconds: Type.Number({ exclusiveMinimum: 0, default: 60 }),
+        login_concurrency: Type.Integer({ minimum: 1, default: 8 }),
+        login_timeout_seconds: Type.Number({ exclusiveMinimum: 0, default: 30 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     guards: Type.Object(
       {
         activation_limit: Type.Integer({ minimum: 0, default: 100 }),

@@ -39,8 +39,8 @@ export interface AppserviceHandlers {
   /** Whether the alias exists now (typically: a portal was just created for it). */
   onAliasQuery(alias: string): Promise<boolean>;
   onPing?(transactionId: string | undefined): void;
-  /** Extra GET routes (health). Return false to fall through to 404. */
-  onOtherGet?(path: string, res: ServerResponse): boolean;
+  /** GET /health; `detailed` when the caller holds the hs_token (per-login detail). */
+  onHealth?(detailed: boolean): Promise<{ status: number; body: unknown }>;
 }
 
 const MAX_BODY = 64 * 1024 * 1024;
@@ -88,6 +88,11 @@ export class AppserviceServer {
     });
   }
 
+  /** Whether a request carries our hs_token (for other listeners' detailed answers). */
+  isHomeserver(req: IncomingMessage): boolean {
+    return this.authorized(req, new URL(req.url ?? "/", "http://localhost")) === "ok";
+  }
+
   private authorized(req: IncomingMessage, url: URL): "ok" | "missing" | "wrong" {
     const header = req.headers.authorization;
     const token = header?.startsWith("Bearer ") ? header.slice(7) : url.searchParams.get("access_token");
@@ -100,7 +105,10 @@ export class AppserviceServer {
     const url = new URL(req.url ?? "/", "http://localhost");
     // Old homeservers call the unprefixed legacy paths.
     const path = url.pathname.replace(/^\/_matrix\/app\/v1(?=\/)/, "");
-    if (req.method === "GET" && this.handlers.onOtherGet?.(url.pathname, res)) return;
+    if (req.method === "GET" && url.pathname === "/health" && this.handlers.onHealth) {
+      const { status, body } = await this.handlers.onHealth(this.authorized(req, url) === "ok");
+      return send(res, status, body);
+    }
 
     const known = /^\/(transactions|users|rooms|ping|thirdparty)(\/|$)/.test(path);
     if (!known) {

@@ -1,6 +1,7 @@
 import { Agent, request, type Dispatcher } from "undici";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import { Reachability } from "./reachability.js";
 
 /**
  * The client-server API as the appservice speaks it: one keep-alive connection pool,
@@ -24,6 +25,49 @@ export class MatrixError extends Error {
   }
 }
 
+/** The homeserver is known to be down (the gate stayed closed for the request's patience). */
+export class HomeserverUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`the homeserver is unreachable (${reason})`);
+    this.name = "HomeserverUnavailableError";
+  }
+}
+
+/**
+ * What a failed homeserver call means for the event behind it:
+ * - `outage`: the homeserver is down or restarting: wait for it (the reachability gate), lose nothing;
+ * - `rate-limited`: 429 / M_LIMIT_EXCEEDED: wait `retryAfterMs` (or back off), this chat only;
+ * - `transient`: another 5xx: retry this chat with backoff;
+ * - `permanent`: any other 4xx (M_FORBIDDEN for a banned ghost, M_TOO_LARGE): retrying cannot help;
+ * - `other`: not a homeserver answer at all (a bug, a remote fetch): the caller decides.
+ */
+export type HomeserverFailure =
+  | { kind: "outage" }
+  | { kind: "rate-limited"; retryAfterMs?: number }
+  | { kind: "transient" }
+  | { kind: "permanent" }
+  | { kind: "other" };
+
+export function classifyFailure(err: unknown): HomeserverFailure {
+  if (err instanceof HomeserverUnavailableError) return { kind: "outage" };
+  if (err instanceof MatrixError) {
+    if (err.status === 429 || err.errcode === "M_LIMIT_EXCEEDED")
+      return { kind: "rate-limited", retryAfterMs: err.retryAfterMs };
+    if (err.status === 502 || err.status === 503 || err.status === 504) return { kind: "outage" };
+    if (err.status >= 500) return { kind: "transient" };
+    return { kind: "permanent" };
+  }
+  return isNetworkError(err) ? { kind: "outage" } : { kind: "other" };
+}
+
+/** Connection refused/reset, DNS, timeouts: undici's and Node's socket-level errors. */
+function isNetworkError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code ?? (err.cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code)) return true;
+  return err.name === "SocketError" || /fetch failed|other side closed|socket/i.test(err.message);
+}
+
 export interface RequestOptions {
   /** Masquerade as this user (appservice `user_id` query parameter). */
   asUser?: string;
@@ -35,6 +79,14 @@ export interface RequestOptions {
   attempts?: number;
   /** Per-attempt timeout. */
   timeoutMs?: number;
+  /**
+   * How long to wait for the homeserver to come back when it is known to be down before
+   * throwing HomeserverUnavailableError (default 15 s). Queues that must not lose anything
+   * catch that error and wait on `reachability` themselves.
+   */
+  outageWaitMs?: number;
+  /** A probe or a health check: goes out even while the homeserver is marked down, and marks nothing. */
+  bypassGate?: boolean;
 }
 
 export interface MatrixClientOptions {
@@ -48,9 +100,14 @@ export interface MatrixClientOptions {
 export class MatrixClient {
   private readonly dispatcher: Dispatcher;
   private readonly base: string;
+  /** Shared by every call of this client: one probe decides when an outage is over. */
+  readonly reachability: Reachability;
 
   constructor(private readonly opts: MatrixClientOptions) {
     this.base = opts.homeserverUrl.replace(/\/+$/, "");
+    this.reachability = new Reachability(async () => {
+      await this.once("GET", "/_matrix/client/versions", { timeoutMs: 5000 });
+    });
     this.dispatcher = new Agent({
       connections: opts.connections ?? 32,
       keepAliveTimeout: 30_000,
@@ -63,6 +120,7 @@ export class MatrixClient {
   }
 
   async close(): Promise<void> {
+    this.reachability.stop();
     await this.dispatcher.close();
   }
 
@@ -71,13 +129,22 @@ export class MatrixClient {
     const attempts = options.attempts ?? 6;
     let delay = 250;
     for (let attempt = 1; ; attempt++) {
+      if (!options.bypassGate && !this.reachability.isUp) {
+        // Known outage: wait for the one probe instead of adding to the requests it refuses.
+        const up = await this.reachability.whenUp(options.outageWaitMs ?? 15_000);
+        if (!up) throw new HomeserverUnavailableError(this.reachability.outage?.reason ?? "no answer");
+      }
       try {
         return await this.once<T>(method, path, options);
       } catch (err) {
+        const failure = classifyFailure(err);
+        if (failure.kind === "outage" && !options.bypassGate) {
+          this.reachability.markDown(err instanceof Error ? err.message : String(err));
+          if (attempt >= attempts) throw err;
+          continue;
+        }
         const retryable =
-          err instanceof MatrixError
-            ? err.status === 429 || err.status >= 500
-            : !(err instanceof TypeError && /invalid/i.test(err.message));
+          failure.kind === "rate-limited" || failure.kind === "transient" || failure.kind === "outage";
         if (!retryable || attempt >= attempts) throw err;
         const wait =
           err instanceof MatrixError && err.retryAfterMs !== undefined

@@ -25,7 +25,11 @@ import type {
   SendResult,
   BridgeContent,
   RemoteSender,
+  FetchesMedia,
+  MediaRef,
 } from "../connector.js";
+import { PermanentError, RateLimitedError, UnsupportedError } from "../errors.js";
+import { fetchUrl } from "../runtime/remote-media.js";
 import { BridgeSectionCommon } from "../config/schema.js";
 import type { ToyEvent } from "./toy-network.js";
 
@@ -59,7 +63,8 @@ export class ReferenceConnector
     ListsMembers,
     MarksRead,
     HandlesTyping,
-    DetectsForeignBridges
+    DetectsForeignBridges,
+    FetchesMedia
 {
   readonly id = "reference";
   readonly displayName = "Toy network";
@@ -132,9 +137,15 @@ export class ReferenceConnector
       dispatcher: this.pool,
       signal: path.startsWith("/events") ? this.abort.signal : undefined,
     });
-    const json = (await res.body.json()) as T & { error?: string };
-    if (res.statusCode >= 300) throw new Error(`toy network ${path}: ${json.error ?? res.statusCode}`);
-    return json;
+    const json = (await res.body.json()) as T & { error?: string; retry_after_ms?: number };
+    if (res.statusCode < 300) return json;
+    // The toy network's answers as the framework's decisions (errors.ts), as a real connector maps its API's.
+    const what = `toy network ${path}: ${json.error ?? res.statusCode}`;
+    if (res.statusCode === 429) throw new RateLimitedError(json.retry_after_ms ?? 1000, what);
+    if (res.statusCode === 501)
+      throw new UnsupportedError(`The toy network cannot do this (${json.error ?? path}).`);
+    if (res.statusCode === 403 || res.statusCode === 404) throw new PermanentError(what);
+    throw new Error(what);
   }
 
   /** Reads the event log from the last acknowledged position; acks only after the framework has it durably. */
@@ -202,17 +213,11 @@ export class ReferenceConnector
         if (event.file) {
           const file = event.file;
           content.kind = file.mimetype.startsWith("image/") ? "image" : "file";
+          // Only the address crosses the journal; fetchMedia adds the token when it is bridged.
           content.media = {
             name: file.name,
             mimetype: file.mimetype,
-            fetch: async () =>
-              Buffer.from(
-                await (
-                  await fetch(`${this.config.url}/files/${file.id}`, {
-                    headers: { authorization: `Bearer ${this.config.token}` },
-                  })
-                ).arrayBuffer(),
-              ),
+            remote: { url: `${this.config.url}/files/${encodeURIComponent(file.id)}` },
           };
         }
         const user = await this.getUser(event.sender);
@@ -304,6 +309,12 @@ export class ReferenceConnector
           { key },
         );
     }
+  }
+
+  async fetchMedia(ref: MediaRef): Promise<{ data: Buffer; mimetype?: string }> {
+    if (!ref.url.startsWith(`${this.config.url}/`))
+      throw new PermanentError(`not a toy network file: ${ref.url}`);
+    return fetchUrl(ref.url, { authorization: `Bearer ${this.config.token}` });
   }
 
   async getChat(chat: ChatRef): Promise<ChatInfo | null> {

@@ -121,6 +121,34 @@ export class ToyNetwork {
     return this.log.length;
   }
 
+  private readonly faults: Array<{
+    path: string;
+    channel?: string;
+    status: number;
+    body: Record<string, unknown>;
+    times: number;
+  }> = [];
+
+  /**
+   * Makes the next `times` calls of the bridge to `path` (for `channel`, if given) fail with
+   * `status` and `body` (e.g. 429 with retry_after_ms): how tests see the bridge's typed errors.
+   */
+  failNext(
+    path: string,
+    fault: { channel?: string; status: number; body?: Record<string, unknown>; times?: number },
+  ): void {
+    this.faults.push({
+      path,
+      channel: fault.channel,
+      status: fault.status,
+      body: fault.body ?? {},
+      times: fault.times ?? 1,
+    });
+  }
+
+  /** Calls the bridge made that a fault answered, per path: to see that no retry happened. */
+  readonly faulted: Array<{ path: string; channel?: string; at: number }> = [];
+
   /** What a remote person does: post a message. */
   post(sender: string, channel: string, text: string, extra: Partial<ToyMessage> = {}): ToyMessage {
     const message: ToyMessage = {
@@ -317,6 +345,14 @@ export class ToyNetwork {
     }
     const origin = (req.headers["x-toy-origin"] as string | undefined) ?? undefined;
     const b = json();
+    const fault = this.faults.find(
+      (f) => f.path === path && f.times > 0 && (!f.channel || f.channel === b.channel),
+    );
+    if (fault) {
+      fault.times--;
+      this.faulted.push({ path, channel: b.channel, at: Date.now() });
+      return reply(res, fault.status, fault.body);
+    }
     // Idempotency keys, like Discord's enforced nonce: a retried call returns the first answer.
     const txnKey = b.txn ? `${user.id}\0${path}\0${b.txn}` : null;
     const seen = txnKey ? this.seenTxns.get(txnKey) : undefined;

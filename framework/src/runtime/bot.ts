@@ -396,17 +396,24 @@ export class Bot {
       }
     }
     for (const slot of this.s.networks.values()) {
+      const name = slot.connector.displayName;
+      const network = this.s.states.network(slot.connector.id);
+      const trouble = [...network.connections]
+        .filter(([, c]) => c.state !== "CONNECTED")
+        .map(([conn, c]) => `${conn ? `${conn}: ` : ""}${c.state}${c.message ? `, ${c.message}` : ""}`);
+      lines.push(`- ${name}: ${network.state}${trouble.length ? ` (${trouble.join("; ")})` : ""}`);
       if (!supportsLogins(slot.connector)) {
-        lines.push(`- ${slot.connector.displayName}: relayed by the bridge`);
+        lines.push(`  - you: relayed by the bridge`);
         continue;
       }
       const records = await this.s.store.loginsOf(userId, slot.connector.id);
-      if (records.length === 0)
-        lines.push(`- ${slot.connector.displayName}: not logged in (\`login ${slot.connector.id}\`)`);
+      if (records.length === 0) lines.push(`  - you: not logged in (\`login ${slot.connector.id}\`)`);
       for (const r of records) {
         const live = this.logins.activeFor(userId, slot.connector.id)?.loginId === r.loginId;
+        const state = this.s.states.login(slot.connector.id, r.loginId);
+        const words = r.state !== "active" ? "logged out" : live ? "connected" : "not connected";
         lines.push(
-          `- ${slot.connector.displayName}: ${r.remoteName} (${r.state === "active" ? (live ? "connected" : "not connected") : "logged out"})`,
+          `  - ${r.remoteName} (${words})${state ? `: ${state.state}${state.message && state.state !== "CONNECTED" ? `, ${state.message}` : ""}` : ""}`,
         );
       }
     }

@@ -17,9 +17,11 @@ import { Bot } from "./bot.js";
 import { Receipts } from "./receipts.js";
 import { Ghosts } from "./ghosts.js";
 import { Logins } from "./logins.js";
-import { MatrixIn } from "./matrix-in.js";
+import { JOURNAL_MEMORY_MS, MatrixIn } from "./matrix-in.js";
 import { Portals } from "./portals.js";
 import { RemoteIn } from "./remote-in.js";
+import { ConnectionStates } from "./connection-states.js";
+import { healthLines, healthReport, type HealthReport } from "./health.js";
 import { Services, type NetworkSlot } from "./services.js";
 
 export interface BridgeOptions {
@@ -86,6 +88,11 @@ export class Bridge {
         log.warn({ server }, "double_puppet secret must look like 'as_token:<token>'; ignoring it");
       }
     }
+    const states = new ConnectionStates(this.metrics, (entry) => {
+      void this.logins
+        .onState(entry.network, entry.loginId, entry.state, entry.message)
+        .catch((err: unknown) => log.warn({ err: String(err) }, "could not act on a login's state"));
+    });
     this.services = new Services(
       config,
       opts.store,
@@ -97,7 +104,17 @@ export class Bridge {
       log,
       new KeyedQueue(),
       doublePuppets,
+      states,
     );
+    this.metrics.homeserverUp.set(1);
+    client.reachability.onChange = (up, reason) => {
+      this.metrics.homeserverUp.set(up ? 1 : 0);
+      if (up) log.info(`the homeserver answers again (${reason}); delivering what waited`);
+      else
+        log.warn(
+          `the homeserver ${config.homeserver.url} is unreachable (${reason}): events wait in the journal and are delivered when it is back`,
+        );
+    };
     const ghosts = new Ghosts(this.services);
     const notifyAdmins = (text: string) => this.bot.notifyAdmins(text);
     this.guard = new ActivationGuard(this.services, ghosts, notifyAdmins);
@@ -117,12 +134,7 @@ export class Bridge {
         onPing: (id) => {
           this.lastPing = id;
         },
-        onOtherGet: (path, res) => {
-          if (path !== "/health") return false;
-          res.writeHead(this.started ? 200 : 503, { "content-type": "application/json" });
-          res.end(JSON.stringify({ ok: this.started }));
-          return true;
-        },
+        onHealth: (detailed) => this.healthReport(detailed),
       },
       log.child({ component: "appservice" }),
     );
@@ -159,16 +171,13 @@ export class Bridge {
     await s.bot.setDisplayname(config.appservice.bot.displayname).catch((err: unknown) => {
       this.log.warn({ err: String(err) }, "could not set the bot's display name");
     });
-    for (const slot of s.networks.values()) {
-      await slot.connector.start(this.contextFor(slot));
-      this.log.info({ network: slot.connector.id }, "bridge started");
-    }
+    await Promise.all([...s.networks.values()].map((slot) => this.startNetwork(slot)));
     await this.logins.loadAll();
     const replayedMatrix = await this.matrixIn.replay();
     const replayedRemote = await this.remoteIn.replay();
     await this.guard.resume();
     if (replayedMatrix + replayedRemote > 0) {
-      this.log.info({ replayedMatrix, replayedRemote }, "finished work interrupted by the last stop");
+      this.log.info({ replayedMatrix, replayedRemote }, "resuming work journaled before the last stop");
     }
     for (const slot of s.networks.values()) {
       s.metrics.ghosts.set(
@@ -178,15 +187,58 @@ export class Bridge {
     }
     if (config.metrics.enabled) await this.startMetrics();
     await this.prune();
-    this.maintenance = setInterval(() => void this.prune(), 10 * 60_000);
+    let ticks = 0;
+    this.maintenance = setInterval(() => {
+      void this.matrixIn.retryParked().catch((err: unknown) => {
+        this.log.warn({ err: String(err) }, "could not retry parked Matrix events; will try again");
+      });
+      if (++ticks % 10 === 0) void this.prune();
+    }, 60_000);
     this.maintenance.unref();
     this.started = true;
     this.log.info({ networks: [...s.networks.keys()] }, "Switchboard is running");
   }
 
+  /**
+   * Starts one network, concurrently with the others. Start waits for it at most
+   * `startup.network_timeout_seconds`; a network still connecting then goes on in the
+   * background, and one whose start fails is reported (status, /health) while the others run.
+   */
+  private async startNetwork(slot: NetworkSlot): Promise<void> {
+    const network = slot.connector.id;
+    const states = this.services.states;
+    states.reportStart(network, "CONNECTING");
+    const starting = slot.connector.start(this.contextFor(slot)).then(
+      () => {
+        states.reportStart(network, "CONNECTED");
+        this.log.info({ network }, "bridge started");
+      },
+      (err: unknown) => {
+        states.reportStart(network, "UNKNOWN_ERROR", `could not start: ${String(err)}`);
+        this.log.error(
+          { err, network },
+          `the ${slot.connector.displayName} bridge could not start; the others run`,
+        );
+      },
+    );
+    const seconds = this.opts.config.startup.network_timeout_seconds;
+    const inTime = await Promise.race([
+      starting.then(() => true),
+      sleep(seconds * 1000, false, { ref: false }),
+    ]);
+    if (!inTime) {
+      this.log.warn(
+        { network, timeoutSeconds: seconds },
+        `the ${slot.connector.displayName} bridge is slow to start; going on without waiting (it keeps connecting)`,
+      );
+    }
+  }
+
   /** Drains queued work, then stops everything. */
   async stop(): Promise<void> {
     this.started = false;
+    // Retries and outage waits end now; what they held stays journaled for the next start.
+    this.services.beginStop();
     if (this.maintenance) clearInterval(this.maintenance);
     await this.appservice.close();
     this.guard.stop();
@@ -198,6 +250,7 @@ export class Bridge {
     await this.logins.disconnectAll();
     this.remoteIn.close();
     await this.services.roomQueue.drain();
+    await this.matrixIn.drain();
     await new Promise<void>((resolve) =>
       this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve(),
     );
@@ -228,6 +281,7 @@ export class Bridge {
         (await s.store.linkList({ network, state: "active" })).map((l) =>
           l.receiver ? { channelId: l.channelId, receiver: l.receiver } : { channelId: l.channelId },
         ),
+      reportState: (report) => s.states.report(network, report),
       noticeInChat: async (chat, text) => {
         const links = await s.store.linksByChannel(network, chat.channelId, chat.receiver ?? "");
         for (const link of links) {
@@ -249,6 +303,7 @@ export class Bridge {
         await this.services.client.request("GET", "/_matrix/client/versions", {
           attempts: 1,
           timeoutMs: 10_000,
+          bypassGate: true,
         });
         return;
       } catch (err) {
@@ -291,24 +346,51 @@ export class Bridge {
         throw err;
       }
     }
+    await this.pingSelf();
+  }
+
+  /**
+   * Asks the homeserver to call us (the spec's appservice ping, Matrix 1.7): a wrong `url` in the
+   * registration or a firewall otherwise shows only as transactions that never come. Each
+   * answer the spec defines gets its remedy; a homeserver without the endpoint is told apart.
+   */
+  private async pingSelf(): Promise<void> {
     const pingId = `start-${Date.now()}`;
+    const { bind } = this.opts.config.appservice;
+    const here = `${bind}:${this.port}`;
     try {
-      await s.client.request(
+      const res = await this.services.client.request<{ duration_ms?: number }>(
         "POST",
         `/_matrix/client/v1/appservice/${encodeURIComponent(this.opts.registration.id)}/ping`,
-        {
-          body: { transaction_id: pingId },
-          attempts: 2,
-        },
+        // Its 502/504 answers are about us, not the homeserver: no outage gate.
+        { body: { transaction_id: pingId }, attempts: 1, bypassGate: true, timeoutMs: 45_000 },
       );
       if (this.lastPing !== pingId) this.log.warn("the homeserver's ping did not carry our transaction id");
+      else this.log.info({ durationMs: res.duration_ms }, "the homeserver reaches this appservice");
+      return;
     } catch (err) {
-      if (err instanceof MatrixError && err.errcode === "M_UNRECOGNIZED") {
-        this.log.info("the homeserver does not support the appservice ping; skipping that check");
-      } else {
-        this.log.warn(
-          `the homeserver cannot reach this appservice (${String(err)}): check the registration's url and that ${this.opts.config.appservice.bind}:${this.port} is reachable from the homeserver`,
+      if (!(err instanceof MatrixError)) {
+        this.log.warn(`could not ask the homeserver to ping this appservice: ${String(err)}`);
+        return;
+      }
+      const remedies: Record<string, string> = {
+        M_UNRECOGNIZED: "",
+        M_URL_NOT_SET:
+          "the registration the homeserver loaded has no url: set appservice.url (or the registration's url) to where the homeserver can reach this bridge, re-run `switchboard registration` and restart the homeserver",
+        M_FORBIDDEN:
+          "the homeserver says our as_token belongs to another appservice id: the registration's id must match appservice.id; re-run `switchboard registration` and restart the homeserver",
+        M_CONNECTION_FAILED: `the homeserver cannot connect to this appservice: check the registration's url (it must reach ${here} from the homeserver: not 127.0.0.1 if the homeserver runs in a container or on another host) and any firewall between them`,
+        M_CONNECTION_TIMEOUT: `the homeserver's connection to this appservice timed out: check the registration's url points at ${here} and that no firewall drops the traffic`,
+        M_BAD_STATUS:
+          "the homeserver reached an HTTP server at the registration's url, but it answered with an error: is the url pointing at this bridge (and its hs_token the one in registration.yaml)?",
+      };
+      const remedy = remedies[err.errcode];
+      if (remedy === "" || err.status === 404 || err.status === 405) {
+        this.log.info(
+          "the homeserver does not support the appservice ping (Matrix 1.7); skipping that check",
         );
+      } else {
+        this.log.error(`${remedy ?? "the appservice ping failed"} (${err.message})`);
       }
     }
   }
@@ -317,7 +399,7 @@ export class Bridge {
   private async prune(): Promise<void> {
     const store = this.opts.store;
     try {
-      const journal = await store.journalPrune(Date.now() - 60 * 60_000);
+      const journal = await store.journalPrune(Date.now() - JOURNAL_MEMORY_MS);
       const days = this.opts.config.store.message_retention_days;
       const messages = days > 0 ? await store.messagePrune(Date.now() - days * 86_400_000) : 0;
       if (journal + messages > 0) this.log.debug({ journal, messages }, "pruned the store");
@@ -326,19 +408,15 @@ export class Bridge {
     }
   }
 
-  /** Lines for the `ping` command and /health. */
+  /** `/health` (both ports): 200 when everything is up, 503 naming what is not. */
+  async healthReport(detailed: boolean): Promise<{ status: number; body: HealthReport }> {
+    const body = await healthReport(this.services, this.started, this.remoteIn.pending, detailed);
+    return { status: body.ok ? 200 : 503, body };
+  }
+
+  /** Lines for the bot's `ping` command. */
   async health(): Promise<string[]> {
-    const lines: string[] = [];
-    const started = Date.now();
-    try {
-      await this.services.client.request("GET", "/_matrix/client/versions", { attempts: 1, timeoutMs: 5000 });
-      lines.push(`Homeserver: OK (${Date.now() - started} ms)`);
-    } catch (err) {
-      lines.push(`Homeserver: unreachable (${String(err)})`);
-    }
-    for (const slot of this.services.networks.values()) lines.push(`${slot.connector.displayName}: running`);
-    lines.push(`Queued rooms: ${this.services.roomQueue.depth}`);
-    return lines;
+    return healthLines(await healthReport(this.services, this.started, this.remoteIn.pending, false));
   }
 
   private async startMetrics(): Promise<void> {
@@ -356,8 +434,12 @@ export class Bridge {
         return;
       }
       if (req.url === "/health") {
-        res.writeHead(this.started ? 200 : 503, { "content-type": "application/json" });
-        res.end(JSON.stringify({ ok: this.started, queued: this.services.roomQueue.depth }));
+        void this.healthReport(this.appservice.isHomeserver(req))
+          .then(({ status, body }) => {
+            res.writeHead(status, { "content-type": "application/json" });
+            res.end(JSON.stringify(body));
+          })
+          .catch(() => res.writeHead(500).end());
         return;
       }
       res.writeHead(404).end();

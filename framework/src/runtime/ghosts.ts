@@ -1,6 +1,7 @@
 import type { RemoteUser } from "../connector.js";
 import type { Intent } from "../matrix/intent.js";
 import type { GhostRecord } from "../store/types.js";
+import { fetchRemoteMedia } from "./remote-media.js";
 import type { Services } from "./services.js";
 
 /**
@@ -123,8 +124,8 @@ export class Ghosts {
     }
     if (user.avatar && user.avatar.key !== record.avatarKey) {
       try {
-        const { data, mimetype } = await user.avatar.fetch();
-        record.avatarUrl = await intent.upload(data, mimetype, "avatar");
+        const { data, mimetype } = await fetchRemoteMedia(this.s, network, user.avatar.ref);
+        record.avatarUrl = await intent.upload(data, mimetype ?? "application/octet-stream", "avatar");
         await intent.setAvatarUrl(record.avatarUrl);
         record.avatarKey = user.avatar.key;
         changed = true;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import QRCode from "qrcode";
 import type { LoginProcess, LoginStep, RemoteLogin } from "../connector.js";
 import { supportsLogins } from "../connector.js";
@@ -32,29 +33,71 @@ export class Logins {
     return this.active.get(this.key(network, matrixUserId));
   }
 
-  /** Connects every stored active login at start; a failing one is marked logged out, not fatal. */
+  /**
+   * Connects every stored active login at start. Credentials are opened first (no network
+   * I/O), then logins connect concurrently (`startup.login_concurrency`), each given
+   * `startup.login_timeout_seconds` before start goes on without it: a slow login keeps
+   * connecting in the background and is used once it is up, so one unreachable workspace
+   * never holds up the others. A login that fails is marked logged out and its owner told.
+   */
   async loadAll(): Promise<void> {
+    const work: Array<{ slot: NetworkSlot; record: LoginRecord; credentials: unknown }> = [];
     for (const slot of this.s.networks.values()) {
-      const connector = slot.connector;
-      if (!supportsLogins(connector)) continue;
-      for (const record of await this.s.store.loginsOfNetwork(connector.id)) {
+      if (!supportsLogins(slot.connector)) continue;
+      for (const record of await this.s.store.loginsOfNetwork(slot.connector.id)) {
         if (record.state !== "active") continue;
         try {
-          const credentials = this.s.box.open(record.credentials);
-          const login = await connector.loadLogin({
-            loginId: record.loginId,
-            matrixUserId: record.matrixUserId,
-            credentials,
-          });
-          this.active.set(this.key(connector.id, record.matrixUserId), login);
+          work.push({ slot, record, credentials: this.s.box.open(record.credentials) });
+          this.s.states.report(slot.connector.id, { loginId: record.loginId, state: "CONNECTING" });
         } catch (err) {
-          this.s.log.warn(
-            { err: String(err), network: connector.id, loginId: record.loginId },
-            "a stored login could not connect",
-          );
-          await this.markFailed(record, `could not reconnect: ${String(err)}`);
+          await this.markFailed(record, `its stored credentials could not be read: ${String(err)}`);
         }
       }
+    }
+    const { login_concurrency: concurrency, login_timeout_seconds: timeout } = this.s.config.startup;
+    let next = 0;
+    const worker = async () => {
+      while (next < work.length) {
+        const item = work[next++];
+        if (!item) break;
+        const connecting = this.connect(item.slot, item.record, item.credentials);
+        const inTime = await Promise.race([
+          connecting.then(() => true),
+          sleep(timeout * 1000, false, { ref: false }),
+        ]);
+        if (!inTime) {
+          this.s.log.warn(
+            { network: item.slot.connector.id, loginId: item.record.loginId, timeoutSeconds: timeout },
+            "a stored login is slow to connect; starting without it (it keeps connecting)",
+          );
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, work.length) }, worker));
+  }
+
+  /** Connects one stored login; never throws (a failure marks it logged out). */
+  private async connect(slot: NetworkSlot, record: LoginRecord, credentials: unknown): Promise<void> {
+    const connector = slot.connector;
+    if (!supportsLogins(connector)) return;
+    try {
+      const login = await connector.loadLogin({
+        loginId: record.loginId,
+        matrixUserId: record.matrixUserId,
+        credentials,
+      });
+      if (this.s.stopping.aborted) {
+        await login.disconnect().catch(() => undefined);
+        return;
+      }
+      this.active.set(this.key(connector.id, record.matrixUserId), login);
+      this.s.states.report(connector.id, { loginId: record.loginId, state: "CONNECTED" });
+    } catch (err) {
+      this.s.log.warn(
+        { err: String(err), network: connector.id, loginId: record.loginId },
+        "a stored login could not connect",
+      );
+      await this.markFailed(record, `could not reconnect: ${String(err)}`);
     }
   }
 
@@ -201,6 +244,7 @@ export class Logins {
         credentials: step.credentials,
       });
       this.active.set(this.key(connector.id, matrixUserId), login);
+      this.s.states.report(connector.id, { loginId: step.loginId, state: "CONNECTED" });
     } catch (err) {
       await this.markFailed(record, String(err));
       return `Logged in, but connecting failed: ${(err as Error).message}`;
@@ -220,7 +264,10 @@ export class Logins {
       await login.disconnect().catch(() => undefined);
       this.active.delete(this.key(network, matrixUserId));
     }
-    for (const r of records) await this.s.store.loginDelete(network, r.loginId);
+    for (const r of records) {
+      await this.s.store.loginDelete(network, r.loginId);
+      this.s.states.forgetLogin(network, r.loginId);
+    }
     return `Logged out of ${slot.connector.displayName}; your stored credentials are wiped.`;
   }
 
@@ -231,15 +278,29 @@ export class Logins {
     await this.markFailed(record, reason);
   }
 
+  /**
+   * Marks a login logged out and tells its owner once: the connector's `loginFailed`, a stored
+   * login that cannot reconnect, and a BAD_CREDENTIALS state report all end here.
+   */
   private async markFailed(record: LoginRecord, reason: string): Promise<void> {
+    const previous = this.s.states.login(record.network, record.loginId);
+    const wasActive = record.state === "active";
     record.state = "logged-out";
     await this.s.store.loginPut(record);
+    // Recorded before telling anyone, so the state report below does not come back here.
+    if (previous?.state !== "BAD_CREDENTIALS")
+      this.s.states.report(record.network, {
+        loginId: record.loginId,
+        state: "BAD_CREDENTIALS",
+        message: reason,
+      });
     const key = this.key(record.network, record.matrixUserId);
     const login = this.active.get(key);
     if (login?.loginId === record.loginId) {
       this.active.delete(key);
       await login.disconnect().catch(() => undefined);
     }
+    if (!wasActive && previous?.state === "BAD_CREDENTIALS") return;
     const user = await this.s.store.userGet(record.matrixUserId);
     if (user?.managementRoom) {
       const name = this.s.networks.get(record.network)?.connector.displayName ?? record.network;
@@ -250,5 +311,13 @@ export class Logins {
         })
         .catch(() => undefined);
     }
+  }
+
+  /** A connector reported a login's state: BAD_CREDENTIALS logs it out and tells its owner (once). */
+  async onState(network: string, loginId: string, state: string, message: string | undefined): Promise<void> {
+    if (state !== "BAD_CREDENTIALS") return;
+    const record = await this.s.store.loginGet(network, loginId);
+    if (record && record.state === "active")
+      await this.markFailed(record, message ?? "the network refused its credentials");
   }
 }

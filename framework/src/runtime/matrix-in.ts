@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BridgeContent, MatrixSender, MessageKind, RemoteLogin } from "../connector.js";
 import {
@@ -15,6 +16,8 @@ import {
   stripReplyFallback,
 } from "../format/index.js";
 import type { MatrixEvent, Transaction } from "../matrix/appservice.js";
+import { classifyFailure } from "../matrix/client.js";
+import { PermanentError, RateLimitedError, UnsupportedError } from "../errors.js";
 import type { RoomLink } from "../store/types.js";
 import type { EchoGuard } from "../guards/double-bridge.js";
 import type { Bot } from "./bot.js";
@@ -26,13 +29,25 @@ import type { NetworkSlot, Services } from "./services.js";
 const PROFILE_TTL_MS = 10 * 60_000;
 const PROFILE_CACHE_SIZE = 20_000;
 
-/** Delays between attempts to deliver one Matrix event (ms). */
+/** Delays between attempts to deliver one Matrix event on a transient failure (ms). */
 const RETRIES = [250, 1000, 4000, 10_000];
+/** A network's "slow down" is obeyed for this long in all before the event is parked. */
+const MAX_RATE_LIMIT_WAIT_MS = 10 * 60_000;
+/** A parked event is given up on (loudly) after this long. */
+const PARKED_LIFETIME_MS = 24 * 60 * 60_000;
+/** Journal keys of events parked after a transient failure: retried later and at every start. */
+const PARKED = "parked\0";
+
+type Outcome = "done" | "parked";
 
 /**
  * Matrix → remote. HTTP transaction → journal (durable before the 200) → per-room queue
  * → link → connector. Every event is checked against the message mappings first, so a
  * transaction replayed after a crash sends nothing twice.
+ *
+ * Transactions are deduplicated by what they carry, not by their id alone: Synapse on SQLite
+ * numbers transactions from 1 again after a restart, so an id seen before with other events
+ * is a new transaction. Events are deduplicated by event id, whatever transaction carries them.
  */
 export class MatrixIn {
   /** Recently handled event ids: the homeserver may resend an event in a new transaction. */
@@ -40,8 +55,9 @@ export class MatrixIn {
   private readonly recentLimit = 50_000;
   private readonly noticeSent = new Set<string>();
   private readonly profiles = new Map<string, { displayname?: string; avatar_url?: string; at: number }>();
-  /** Transactions being processed, so a replay and a live delivery never run one twice. */
+  /** Journal entries being processed, so a replay and a live delivery never run one twice. */
   private readonly inFlight = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
   /** Until the connectors have started, transactions are only journaled; `replay` runs them. */
   private ready = false;
 
@@ -56,58 +72,113 @@ export class MatrixIn {
 
   /** Called by the HTTP handler: returns once the transaction is durable. */
   async accept(txnId: string, txn: Transaction): Promise<void> {
+    const key = journalKey(txnId, txn);
     // Sealed: transactions carry private messages and, in the bot DM, login tokens.
-    const fresh = await this.s.store.journalAppend("matrix", txnId, this.s.box.seal(txn));
+    const fresh = await this.s.store.journalAppend("matrix", key, this.s.box.seal(txn));
     this.s.metrics.transactions.inc({ outcome: fresh ? "new" : "duplicate" });
-    if (fresh && this.ready) void this.process(txnId, txn);
+    if (fresh && this.ready) void this.process(key, txn);
   }
 
-  /** Opens the gate and finishes every journaled transaction (after a crash, or accepted during start). */
+  /**
+   * Opens the gate: remembers the events handled within the journal's retention (a homeserver
+   * may resend them after the bridge restarted), then queues every unfinished entry in order.
+   * Returns how many were pending; they are delivered in the background.
+   */
   async replay(): Promise<number> {
+    for (const entry of await this.s.store.journalRecent("matrix", Date.now() - JOURNAL_MEMORY_MS)) {
+      if (!entry.done || entry.key.startsWith(PARKED)) continue;
+      const txn = this.s.box.open(entry.payload as string) as Transaction;
+      for (const event of txn.events) this.remember(event.event_id);
+    }
     const pending = await this.s.store.journalPending("matrix");
     // Queue every journaled event, in order, before the gate opens, all in this one tick:
     // live transactions then queue behind them, and none falls between the query and the gate.
-    const work = pending.map((entry) =>
-      this.process(entry.key, this.s.box.open(entry.payload as string) as Transaction, entry.cursor),
-    );
+    for (const entry of pending) this.resume(entry.key, entry.payload, entry.createdAt);
     this.ready = true;
-    await Promise.all(work);
     return pending.length;
   }
 
-  private async process(txnId: string, txn: Transaction, from = 0): Promise<void> {
-    if (this.inFlight.has(txnId)) return;
-    this.inFlight.add(txnId);
-    try {
-      await this.processEvents(txnId, txn, from);
-    } finally {
-      this.inFlight.delete(txnId);
+  /** Retries parked events (a timer calls this every minute). */
+  async retryParked(): Promise<void> {
+    if (!this.ready) return;
+    for (const entry of await this.s.store.journalPending("matrix")) {
+      if (!this.inFlight.has(entry.key)) this.resume(entry.key, entry.payload, entry.createdAt);
     }
   }
 
-  private async processEvents(txnId: string, txn: Transaction, from: number): Promise<void> {
-    const events = txn.events.slice(from);
-    const work: Array<Promise<void>> = events.map((event) =>
-      this.s.roomQueue.run(event.room_id, () => this.handleSafely(event)),
+  private resume(key: string, payload: unknown, createdAt: number): void {
+    const txn = this.s.box.open(payload as string) as Transaction;
+    void this.process(key, txn, createdAt);
+  }
+
+  /** Resolves when every transaction being processed has finished (or parked what it could not). */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+
+  private process(key: string, txn: Transaction, createdAt = Date.now()): Promise<void> {
+    if (this.inFlight.has(key)) return Promise.resolve();
+    this.inFlight.add(key);
+    const work = this.processOnce(key, txn, createdAt).finally(() => {
+      this.inFlight.delete(key);
+      this.running.delete(work);
+    });
+    this.running.add(work);
+    return work;
+  }
+
+  private async processOnce(key: string, txn: Transaction, createdAt: number): Promise<void> {
+    const parkedEntry = key.startsWith(PARKED);
+    const outcomes = await Promise.all(
+      txn.events.map((event) =>
+        this.s.roomQueue.run(event.room_id, () => this.handleSafely(event, parkedEntry, createdAt)),
+      ),
     );
-    for (const eph of txn.ephemeral) {
-      work.push(
+    if (parkedEntry) {
+      // Still failing: the entry stays pending for the next round.
+      if (!outcomes.includes("parked")) await this.s.store.journalMarkDone("matrix", key);
+      return;
+    }
+    await Promise.all(
+      txn.ephemeral.map((eph) =>
         this.receipts
           .onEphemeral(eph)
           .catch((err: unknown) => this.s.log.warn({ err }, "ephemeral event failed")),
-      );
+      ),
+    );
+    // What is not finished lives on as its own entry, so this transaction can be done.
+    for (const [i, outcome] of outcomes.entries()) {
+      const event = txn.events[i];
+      if (outcome === "parked" && event) await this.park(event);
     }
-    await Promise.all(work);
-    await this.s.store.journalMarkDone("matrix", txnId);
+    await this.s.store.journalMarkDone("matrix", key);
   }
 
-  private async handleSafely(event: MatrixEvent): Promise<void> {
-    if (this.recent.has(event.event_id)) return;
-    this.remember(event.event_id);
+  private async park(event: MatrixEvent): Promise<void> {
+    await this.s.store.journalAppend(
+      "matrix",
+      `${PARKED}${event.event_id}`,
+      this.s.box.seal({ events: [event], ephemeral: [] } satisfies Transaction),
+    );
+  }
+
+  /**
+   * Delivers one event, deciding on each failure from what the connector threw: unsupported
+   * (tell the room once), permanent (tell the room), rate limited (wait exactly that long),
+   * homeserver down (wait for it), anything else (retry, then tell the room and park it).
+   */
+  private async handleSafely(event: MatrixEvent, parked: boolean, createdAt: number): Promise<Outcome> {
+    if (!parked) {
+      if (this.recent.has(event.event_id)) return "done";
+      this.remember(event.event_id);
+    }
     const started = process.hrtime.bigint();
+    const signal = this.s.stopping;
     let network = "none";
-    // A remote network that is briefly down must not cost a message: retry, then say so in the room.
+    let transient = 0;
+    let rateLimitedFor = 0;
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1 && signal.aborted) return "parked";
       try {
         network = (await this.handle(event)) ?? "none";
         if (network !== "none") {
@@ -117,26 +188,97 @@ export class MatrixIn {
             Number(process.hrtime.bigint() - started) / 1e9,
           );
         }
-        return;
+        return "done";
       } catch (err) {
+        network = (await this.s.link(event.room_id).catch(() => null))?.network ?? network;
         const log = { err, eventId: event.event_id, roomId: event.room_id, type: event.type, attempt };
-        if (attempt < RETRIES.length + 1) {
-          this.s.log.warn(log, "could not bridge a Matrix event; retrying");
-          await sleep(RETRIES[attempt - 1] ?? 1000);
-          continue;
+        if (err instanceof UnsupportedError) {
+          await this.noticeOnce(event.room_id, `unsupported ${err.message}`, err.message);
+          return "done";
         }
-        this.s.metrics.failures.inc({ direction: "matrix_to_remote", network });
-        this.s.log.error(log, "could not bridge a Matrix event; giving up");
-        await this.s.bot
-          .sendEvent(event.room_id, "m.room.message", {
-            msgtype: "m.notice",
-            body: `This message could not be delivered: ${(err as Error).message}`,
-            "m.relates_to": { "m.in_reply_to": { event_id: event.event_id } },
-          })
-          .catch(() => undefined);
-        return;
+        const failure = classifyFailure(err);
+        if (err instanceof PermanentError || failure.kind === "permanent") {
+          this.s.metrics.failures.inc({ direction: "matrix_to_remote", network });
+          this.s.metrics.dropped.inc({
+            direction: "matrix_to_remote",
+            network,
+            reason: err instanceof Error ? err.name : "unknown",
+          });
+          this.s.log.error(log, "a Matrix event cannot be bridged; dropped");
+          await this.replyNotice(event, `This message could not be delivered: ${(err as Error).message}`);
+          return "done";
+        }
+        let wait: number;
+        if (err instanceof RateLimitedError && rateLimitedFor < MAX_RATE_LIMIT_WAIT_MS) {
+          wait = err.retryAfterMs;
+          rateLimitedFor += wait;
+        } else if (failure.kind === "outage") {
+          if (!(await this.s.client.reachability.whenUp(Infinity, signal))) return "parked";
+          wait = 0;
+        } else if (transient < RETRIES.length) {
+          wait = RETRIES[transient++] ?? 1000;
+        } else {
+          return this.giveUpForNow(event, err, network, parked, createdAt);
+        }
+        this.s.metrics.retries.inc({
+          direction: "matrix_to_remote",
+          network,
+          reason: err instanceof RateLimitedError ? "rate-limited" : failure.kind,
+        });
+        this.s.log.warn({ ...log, retryInMs: wait }, "could not bridge a Matrix event; retrying");
+        if (wait > 0 && !(await sleep(wait, true, { signal }).catch(() => false))) return "parked";
       }
     }
+  }
+
+  /** Transient failures used up their tries: the room hears once, the event waits for the next round. */
+  private async giveUpForNow(
+    event: MatrixEvent,
+    err: unknown,
+    network: string,
+    parked: boolean,
+    createdAt: number,
+  ): Promise<Outcome> {
+    this.s.metrics.failures.inc({ direction: "matrix_to_remote", network });
+    if (parked && Date.now() - createdAt > PARKED_LIFETIME_MS) {
+      this.s.log.error({ err, eventId: event.event_id }, "a Matrix event failed for a day; giving up");
+      await this.replyNotice(
+        event,
+        `This message could not be delivered: ${(err as Error).message}. The bridge has stopped trying.`,
+      );
+      return "done";
+    }
+    this.s.log.error(
+      { err, eventId: event.event_id, roomId: event.room_id },
+      "could not bridge a Matrix event; will retry later",
+    );
+    if (!this.noticeSent.has(`pending ${event.event_id}`)) {
+      this.noticeSent.add(`pending ${event.event_id}`);
+      await this.replyNotice(
+        event,
+        `This message could not be delivered yet: ${(err as Error).message}. The bridge will keep trying.`,
+      );
+    }
+    return "parked";
+  }
+
+  private async replyNotice(event: MatrixEvent, body: string): Promise<void> {
+    await this.s.bot
+      .sendEvent(event.room_id, "m.room.message", {
+        msgtype: "m.notice",
+        body,
+        "m.relates_to": { "m.in_reply_to": { event_id: event.event_id } },
+      })
+      .catch(() => undefined);
+  }
+
+  /** Says something in a room once per room and key. */
+  private async noticeOnce(roomId: string, key: string, body: string): Promise<void> {
+    if (this.noticeSent.has(`${roomId} ${key}`)) return;
+    this.noticeSent.add(`${roomId} ${key}`);
+    await this.s.bot
+      .sendEvent(roomId, "m.room.message", { msgtype: "m.notice", body })
+      .catch(() => undefined);
   }
 
   private remember(eventId: string): void {
@@ -475,14 +617,27 @@ export class MatrixIn {
 
   /** Says once per room and feature that the network cannot carry it. */
   private async politely(link: RoomLink, slot: NetworkSlot, what: string): Promise<void> {
-    const key = `${link.roomId} ${what}`;
-    if (this.noticeSent.has(key)) return;
-    this.noticeSent.add(key);
-    await this.s.bot.sendEvent(link.roomId, "m.room.message", {
-      msgtype: "m.notice",
-      body: `${slot.connector.displayName} does not support ${what}, so it was not bridged.`,
-    });
+    await this.noticeOnce(
+      link.roomId,
+      what,
+      `${slot.connector.displayName} does not support ${what}, so it was not bridged.`,
+    );
   }
+}
+
+/** How long handled events are remembered across restarts: the journal keeps done entries an hour. */
+export const JOURNAL_MEMORY_MS = 60 * 60_000;
+
+/**
+ * A transaction's journal key: its id plus a digest of its events' ids (and ephemeral content).
+ * A true retry has the same key and is acknowledged as a duplicate; a reused id with different
+ * events (Synapse on SQLite after a restart) gets a new key and is processed.
+ */
+export function journalKey(txnId: string, txn: Transaction): string {
+  const hash = createHash("sha256");
+  for (const event of txn.events) hash.update(event.event_id).update("\0");
+  if (txn.ephemeral.length > 0) hash.update(JSON.stringify(txn.ephemeral));
+  return `${txnId}\0${hash.digest("base64url").slice(0, 22)}`;
 }
 
 /** The `users` map and default of power levels content, ignoring anything malformed. */

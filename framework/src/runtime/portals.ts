@@ -4,6 +4,7 @@ import type { RoomLink } from "../store/types.js";
 import type { ActivationGuard } from "../guards/activation.js";
 import { otherBridgesIn } from "../guards/double-bridge.js";
 import type { Ghosts } from "./ghosts.js";
+import { fetchRemoteMedia } from "./remote-media.js";
 import type { NetworkSlot, Services } from "./services.js";
 
 /**
@@ -135,8 +136,8 @@ export class Portals {
     if (creator.userId !== this.s.botUserId) await this.s.bot.ensureJoined(roomId);
     if (info.avatar && !isDirect) {
       try {
-        const { data, mimetype } = await info.avatar.fetch();
-        const url = await this.s.bot.upload(data, mimetype, "avatar");
+        const { data, mimetype } = await fetchRemoteMedia(this.s, slot.connector.id, info.avatar.ref);
+        const url = await this.s.bot.upload(data, mimetype ?? "application/octet-stream", "avatar");
         await this.s.bot.sendState(roomId, "m.room.avatar", "", { url });
       } catch (err) {
         this.s.log.warn({ err: String(err), roomId }, "could not set the portal's avatar");

@@ -1,12 +1,16 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { BridgeContent, ChatRef, EmitOptions, RemoteEvent, RemoteSender } from "../connector.js";
+import { backoffMs, BridgeStoppingError, PermanentError } from "../errors.js";
 import { sanitizeMatrixHtml } from "../format/index.js";
 import type { Intent } from "../matrix/intent.js";
 import { stableTxnId } from "../matrix/intent.js";
+import { classifyFailure, MatrixError } from "../matrix/client.js";
 import type { MessageMapping, RoomLink } from "../store/types.js";
 import { isForeignEcho, type EchoGuard } from "../guards/double-bridge.js";
 import type { Ghosts } from "./ghosts.js";
 import { chatKey, type Portals } from "./portals.js";
+import { fetchRemoteMedia } from "./remote-media.js";
 import type { Services } from "./services.js";
 
 /**
@@ -14,6 +18,12 @@ import type { Services } from "./services.js";
  * network) → per-chat queue → ghost intent → homeserver. Sends use transaction ids made
  * from the remote event's key and are skipped when the mapping already exists, so a
  * replay after a crash duplicates nothing.
+ *
+ * At-least-once until delivered: an event stays pending in the journal until the homeserver
+ * takes it or refuses it for good. While the homeserver is down every queue waits on one
+ * probe (`client.reachability`); a 5xx or 429 for one room holds only that chat's queue,
+ * with capped backoff; a permanent refusal (403 for a banned ghost, 413) ends the event
+ * loudly: logged, counted, and told in the room.
  */
 
 interface JournaledRemote {
@@ -22,12 +32,19 @@ interface JournaledRemote {
   receivedAt: number;
 }
 
+/** Longest wait between two tries of one event (a chat's 5xx, a 429 without retry_after). */
+const MAX_RETRY_DELAY_MS = 30_000;
+/** Failures that are neither the homeserver's nor the connector's verdict (a remote file fetch): tries. */
+const OTHER_FAILURE_ATTEMPTS = 5;
+
+type Outcome = "delivered" | "dropped" | "stopping";
+
 export class RemoteIn {
-  /** Live events keep their functions (media fetchers); a replay after a crash has only the JSON. */
-  private readonly live = new Map<string, RemoteEvent>();
   /** Until `replay` has queued what a crash left behind, new events are only journaled. */
   private ready = false;
   private readonly inFlight = new Set<string>();
+  /** Chats whose events are left pending because the bridge is stopping: later ones wait too (order). */
+  private readonly held = new Set<string>();
 
   /** Newest remote read already shown per "reader room": receipts never move backwards. */
   private readonly readUpTo = new Map<string, number>();
@@ -48,6 +65,11 @@ export class RemoteIn {
     this.closed = true;
   }
 
+  /** Events accepted and not yet delivered or dropped (the backlog an outage builds). */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
   async emit(network: string, event: RemoteEvent, options: EmitOptions = {}): Promise<void> {
     if (this.closed) throw new BridgeStoppingError();
     const key = options.key ?? `${network}:${randomUUID()}`;
@@ -55,19 +77,20 @@ export class RemoteIn {
     // Sealed like the Matrix journal: remote events carry private messages.
     const fresh = await this.s.store.journalAppend("remote", key, this.s.box.seal(entry));
     if (!fresh) return;
-    this.live.set(key, event);
     if (this.ready) void this.process(key, entry);
   }
 
-  /** Finishes what a crash interrupted, in arrival order. */
+  /**
+   * Queues what a crash or an outage left pending, in arrival order, then opens the gate for
+   * new events. Returns how many were pending; their delivery goes on in the background (a
+   * homeserver still down must not hold the bridge's start).
+   */
   async replay(): Promise<number> {
     const pending = await this.s.store.journalPending("remote");
     // As on the Matrix side: journaled events queue first, in this tick, then the gate opens.
-    const work = pending.map((entry) =>
-      this.process(entry.key, this.s.box.open(entry.payload as string) as JournaledRemote),
-    );
+    for (const entry of pending)
+      void this.process(entry.key, this.s.box.open(entry.payload as string) as JournaledRemote);
     this.ready = true;
-    await Promise.all(work);
     return pending.length;
   }
 
@@ -78,37 +101,112 @@ export class RemoteIn {
   private process(key: string, entry: JournaledRemote): Promise<void> {
     if (this.inFlight.has(key)) return Promise.resolve();
     this.inFlight.add(key);
-    const event = this.live.get(key) ?? entry.event;
-    return this.s.roomQueue.run(this.queueKey(entry.network, event), async () => {
-      const started = process.hrtime.bigint();
+    const queue = this.queueKey(entry.network, entry.event);
+    return this.s.roomQueue.run(queue, async () => {
       try {
-        await this.handle(entry.network, event, key);
-        this.s.metrics.events.inc({
-          direction: "remote_to_matrix",
-          network: entry.network,
-          type: event.type,
-        });
-        this.s.metrics.latency.observe(
-          { direction: "remote_to_matrix", network: entry.network },
-          Number(process.hrtime.bigint() - started) / 1e9,
-        );
-      } catch (err) {
-        this.s.metrics.failures.inc({ direction: "remote_to_matrix", network: entry.network });
-        this.s.log.error(
-          { err, network: entry.network, type: event.type, key },
-          "could not bridge a remote event to Matrix",
-        );
-      } finally {
-        this.live.delete(key);
-        this.inFlight.delete(key);
+        const outcome = this.held.has(queue)
+          ? "stopping"
+          : await this.deliver(entry.network, entry.event, key);
+        if (outcome === "stopping") {
+          // Left pending for the next start; the chat's later events stay behind it.
+          this.held.add(queue);
+          return;
+        }
         await this.s.store.journalMarkDone("remote", key).catch((err: unknown) => {
           this.s.log.error(
             { err },
             "could not mark a remote event done; it will be retried (and deduplicated) at restart",
           );
         });
+      } finally {
+        this.inFlight.delete(key);
       }
     });
+  }
+
+  /** Tries until the event is in Matrix, refused for good, or the bridge stops. */
+  private async deliver(network: string, event: RemoteEvent, key: string): Promise<Outcome> {
+    const started = process.hrtime.bigint();
+    const signal = this.s.stopping;
+    let otherFailures = 0;
+    for (let attempt = 1; ; attempt++) {
+      // The first try always runs, so a clean stop still drains; retries end with the stop.
+      if (attempt > 1 && signal.aborted) return "stopping";
+      try {
+        await this.handle(network, event, key);
+        this.s.metrics.events.inc({ direction: "remote_to_matrix", network, type: event.type });
+        this.s.metrics.latency.observe(
+          { direction: "remote_to_matrix", network },
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+        return "delivered";
+      } catch (err) {
+        const failure = classifyFailure(err);
+        let wait: number;
+        if (failure.kind === "outage") {
+          const reachability = this.s.client.reachability;
+          // The request that failed closed the gate; one probe decides when to go on.
+          if (!(await reachability.whenUp(Infinity, signal))) return "stopping";
+          wait = reachability.isUp && attempt > 1 ? backoffMs(attempt, 250, MAX_RETRY_DELAY_MS) : 0;
+        } else if (failure.kind === "rate-limited") {
+          wait = failure.retryAfterMs ?? backoffMs(attempt, 1000, MAX_RETRY_DELAY_MS);
+        } else if (failure.kind === "transient") {
+          wait = backoffMs(attempt, 500, MAX_RETRY_DELAY_MS);
+        } else if (failure.kind === "permanent" || err instanceof PermanentError) {
+          await this.drop(network, event, key, err);
+          return "dropped";
+        } else {
+          if (++otherFailures >= OTHER_FAILURE_ATTEMPTS) {
+            await this.drop(network, event, key, err);
+            return "dropped";
+          }
+          wait = backoffMs(otherFailures, 500, MAX_RETRY_DELAY_MS);
+        }
+        this.s.metrics.retries.inc({ direction: "remote_to_matrix", network, reason: failure.kind });
+        // The outage itself is logged once by the reachability gate; per-chat trouble here, sparsely.
+        if (failure.kind !== "outage" && (attempt === 1 || attempt % 10 === 0)) {
+          this.s.log.warn(
+            { err: String(err), network, type: event.type, key, attempt, retryInMs: wait },
+            "could not bridge a remote event to Matrix yet; retrying",
+          );
+        }
+        if (wait > 0) {
+          const slept = await sleep(wait, true, { signal }).catch(() => false);
+          if (!slept) return "stopping";
+        }
+      }
+    }
+  }
+
+  /** A permanent refusal: logged once with the event key, counted, and told where a person should know. */
+  private async drop(network: string, event: RemoteEvent, key: string, err: unknown): Promise<void> {
+    const reason =
+      err instanceof MatrixError
+        ? `${err.errcode}: ${err.error}`
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    this.s.metrics.failures.inc({ direction: "remote_to_matrix", network });
+    this.s.metrics.dropped.inc({
+      direction: "remote_to_matrix",
+      network,
+      reason: err instanceof MatrixError ? err.errcode : err instanceof Error ? err.name : "unknown",
+    });
+    this.s.log.error(
+      { err, network, type: event.type, key, reason },
+      "a remote event cannot be bridged to Matrix; dropped",
+    );
+    if (event.type !== "message" && event.type !== "edit") return;
+    const link = await this.portals.linkFor(network, event.chat).catch(() => null);
+    if (!link) return;
+    const who = event.sender.displayname ?? event.sender.userId;
+    const what = event.type === "edit" ? "An edit" : "A message";
+    await this.s.bot
+      .sendEvent(link.roomId, "m.room.message", {
+        msgtype: "m.notice",
+        body: `${what} from ${who} could not be bridged: ${reason}`,
+      })
+      .catch(() => undefined);
   }
 
   private async roomFor(network: string, chat: ChatRef, createDm: boolean): Promise<RoomLink | null> {
@@ -277,8 +375,8 @@ export class RemoteIn {
         if (event.topic !== undefined && link.kind !== "plumbed")
           await this.s.bot.sendState(link.roomId, "m.room.topic", "", { topic: event.topic });
         if (event.avatar && link.kind !== "plumbed") {
-          const { data, mimetype } = await event.avatar.fetch();
-          const url = await this.s.bot.upload(data, mimetype, "avatar");
+          const { data, mimetype } = await fetchRemoteMedia(this.s, network, event.avatar.ref);
+          const url = await this.s.bot.upload(data, mimetype ?? "application/octet-stream", "avatar");
           await this.s.bot.sendState(link.roomId, "m.room.avatar", "", { url });
         }
         return;
@@ -420,29 +518,17 @@ export class RemoteIn {
     }
     if (content.media) {
       const media = content.media;
-      if (media.fetch) {
-        const data = await media.fetch();
-        out.url = await intent.upload(data, media.mimetype, media.name);
-        out.info = { mimetype: media.mimetype, size: data.length };
-        out.body = media.name;
-        if (content.text && content.text !== media.name) {
-          out.filename = media.name;
-          out.body = content.text;
-        }
-      } else {
-        // Replayed after a crash without the fetcher: say what was there rather than lose it.
-        out.msgtype = "m.notice";
-        out.body = `${content.text || media.name} (a ${network} file that could not be fetched again)`;
+      if (!media.remote) throw new PermanentError(`the ${network} file ${media.name} has no address`);
+      const { data, mimetype } = await fetchRemoteMedia(this.s, network, media.remote);
+      const type = media.mimetype || mimetype || "application/octet-stream";
+      out.url = await intent.upload(data, type, media.name);
+      out.info = { mimetype: type, size: data.length };
+      out.body = media.name;
+      if (content.text && content.text !== media.name) {
+        out.filename = media.name;
+        out.body = content.text;
       }
     }
     return out;
-  }
-}
-
-/** Thrown to connectors that emit while the bridge shuts down: do not acknowledge the event. */
-export class BridgeStoppingError extends Error {
-  constructor() {
-    super("the bridge is stopping; the event was not accepted");
-    this.name = "BridgeStoppingError";
   }
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import type { Connector } from "../connector.js";
@@ -5,6 +6,7 @@ import type { CredentialBox } from "../credentials.js";
 import type { MatrixClient } from "../matrix/client.js";
 import { Intent, IntentCaches } from "../matrix/intent.js";
 import type { BridgeMetrics } from "../metrics.js";
+import type { ConnectionStates } from "./connection-states.js";
 import type { Permissions } from "../permissions.js";
 import type { KeyedQueue } from "../queue.js";
 import type { RoomLink, Store } from "../store/types.js";
@@ -24,6 +26,7 @@ export interface NetworkSlot {
 export class Services {
   readonly caches = new IntentCaches();
   readonly bot: Intent;
+  private readonly lifecycle = new AbortController();
   /** Links by room id; links are few (thousands) and read on every event. */
   private readonly links = new Map<string, RoomLink | null>();
   private readonly chatLinks = new Map<string, RoomLink[]>();
@@ -41,8 +44,21 @@ export class Services {
     readonly roomQueue: KeyedQueue,
     /** A client per double-puppet server (as_token of a double-puppet appservice). */
     readonly doublePuppets: Map<string, MatrixClient>,
+    /** Every network connection's and login's state (status, /health, gauges). */
+    readonly states: ConnectionStates,
   ) {
     this.bot = new Intent(this.botUserId, client, this.caches, null);
+    // Every waiting retry listens on this one signal; thousands at once are expected in an outage.
+    setMaxListeners(0, this.lifecycle.signal);
+  }
+
+  /** Aborted when the bridge starts stopping: retry waits end and their events stay journaled. */
+  get stopping(): AbortSignal {
+    return this.lifecycle.signal;
+  }
+
+  beginStop(): void {
+    this.lifecycle.abort();
   }
 
   get domain(): string {

@@ -236,6 +236,30 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
       );
 
       test(
+        "recent lists done and open entries of one stream created since the cutoff, oldest first",
+        run(async ({ store }) => {
+          await store.journalAppend("matrix", "old", 1);
+          const cutoff = ((await store.journalGet("matrix", "old"))?.createdAt ?? 0) + 1;
+          while (Date.now() < cutoff) await new Promise((r) => setTimeout(r, 1));
+          await store.journalAppend("matrix", "a", { v: AWKWARD_JSON });
+          await store.journalAppend("remote", "other-stream", 2);
+          await store.journalAppend("matrix", "b", 3);
+          await store.journalMarkDone("matrix", "a");
+          const recent = await store.journalRecent("matrix", cutoff);
+          assert.deepEqual(
+            recent.map((e) => [e.key, e.done]),
+            [
+              ["a", true],
+              ["b", false],
+            ],
+          );
+          recent.forEach((e) => assertFields(e, "journal"));
+          assert.deepEqual(recent[0]?.payload, { v: AWKWARD_JSON });
+          assert.deepEqual(await store.journalRecent("matrix", Date.now() + 1000), []);
+        }),
+      );
+
+      test(
         "prune deletes only done entries created before the cutoff",
         run(async ({ store }) => {
           await store.journalAppend("matrix", "done", 1);

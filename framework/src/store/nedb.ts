@@ -412,6 +412,13 @@ export class NedbStore implements Store {
     return docs.map(toJournal);
   }
 
+  async journalRecent(stream: JournalStream, since: number): Promise<JournalEntry[]> {
+    const docs = await this.db("journal")
+      .find<StoredJournal>({ createdAt: { $gte: since }, stream })
+      .sort({ seq: 1 });
+    return docs.map(toJournal);
+  }
+
   async journalAdvance(stream: JournalStream, key: string, cursor: number): Promise<void> {
     await this.db("journal").update({ _id: compoundKey(stream, key) }, { $set: { cursor } });
   }

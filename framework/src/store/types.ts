@@ -106,6 +106,8 @@ export interface Store {
   journalGet(stream: JournalStream, key: string): Promise<JournalEntry | null>;
   /** Entries not done, oldest (lowest seq) first. */
   journalPending(stream: JournalStream): Promise<JournalEntry[]>;
+  /** Entries (done or not) created at or after `since` (ms epoch), oldest first. */
+  journalRecent(stream: JournalStream, since: number): Promise<JournalEntry[]>;
   journalAdvance(stream: JournalStream, key: string, cursor: number): Promise<void>;
   journalMarkDone(stream: JournalStream, key: string): Promise<void>;
   /** Deletes done entries created before `before` (ms epoch); returns how many. */
