@@ -57,6 +57,8 @@ export interface BridgeEnvironment {
 export async function startBridgeEnvironment(options: {
   bridges: Record<string, Record<string, unknown>>;
   extraConfig?: Record<string, unknown>;
+  /** The registration's url, when it must not be the bridge's real address (ping tests). */
+  appserviceUrl?: string;
   /** Also load a non-exclusive "double puppet" appservice covering every local user, and configure its token. */
   doublePuppet?: boolean;
 }): Promise<BridgeEnvironment> {
@@ -70,6 +72,7 @@ export async function startBridgeEnvironment(options: {
       bind: "127.0.0.1",
       port: appservicePort,
       registration: "registration.yaml",
+      ...(options.appserviceUrl ? { url: options.appserviceUrl } : {}),
     },
     store: { path: "./data" },
     encryption: { key: "test-encryption-key-that-is-long-enough-1234" },
