@@ -10,6 +10,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { ToyNetwork } from "@switchboard/framework";
 import { startSlackDouble, type SlackDouble } from "../doubles/slack/index.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { slackWorkspace } from "../harness/bridge-config.js";
 import { TestMatrixClient } from "../harness/matrix-client.js";
 import { freePort } from "../harness/net.js";
 import { until } from "../harness/wait.js";
@@ -60,12 +61,7 @@ describe("start-up", () => {
         slack: {
           enabled: true,
           workspaces: {
-            acme: {
-              mode: "socket",
-              bot_token: slack.botToken,
-              app_token: slack.appToken,
-              api_url: slack.apiUrl,
-            },
+            acme: slackWorkspace(slack),
             silent: {
               mode: "socket",
               bot_token: "xoxb-silent",

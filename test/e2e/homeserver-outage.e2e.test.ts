@@ -14,6 +14,7 @@ import { startSlackDouble, type SlackDouble } from "../doubles/slack/index.js";
 import { ircdKindFromEnv, startIrcd, type Ircd } from "../harness/ircd.js";
 import { IrcPerson } from "../harness/irc-client.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { ircBridge, slackWorkspace } from "../harness/bridge-config.js";
 import { TestMatrixClient, botSays, dmWithBot } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
@@ -52,27 +53,11 @@ before(async () => {
   general = slack.addChannel({ name: "general", members: [bob.id, slack.botUserId] }).id;
   env = await startBridgeEnvironment({
     bridges: {
-      irc: {
-        enabled: true,
-        networks: {
-          test: {
-            host: ircd.host,
-            port: ircd.port,
-            bot_nick: "sbbot",
-            send_rate: { lines_per_second: 50, burst: 50 },
-            reconnect_initial_delay_ms: 500,
-          },
-        },
-      },
+      irc: ircBridge(ircd, { reconnect_initial_delay_ms: 500 }),
       slack: {
         enabled: true,
         workspaces: {
-          acme: {
-            mode: "socket",
-            bot_token: slack.botToken,
-            app_token: slack.appToken,
-            api_url: slack.apiUrl,
-          },
+          acme: slackWorkspace(slack),
         },
       },
     },

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ircdKindFromEnv, startIrcd, type Ircd } from "../harness/ircd.js";
 import { IrcPerson, connectMany } from "../harness/irc-client.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { ircBridge } from "../harness/bridge-config.js";
 import { TestMatrixClient, botSays, joinOf } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
@@ -27,21 +28,12 @@ before(async () => {
   ircd = await startIrcd({ kind });
   env = await startBridgeEnvironment({
     bridges: {
-      irc: {
-        enabled: true,
-        networks: {
-          test: {
-            host: ircd.host,
-            port: ircd.port,
-            bot_nick: "sbbot",
-            send_rate: { lines_per_second: 50, burst: 50 },
-            connect_concurrency: 8,
-            max_lines: 6,
-            // Slow first reconnect, so the test's IRC observer is back in the channel before the bridge.
-            reconnect_initial_delay_ms: 8000,
-          },
-        },
-      },
+      irc: ircBridge(ircd, {
+        connect_concurrency: 8,
+        max_lines: 6,
+        // Slow first reconnect, so the test's IRC observer is back in the channel before the bridge.
+        reconnect_initial_delay_ms: 8000,
+      }),
     },
     extraConfig: { guards: { ghost_rate_per_second: 200 } },
   });

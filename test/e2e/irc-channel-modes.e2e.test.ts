@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ircdKindFromEnv, startIrcd, type Ircd } from "../harness/ircd.js";
 import { IrcPerson, type SeenLine } from "../harness/irc-client.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { ircBridge } from "../harness/bridge-config.js";
 import { TestMatrixClient, botSays, joinOf } from "../harness/matrix-client.js";
 
 const kind = ircdKindFromEnv();
@@ -29,21 +30,12 @@ before(async () => {
   ircd = await startIrcd({ kind });
   env = await startBridgeEnvironment({
     bridges: {
-      irc: {
-        enabled: true,
-        networks: {
-          test: {
-            host: ircd.host,
-            port: ircd.port,
-            bot_nick: "sbbot",
-            send_rate: { lines_per_second: 50, burst: 50 },
-            connect_concurrency: 8,
-            ops_from_power_level: 50,
-            // Mixed case on purpose: channel names are case-insensitive on IRC, so are their keys.
-            channel_keys: { "#Keyed": "sesame" },
-          },
-        },
-      },
+      irc: ircBridge(ircd, {
+        connect_concurrency: 8,
+        ops_from_power_level: 50,
+        // Mixed case on purpose: channel names are case-insensitive on IRC, so are their keys.
+        channel_keys: { "#Keyed": "sesame" },
+      }),
     },
     extraConfig: { guards: { ghost_rate_per_second: 200 } },
   });

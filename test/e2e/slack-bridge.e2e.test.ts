@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startSlackDouble, type SlackDouble } from "../doubles/slack/index.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { slackWorkspace } from "../harness/bridge-config.js";
 import { TestMatrixClient, botSays, dmWithBot, type MatrixTestEvent } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
@@ -66,12 +67,7 @@ before(async () => {
       slack: {
         enabled: true,
         workspaces: {
-          acme: {
-            mode: "socket",
-            bot_token: slack.botToken,
-            app_token: slack.appToken,
-            api_url: slack.apiUrl,
-          },
+          acme: slackWorkspace(slack),
         },
       },
     },

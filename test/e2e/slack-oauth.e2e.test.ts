@@ -15,6 +15,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { startSlackDouble, type SlackDouble } from "../doubles/slack/index.js";
 import { freePort } from "../harness/net.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { slackWorkspace } from "../harness/bridge-config.js";
 import { TestMatrixClient, botSays, dmWithBot } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
@@ -60,18 +61,14 @@ describe("Slack login by OAuth", () => {
         slack: {
           enabled: true,
           workspaces: {
-            acme: {
-              mode: "socket",
-              bot_token: slack.botToken,
-              app_token: slack.appToken,
-              api_url: slack.apiUrl,
+            acme: slackWorkspace(slack, {
               oauth: {
                 client_id: slack.oauth.clientId,
                 client_secret: slack.oauth.clientSecret,
                 redirect_url: callbackUrl,
                 listen_port: port,
               },
-            },
+            }),
           },
         },
       },
