@@ -41,6 +41,21 @@ async function bodies(roomId: string, prefix: string): Promise<string[]> {
     .map((e) => String(e.content.body));
 }
 
+/** The 10 IRC and 10 Slack messages of a test (`irc-<tag>-N`, `slack-<tag>-N`) are in Matrix once each, in order. */
+async function assertAllOnceInOrder(tag: string): Promise<void> {
+  const expected = (net: string) => Array.from({ length: 10 }, (_, i) => `${net}-${tag}-${i}`);
+  await until(
+    "all 20 in Matrix",
+    async () =>
+      (await bodies(ircRoom, `irc-${tag}-`)).length >= 10 &&
+      (await bodies(slackRoom, `slack-${tag}-`)).length >= 10,
+    60_000,
+  );
+  await sleep(2000); // a duplicate would show by now
+  assert.deepEqual(await bodies(ircRoom, `irc-${tag}-`), expected("irc"), "IRC: each once, in order");
+  assert.deepEqual(await bodies(slackRoom, `slack-${tag}-`), expected("slack"), "Slack: each once, in order");
+}
+
 async function health(): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`http://127.0.0.1:${env.bridge.metricsPort}/health`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -145,18 +160,7 @@ describe("the homeserver restarts or goes away", () => {
     await sleep(Math.max(0, started + OUTAGE_MS - Date.now()));
     await env.hs.resume();
 
-    const irc = Array.from({ length: 10 }, (_, i) => `irc-outage-${i}`);
-    const sl = Array.from({ length: 10 }, (_, i) => `slack-outage-${i}`);
-    await until(
-      "all 20 in Matrix",
-      async () =>
-        (await bodies(ircRoom, "irc-outage-")).length >= 10 &&
-        (await bodies(slackRoom, "slack-outage-")).length >= 10,
-      60_000,
-    );
-    await sleep(2000); // a duplicate would show by now
-    assert.deepEqual(await bodies(ircRoom, "irc-outage-"), irc, "IRC: each once, in order");
-    assert.deepEqual(await bodies(slackRoom, "slack-outage-"), sl, "Slack: each once, in order");
+    await assertAllOnceInOrder("outage");
     assert.equal((await health()).status, 200, "healthy again");
   });
 
@@ -176,22 +180,7 @@ describe("the homeserver restarts or goes away", () => {
     await env.hs.resume();
     await env.bridge.waitForLog(/Switchboard is running/, 60_000);
 
-    await until(
-      "all 20 in Matrix",
-      async () =>
-        (await bodies(ircRoom, "irc-crash-")).length >= 10 &&
-        (await bodies(slackRoom, "slack-crash-")).length >= 10,
-      60_000,
-    );
-    await sleep(2000);
-    assert.deepEqual(
-      await bodies(ircRoom, "irc-crash-"),
-      Array.from({ length: 10 }, (_, i) => `irc-crash-${i}`),
-    );
-    assert.deepEqual(
-      await bodies(slackRoom, "slack-crash-"),
-      Array.from({ length: 10 }, (_, i) => `slack-crash-${i}`),
-    );
+    await assertAllOnceInOrder("crash");
   });
 });
 
