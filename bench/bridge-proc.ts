@@ -6,7 +6,8 @@ import { Agent, request } from "undici";
 import { Session } from "node:inspector/promises";
 import { performance } from "node:perf_hooks";
 import { pino } from "pino";
-import { Bridge, NedbStore, parseConfig, ReferenceConnector } from "@switchboard/framework";
+import { Bridge, NedbStore, parseConfig } from "@switchboard/framework";
+import { ReferenceConnector } from "../test/reference/connector.js";
 
 /**
  * The bridge under test, alone in its own process (pinned to one core by run.ts when `taskset`

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { IrcConnector, type NetworkStats } from "@switchboard/bridge-irc";
 import { ircdKindFromEnv, startIrcd } from "../test/harness/ircd.js";
 import { IrcPerson } from "../test/harness/irc-client.js";
-import { benchNetwork, stubContext } from "./irc-stub.js";
+import { benchNetwork, joinAs, stubContext } from "./irc-stub.js";
 
 const PUPPETS = Number(process.env.BENCH_IRC_PUPPETS ?? 500);
 const OUTAGE_MS = Number(process.env.BENCH_IRC_OUTAGE_S ?? 30) * 1000;
@@ -66,10 +66,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   await Promise.all(
     Array.from({ length: PUPPETS }, (_, i) =>
-      connector.handleMatrixJoin(
-        { channelId: `bench/${CHANNEL}` },
-        { userId: `@user${i}:bench`, displayname: `user${i}` },
-      ),
+      joinAs(connector, `@user${i}:bench`, { channelId: `bench/${CHANNEL}` }),
     ),
   );
   const first = await IrcPerson.connect(ircd, "observer");

@@ -4,8 +4,9 @@
  * error here instead of an `undefined` at run time.
  */
 import { pino } from "pino";
-import type { BridgeContext, ChatRef, RemoteEvent } from "@switchboard/framework";
-import type { IrcNetworkConfig } from "@switchboard/bridge-irc";
+import type { BridgeContext, ChatRef, MatrixMessage, RemoteEvent } from "@switchboard/framework";
+import { supportsMembership } from "@switchboard/framework";
+import type { IrcConnector, IrcNetworkConfig } from "@switchboard/bridge-irc";
 import type { Ircd } from "../test/harness/ircd.js";
 
 /** A network on the local ircd with flood limits out of the way and one connect per listen slot. */
@@ -56,6 +57,25 @@ export function stubContext(networks: Record<string, IrcNetworkConfig>, linked: 
     },
     kvGet: async <T>(key: string) => (kv.get(key) as T | undefined) ?? null,
     kvSet: async (key, value) => void kv.set(key, value),
+    kvDelete: async (key) => void kv.delete(key),
+    kvList: async <T>(prefix: string) =>
+      [...kv.entries()]
+        .filter(([key]) => key.startsWith(prefix))
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([key, value]) => ({ key, value: value as T })),
+    loginState: (loginId) => {
+      const ns = (key: string) => `login\0${loginId}\0${key}`;
+      return {
+        get: async (key) => (kv.get(ns(key)) as string | undefined) ?? null,
+        set: async (key, value) => void kv.set(ns(key), value),
+        delete: async (key) => void kv.delete(ns(key)),
+        list: async (prefix) =>
+          [...kv.entries()]
+            .filter(([key]) => key.startsWith(ns(prefix)))
+            .map(([key, value]) => ({ key: key.slice(ns("").length), value: value as string })),
+      };
+    },
+    updateCredentials: async () => {},
     mentionHtml: (_id, name) => name,
     loginFailed: async () => {},
     notifyUser: async () => {},
@@ -71,4 +91,17 @@ export function stubContext(networks: Record<string, IrcNetworkConfig>, linked: 
 export function heapMb(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return process.memoryUsage().heapUsed / 1024 / 1024;
+}
+
+/** A Matrix user joins a linked channel, as the framework does it: through their own IRC connection. */
+export async function joinAs(connector: IrcConnector, userId: string, chat: ChatRef): Promise<void> {
+  const login = await connector.implicitLogin(userId, chat);
+  if (!login || !supportsMembership(login)) throw new Error(`${userId} gets no IRC connection`);
+  await login.joinChat(chat, { userId, displayname: userId.slice(1, userId.indexOf(":")), relayed: false });
+}
+
+/** A Matrix message, sent as the framework would: through the sender's own connection. */
+export async function sendAs(connector: IrcConnector, msg: MatrixMessage): Promise<void> {
+  const login = await connector.implicitLogin(msg.sender.userId, msg.chat);
+  await (login ?? connector.bot).sendMessage(msg);
 }

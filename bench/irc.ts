@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { IrcConnector } from "@switchboard/bridge-irc";
 import { ircdKindFromEnv, startIrcd } from "../test/harness/ircd.js";
 import { IrcPerson } from "../test/harness/irc-client.js";
-import { benchNetwork, heapMb, stubContext } from "./irc-stub.js";
+import { benchNetwork, heapMb, joinAs, sendAs, stubContext } from "./irc-stub.js";
 
 const PUPPETS = Number(process.env.BENCH_IRC_PUPPETS ?? 1000);
 const MESSAGES = Number(process.env.BENCH_IRC_MESSAGES ?? 5000);
@@ -32,10 +32,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   await Promise.all(
     Array.from({ length: PUPPETS }, (_, i) =>
-      connector.handleMatrixJoin(
-        { channelId: "bench/#bench" },
-        { userId: `@user${i}:bench`, displayname: `user${i}` },
-      ),
+      joinAs(connector, `@user${i}:bench`, { channelId: "bench/#bench" }),
     ),
   );
   const registeredMs = Date.now() - t0;
@@ -56,11 +53,11 @@ async function main(): Promise<void> {
   const seenBefore = listener.seen.length;
   const t1 = Date.now();
   for (let i = 0; i < MESSAGES; i++) {
-    void connector.handleMatrixMessage({
+    void sendAs(connector, {
       eventId: `$e${i}`,
       roomId: "!r:x",
       chat: { channelId: "bench/#bench" },
-      sender: { userId: `@user${i % 100}:bench`, displayname: `user${i % 100}` },
+      sender: { userId: `@user${i % 100}:bench`, displayname: `user${i % 100}`, relayed: false },
       content: { kind: "text", text: `m2i ${i}` },
       timestamp: Date.now(),
       mentions: [],

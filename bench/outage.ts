@@ -13,7 +13,7 @@
 import { writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ToyNetwork } from "@switchboard/framework";
+import { ToyNetwork } from "../test/reference/toy-network.js";
 import { startBridgeEnvironment } from "../test/harness/switchboard.js";
 import { TestMatrixClient } from "../test/harness/matrix-client.js";
 

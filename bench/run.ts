@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { format, resolveConfig } from "prettier";
-import { ToyNetwork } from "@switchboard/framework";
+import { ToyNetwork } from "../test/reference/toy-network.js";
 import type { Calibration, HeapResult, StartResult } from "./bridge-proc.js";
 import { fillStore, ghostRemoteId, portalChannel } from "./fill-store.js";
 import {

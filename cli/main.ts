@@ -1,4 +1,4 @@
-import { runCli, ReferenceConnector, type ConnectorFactory } from "@switchboard/framework";
+import { runCli, type ConnectorFactory } from "@switchboard/framework";
 import { IrcConnector } from "@switchboard/bridge-irc";
 import { SlackConnector } from "@switchboard/bridge-slack";
 
@@ -9,7 +9,6 @@ import { SlackConnector } from "@switchboard/bridge-slack";
 export const connectors: Record<string, ConnectorFactory> = {
   irc: () => new IrcConnector(),
   slack: () => new SlackConnector(),
-  reference: () => new ReferenceConnector(),
 };
 
 export function main(argv: string[]): Promise<number> {

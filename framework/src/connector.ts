@@ -9,9 +9,10 @@ import type { Logger } from "pino";
  * Nothing here mentions Matrix ids except where the connector must render a mention.
  */
 
-/** A remote chat as the framework keys it. `receiver` scopes chats only one login sees (DMs). */
+/** A remote chat as the framework keys it. */
 export interface ChatRef {
   channelId: string;
+  /** For chats only one login sees (its DMs): that login's id. */
   receiver?: string;
 }
 
@@ -132,7 +133,13 @@ export type RemoteEvent =
   | { type: "typing"; chat: ChatRef; userId: string; typing: boolean }
   | { type: "read"; chat: ChatRef; userId: string; upTo: string; fromLogin?: string }
   /** A remote user's standing in the chat (e.g. IRC channel operator): their ghost's power level; 0 clears it. */
-  | { type: "power"; chat: ChatRef; userId: string; level: number };
+  | { type: "power"; chat: ChatRef; userId: string; level: number }
+  /**
+   * A login joined or left a chat on the network. The framework records it (whom to invite,
+   * whom to choose as sender or relay), creates the chat's portal per the bridge's
+   * `portals_from_logins` setting and invites the login's Matrix user, or removes them.
+   */
+  | { type: "login-membership"; chat: ChatRef; loginId: string; membership: "join" | "leave" };
 
 /** What `ctx.emit` accepts: the event, plus a key the network can redeliver it under. */
 export interface EmitOptions {
@@ -140,24 +147,29 @@ export interface EmitOptions {
   key?: string;
 }
 
-/** A logged-in remote account, as the connector holds it while connected. */
-export interface RemoteLogin {
-  loginId: string;
-  remoteName: string;
-  matrixUserId: string;
-  /** Closes connections; the login stays stored. */
-  disconnect(): Promise<void>;
-  /** Invalidates the session remotely where the network supports it. */
-  logout?(): Promise<void>;
-}
+/**
+ * Opaque data a connector attaches to a message, a reaction or a link and reads back later
+ * (a webhook message id, the author and timestamp that identify a Signal message, the share
+ * ts of a Slack file). Plain JSON: it is stored with the mapping.
+ */
+export type Meta = Record<string, string | number | boolean | null>;
 
 export interface MatrixSender {
   userId: string;
   displayname: string;
   /** An http URL of the sender's avatar, for networks that show one on relayed messages. */
   avatarUrl?: string;
-  /** The sender's login on this network; absent means the message is relayed. */
-  login?: RemoteLogin;
+  /**
+   * True when the client the framework chose is not the sender's own account (the bot, or the
+   * room's relay login): show who wrote it (name, avatar) the way the network shows relays.
+   */
+  relayed: boolean;
+}
+
+/** A remote message the framework knows, as the connector described it when it was sent or bridged. */
+export interface MessageRef {
+  remoteId: string;
+  meta?: Meta;
 }
 
 /** Matrix → remote: a message, already translated to network-neutral content. */
@@ -169,8 +181,8 @@ export interface MatrixMessage {
   content: BridgeContent;
   timestamp: number;
   /** The remote message this replies to, when known, with a short quote for networks without replies. */
-  replyTo?: { remoteId: string; senderName: string; text: string };
-  threadRoot?: { remoteId: string };
+  replyTo?: MessageRef & { senderName: string; text: string };
+  threadRoot?: MessageRef;
   /** Mentions of remote users (pills to ghosts) in the message. */
   mentions: Array<{ remoteUserId: string; displayname: string }>;
 }
@@ -179,20 +191,26 @@ export interface SendResult {
   /** The remote id of what was sent; lets edits, replies, reactions and receipts find it. */
   remoteId?: string;
   timestamp?: number;
+  /** Kept with the mapping and handed back with later edits, deletes and reactions. */
+  meta?: Meta;
 }
 
-export interface Capabilities {
+/**
+ * What can be done in one chat, asked per chat (`NetworkClient.capabilities`): a Discord
+ * announcement channel or a Signal announcement-only group differs from its network's other
+ * chats. A Matrix event the chat cannot carry gets one polite notice in its room.
+ */
+export interface ChatCapabilities {
+  /** Set when Matrix users cannot post here at all: why, said once in the room. */
+  readOnly?: string;
   edits: boolean;
   replies: boolean;
   threads: boolean;
   reactions: boolean;
   redactions: boolean;
   typing: boolean;
-  readReceipts: { toRemote: boolean; fromRemote: boolean };
+  readReceipts: boolean;
   media: boolean;
-  formatting: boolean;
-  dms: boolean;
-  groups: boolean;
 }
 
 /**
@@ -215,6 +233,19 @@ export interface StateReport {
   message?: string;
 }
 
+/**
+ * A login's own durable storage (`ctx.loginState(loginId)`): small string records sealed at rest
+ * with the framework's key, durable once a call resolves, deleted with the login. Made for a
+ * protocol store (identity keys, prekeys, sessions: thousands of records, writes per message).
+ */
+export interface LoginState {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Every record whose key starts with `prefix`, in key order. */
+  list(prefix: string): Promise<Array<{ key: string; value: string }>>;
+}
+
 /** What the framework offers a connector. */
 export interface BridgeContext {
   readonly network: string;
@@ -223,9 +254,16 @@ export interface BridgeContext {
   readonly log: Logger;
   /** Hands a remote event to the framework; resolves once it is durably queued (then ack the network). */
   emit(event: RemoteEvent, options?: EmitOptions): Promise<void>;
-  /** A small persistent key/value space of the connector's own. */
+  /** A small persistent key/value space of the connector's own (not sealed: no secrets here). */
   kvGet<T>(key: string): Promise<T | null>;
   kvSet(key: string, value: unknown): Promise<void>;
+  kvDelete(key: string): Promise<void>;
+  /** Keys (and values) starting with `prefix`, in key order. */
+  kvList<T>(prefix: string): Promise<Array<{ key: string; value: T }>>;
+  /** Sealed, durable state of one login (see `LoginState`). */
+  loginState(loginId: string): LoginState;
+  /** Stores a login's new credentials (a rotated token), sealed, before resolving. */
+  updateCredentials(loginId: string, credentials: unknown): Promise<void>;
   /** HTML for a mention of a remote user (a pill to their ghost). */
   mentionHtml(remoteUserId: string, displayname: string): string;
   /** A login went bad remotely (revoked token…): it is marked logged out and its owner told why. */
@@ -234,8 +272,8 @@ export interface BridgeContext {
   notifyUser(matrixUserId: string, text: string): Promise<void>;
   /** Stores bytes in the homeserver's media repository (e.g. a long message as a text file). */
   uploadMedia(data: Buffer, mimetype: string, name: string): Promise<{ mxc: string; httpUrl: string }>;
-  /** Opens (or finds) the DM portal between a Matrix user and a remote user; returns its room id. */
-  openDm(matrixUserId: string, remoteUserId: string): Promise<string>;
+  /** Opens (or finds) the DM portal between a login and a remote user; returns its room id. */
+  openDm(loginId: string, remoteUserId: string): Promise<string>;
   /** Every chat of this network that is linked to a room (active links), e.g. to join them at start. */
   linkedChats(): Promise<ChatRef[]>;
   /** Tells a Matrix room something about the remote side (a notice from the bridge bot). */
@@ -286,22 +324,135 @@ export interface BotCommand {
   ): Promise<void>;
 }
 
-/** The required core every connector implements. */
+/**
+ * One account on the network, as the framework acts through it: the network's bot (see
+ * `Connector.bot`) or a user's login (`LoginClient`). For each Matrix event the framework
+ * chooses the client (the sender's own login in the chat, else the room's relay) and calls
+ * it; a client never needs to be told whose it is. Optional abilities are the small
+ * interfaces below, detected with the `supports*` guards.
+ *
+ * The framework delivers each event at least once (a crash may replay it) with the same
+ * `eventId`: use it as the network's idempotency key where there is one. Throw
+ * `UnsupportedError`, `PermanentError` or `RateLimitedError` (errors.ts) to say why a call
+ * failed; anything else is retried as transient.
+ */
+export interface NetworkClient {
+  /** What Matrix events can do in this chat (asked per event: keep it cheap). */
+  capabilities(chat: ChatRef): ChatCapabilities;
+  /** Describes a chat as this account sees it, or null when it does not exist or cannot be seen. */
+  getChat(chat: ChatRef): Promise<ChatInfo | null>;
+  /** Sends a Matrix message; `msg.sender.relayed` says whether it is someone else's. */
+  sendMessage(msg: MatrixMessage): Promise<SendResult>;
+}
+
+/** A user's logged-in account: a network client of its own, with its chats and its state. */
+export interface LoginClient extends NetworkClient {
+  readonly loginId: string;
+  readonly matrixUserId: string;
+  readonly remoteName: string;
+  /**
+   * Whether the account can post in a chat. Without it, a login is in a chat when its client
+   * reported joining it (`login-membership`) or the chat is its own (`receiver`).
+   */
+  inChat?(chat: ChatRef): boolean | Promise<boolean>;
+  /** Closes connections; the login stays stored. */
+  disconnect(): Promise<void>;
+  /** Invalidates the session remotely where the network supports it. */
+  logout?(): Promise<void>;
+}
+
+export interface EditsMessages {
+  editMessage(edit: {
+    chat: ChatRef;
+    target: MessageRef;
+    sender: MatrixSender;
+    content: BridgeContent;
+    eventId: string;
+  }): Promise<void>;
+}
+
+export interface DeletesMessages {
+  deleteMessage(r: {
+    chat: ChatRef;
+    target: MessageRef;
+    sender: MatrixSender;
+    eventId: string;
+  }): Promise<void>;
+}
+
+export interface Reacts {
+  /** Returns the reaction's own remote id/meta where the network has them (kept for its removal). */
+  react(r: {
+    chat: ChatRef;
+    target: MessageRef;
+    key: string;
+    sender: MatrixSender;
+    eventId: string;
+  }): Promise<SendResult>;
+  unreact(r: {
+    chat: ChatRef;
+    target: MessageRef;
+    key: string;
+    sender: MatrixSender;
+    /** What `react` returned for it. */
+    reaction: SendResult;
+  }): Promise<void>;
+}
+
+export interface ListsMembers {
+  getMembers(chat: ChatRef): Promise<RemoteUser[]>;
+}
+
+export interface ChecksPlumbing {
+  /** Whether `matrixUserId` may bridge this chat (asked of their login when they have one); a string says why not. */
+  canPlumb(chat: ChatRef, matrixUserId: string): Promise<true | string>;
+}
+
+export interface MarksRead {
+  /** This login read the chat up to and including `target`. */
+  markRead(chat: ChatRef, target: MessageRef): Promise<void>;
+}
+
+export interface SendsTyping {
+  setTyping(chat: ChatRef, typing: boolean): Promise<void>;
+}
+
+/** Networks where presence in a chat is per user (IRC): Matrix joins and leaves follow. */
+export interface JoinsChats {
+  joinChat(chat: ChatRef, sender: MatrixSender): Promise<void>;
+  leaveChat(chat: ChatRef, sender: MatrixSender): Promise<void>;
+}
+
+/**
+ * Networks with a channel role a Matrix power level can stand for (IRC channel operator): the
+ * way back of the `power` remote event. Called on the user's own login only, never for ghosts
+ * or the bot, so a role the bridge mirrored into the room does not bounce back.
+ */
+export interface SetsRoles {
+  /** `user`'s power level in the chat's room went from `previous` to `level`. */
+  setPowerLevel(chat: ChatRef, user: MatrixSender, level: number, previous: number): Promise<void>;
+}
+
+/** The network-wide core every connector implements. */
 export interface Connector {
   /** Lowercase id used in config, commands, ghost and alias prefixes: "irc", "slack". */
   readonly id: string;
   /** Human name: "IRC", "Slack". */
   readonly displayName: string;
-  readonly capabilities: Capabilities;
   /** JSON Schema (TypeBox) of the connector's keys under `bridges.<id>`. */
   readonly configSchema: TObject;
 
   start(ctx: BridgeContext): Promise<void>;
   stop(): Promise<void>;
 
-  /** Describes a chat, or null when it does not exist (or `login` cannot see it). */
-  getChat(chat: ChatRef, login?: RemoteLogin): Promise<ChatInfo | null>;
-  /** Describes a remote user, or null when unknown. */
+  /**
+   * The network's own account (IRC's bot connection, a Slack app, a Discord bot), once `start`
+   * resolved: it relays for Matrix users without a login and answers lookups. Networks without
+   * one (Signal) leave it out; their rooms relay through a login a room admin chose (`!set-relay`).
+   */
+  readonly bot?: NetworkClient;
+
+  /** Describes a remote user, or null when unknown (ghost profiles, user queries). */
   getUser(userId: string): Promise<RemoteUser | null>;
   /**
    * Maps the part of a portal alias after the bridge's prefix ("#rust" of #irc_libera_#rust) to a
@@ -311,14 +462,6 @@ export interface Connector {
   /** The inverse: the alias suffix for a chat, or null when the chat has no public alias (DMs). */
   aliasFor(chat: ChatRef): string | null;
   /**
-   * Sends a Matrix message to the chat, as `msg.sender.login` or relayed. The framework
-   * delivers each event at least once (a crash may replay it) with the same `eventId`:
-   * use it as the network's idempotency key where there is one (nonce, client_msg_id).
-   * Throw `UnsupportedError`, `PermanentError` or `RateLimitedError` (errors.ts) to say why a
-   * send failed; anything else is retried as transient. The same holds for every handler below.
-   */
-  handleMatrixMessage(msg: MatrixMessage): Promise<SendResult>;
-  /**
    * Optional: the ghost localpart (after the bridge prefix) for a remote user id, when the
    * default escaping is not what users expect (IRC: `libera_alice`). Must be injective,
    * valid in a Matrix localpart, and reversible with `remoteIdFromLocalpart`.
@@ -327,64 +470,36 @@ export interface Connector {
   remoteIdFromLocalpart?(localpart: string): string | null;
 }
 
-export interface HandlesEdits {
-  handleMatrixEdit(edit: {
-    chat: ChatRef;
-    remoteId: string;
-    sender: MatrixSender;
-    content: BridgeContent;
-    eventId: string;
-  }): Promise<void>;
-}
-
-export interface HandlesRedactions {
-  handleMatrixRedaction(r: {
-    chat: ChatRef;
-    remoteId: string;
-    sender: MatrixSender;
-    eventId: string;
-  }): Promise<void>;
-}
-
-export interface HandlesReactions {
-  handleMatrixReaction(r: {
-    chat: ChatRef;
-    remoteId: string;
-    key: string;
-    sender: MatrixSender;
-    eventId: string;
-  }): Promise<SendResult>;
-  handleMatrixReactionRemove(r: {
-    chat: ChatRef;
-    remoteId: string;
-    key: string;
-    sender: MatrixSender;
-  }): Promise<void>;
-}
-
+/** Networks where users log in (token, OAuth, QR code): each login is a client of its own. */
 export interface HasLogins {
   readonly loginFlows: LoginFlow[];
   createLogin(flowId: string, matrixUserId: string): LoginProcess;
-  /** Connects a stored login (at start and after a fresh login). */
-  loadLogin(login: { loginId: string; matrixUserId: string; credentials: unknown }): Promise<RemoteLogin>;
+  /** Connects a stored login (at start and after a fresh login) and returns its client. */
+  loadLogin(login: {
+    loginId: string;
+    matrixUserId: string;
+    remoteName: string;
+    credentials: unknown;
+  }): Promise<LoginClient>;
 }
 
-export interface ListsMembers {
-  getMembers(chat: ChatRef): Promise<RemoteUser[]>;
+/**
+ * Networks that give every Matrix user an account of their own without a login step (IRC's
+ * per-user connections): the framework asks for one when a user without a login speaks.
+ */
+export interface HasImplicitLogins {
+  /** The user's own client for a chat, or null when they get none there (excluded, at a limit). */
+  implicitLogin(matrixUserId: string, chat: ChatRef): Promise<LoginClient | null>;
+  /** The Matrix user behind an implicit login id, or null when it is not one. */
+  implicitLoginOwner(loginId: string): string | null;
+  /** The implicit logins a Matrix user has now (connected or connecting), for `status`. */
+  implicitLoginsOf?(matrixUserId: string): LoginClient[];
 }
 
-export interface ChecksPlumbing {
-  /** Whether `matrixUserId` may bridge this chat; a string is the reason why not. */
-  canPlumb(chat: ChatRef, matrixUserId: string, login?: RemoteLogin): Promise<true | string>;
-}
-
-export interface MarksRead {
-  /** The login read the chat up to and including `remoteId`. */
-  markRead(chat: ChatRef, login: RemoteLogin, remoteId: string): Promise<void>;
-}
-
-export interface HandlesTyping {
-  setTyping(chat: ChatRef, login: RemoteLogin, typing: boolean): Promise<void>;
+/** Networks where a Matrix user can start a private chat with a remote user. */
+export interface StartsDms {
+  /** The DM chat between a login of `matrixUserId` and a remote user, or null if impossible. */
+  dmChat(remoteUserId: string, matrixUserId: string): ChatRef | null | Promise<ChatRef | null>;
 }
 
 /** Facts for double-bridge detection. */
@@ -396,28 +511,6 @@ export interface DetectsForeignBridges {
   foreignPuppetOf(user: RemoteSender): string | true | null;
   /** Patterns of Matrix user ids that other bridges use for this network's users (e.g. /^@irc_/). */
   readonly foreignMatrixPuppets?: RegExp[];
-}
-
-/** Networks where presence in a chat is per user (IRC): Matrix joins and leaves follow. */
-export interface HandlesMembership {
-  handleMatrixJoin(chat: ChatRef, sender: MatrixSender): Promise<void>;
-  handleMatrixLeave(chat: ChatRef, sender: MatrixSender): Promise<void>;
-}
-
-/**
- * Networks with a channel role a Matrix power level can stand for (IRC channel operator): the
- * way back of the `power` remote event. Called for Matrix users only, never for ghosts or the
- * bot, so a role the bridge mirrored into the room does not bounce back.
- */
-export interface HandlesPowerLevels {
-  /** `user`'s power level in the chat's room went from `previous` to `level`. */
-  handleMatrixPowerLevel(chat: ChatRef, user: MatrixSender, level: number, previous: number): Promise<void>;
-}
-
-/** Networks where a Matrix user can start a private chat with a remote user. */
-export interface StartsDms {
-  /** The DM chat between a Matrix user (their login or puppet) and a remote user, or null if impossible. */
-  dmChat(remoteUserId: string, matrixUserId: string): ChatRef | null;
 }
 
 /**
@@ -432,32 +525,38 @@ export interface HasCommands {
   readonly commands: BotCommand[];
 }
 
-export const supportsEdits = (c: Connector): c is Connector & HandlesEdits =>
-  typeof (c as Partial<HandlesEdits>).handleMatrixEdit === "function";
-export const supportsRedactions = (c: Connector): c is Connector & HandlesRedactions =>
-  typeof (c as Partial<HandlesRedactions>).handleMatrixRedaction === "function";
-export const supportsReactions = (c: Connector): c is Connector & HandlesReactions =>
-  typeof (c as Partial<HandlesReactions>).handleMatrixReaction === "function";
+/**
+ * Data directories from before contract v2 scoped DMs by Matrix user id: the login id that
+ * now owns such a chat, chosen among that user's stored logins (used once, on upgrade).
+ */
+export interface UpgradesDms {
+  upgradeDmReceiver(channelId: string, matrixUserId: string, loginIds: string[]): string | null;
+}
+
+const has = (o: object, method: string): boolean =>
+  typeof (o as Record<string, unknown>)[method] === "function";
+
+export const supportsEdits = (c: NetworkClient): c is NetworkClient & EditsMessages => has(c, "editMessage");
+export const supportsRedactions = (c: NetworkClient): c is NetworkClient & DeletesMessages =>
+  has(c, "deleteMessage");
+export const supportsReactions = (c: NetworkClient): c is NetworkClient & Reacts => has(c, "react");
+export const supportsMembers = (c: NetworkClient): c is NetworkClient & ListsMembers => has(c, "getMembers");
+export const supportsPlumbCheck = (c: NetworkClient): c is NetworkClient & ChecksPlumbing =>
+  has(c, "canPlumb");
+export const supportsMarkRead = (c: NetworkClient): c is NetworkClient & MarksRead => has(c, "markRead");
+export const supportsTyping = (c: NetworkClient): c is NetworkClient & SendsTyping => has(c, "setTyping");
+export const supportsMembership = (c: NetworkClient): c is NetworkClient & JoinsChats => has(c, "joinChat");
+export const supportsPowerLevels = (c: NetworkClient): c is NetworkClient & SetsRoles =>
+  has(c, "setPowerLevel");
+
 export const supportsLogins = (c: Connector): c is Connector & HasLogins =>
-  Array.isArray((c as Partial<HasLogins>).loginFlows) &&
-  typeof (c as Partial<HasLogins>).createLogin === "function";
-export const supportsMembers = (c: Connector): c is Connector & ListsMembers =>
-  typeof (c as Partial<ListsMembers>).getMembers === "function";
-export const supportsPlumbCheck = (c: Connector): c is Connector & ChecksPlumbing =>
-  typeof (c as Partial<ChecksPlumbing>).canPlumb === "function";
+  Array.isArray((c as Partial<HasLogins>).loginFlows) && has(c, "createLogin") && has(c, "loadLogin");
+export const supportsImplicitLogins = (c: Connector): c is Connector & HasImplicitLogins =>
+  has(c, "implicitLogin");
 export const supportsCommands = (c: Connector): c is Connector & HasCommands =>
   Array.isArray((c as Partial<HasCommands>).commands);
-export const supportsMembership = (c: Connector): c is Connector & HandlesMembership =>
-  typeof (c as Partial<HandlesMembership>).handleMatrixJoin === "function";
-export const supportsDms = (c: Connector): c is Connector & StartsDms =>
-  typeof (c as Partial<StartsDms>).dmChat === "function";
-export const supportsMarkRead = (c: Connector): c is Connector & MarksRead =>
-  typeof (c as Partial<MarksRead>).markRead === "function";
-export const supportsTyping = (c: Connector): c is Connector & HandlesTyping =>
-  typeof (c as Partial<HandlesTyping>).setTyping === "function";
+export const supportsDms = (c: Connector): c is Connector & StartsDms => has(c, "dmChat");
 export const supportsForeignBridges = (c: Connector): c is Connector & DetectsForeignBridges =>
-  typeof (c as Partial<DetectsForeignBridges>).foreignPuppetOf === "function";
-export const supportsMediaFetch = (c: Connector): c is Connector & FetchesMedia =>
-  typeof (c as Partial<FetchesMedia>).fetchMedia === "function";
-export const supportsPowerLevels = (c: Connector): c is Connector & HandlesPowerLevels =>
-  typeof (c as Partial<HandlesPowerLevels>).handleMatrixPowerLevel === "function";
+  has(c, "foreignPuppetOf");
+export const supportsMediaFetch = (c: Connector): c is Connector & FetchesMedia => has(c, "fetchMedia");
+export const supportsDmUpgrade = (c: Connector): c is Connector & UpgradesDms => has(c, "upgradeDmReceiver");

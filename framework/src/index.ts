@@ -21,6 +21,4 @@ export { runCli, writeRegistration, registrationInput, type ConnectorFactory } f
 export type { Store } from "./store/types.js";
 export { NedbStore } from "./store/nedb.js";
 export { CredentialBox } from "./credentials.js";
-export { ReferenceConnector, ReferenceConfigSchema } from "./reference/connector.js";
-export { ToyNetwork } from "./reference/toy-network.js";
 export * as format from "./format/index.js";

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ToyNetwork } from "@switchboard/framework";
+import { ToyNetwork } from "../reference/toy-network.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { until } from "../harness/wait.js";
 import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";

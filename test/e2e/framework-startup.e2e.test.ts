@@ -7,7 +7,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { ToyNetwork } from "@switchboard/framework";
+import { ToyNetwork } from "../reference/toy-network.js";
 import { startSlackDouble, type SlackDouble } from "../doubles/slack/index.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { slackWorkspace } from "../harness/bridge-config.js";

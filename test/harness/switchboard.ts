@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import yaml from "js-yaml";
 import { parseConfig, type Config } from "@switchboard/framework";
-import { connectors } from "../../cli/main.js";
+import { testConnectors as connectors } from "../reference/cli.js";
 import { parseRegistration, type Registration } from "@switchboard/registration";
 import { freePort } from "./net.js";
 import { startHomeserver, type AppserviceRegistration, type Homeserver } from "./synapse.js";
@@ -19,6 +19,8 @@ import { startHomeserver, type AppserviceRegistration, type Homeserver } from ".
  */
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/** The CLI with the toy reference network added (test/reference/cli.ts): what every suite runs. */
+const SWITCHBOARD_BIN = join(repoRoot, "test", "reference", "switchboard.js");
 const running = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of running) child.kill("SIGKILL");
@@ -147,7 +149,7 @@ async function launch(
   let exited: Promise<number | null>;
   const spawnIt = () => {
     out += "\n--- start ---\n";
-    child = spawn(process.execPath, [join(repoRoot, "bin", "switchboard.js"), "start", "-c", configPath], {
+    child = spawn(process.execPath, [SWITCHBOARD_BIN, "start", "-c", configPath], {
       cwd: dir,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -214,7 +216,7 @@ export async function runSwitchboard(
   args: string[],
   cwd: string,
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [join(repoRoot, "bin", "switchboard.js"), ...args], {
+  const child = spawn(process.execPath, [SWITCHBOARD_BIN, ...args], {
     cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -156,6 +156,23 @@ export class IrcConnection {
     });
   }
 
+  /** The channel's ban masks, asked of the server (empty after `timeoutMs` without an answer). */
+  banList(channel: string, timeoutMs = 3000): Promise<string[]> {
+    return new Promise((resolve) => {
+      const onList = (e: { channel: string; bans: Array<{ banned: string }> }) => {
+        if (this.lower(e.channel) === this.lower(channel)) finish(e.bans.map((b) => b.banned));
+      };
+      const finish = (bans: string[]) => {
+        clearTimeout(timer);
+        this.client.off("banlist", onList);
+        resolve(bans);
+      };
+      const timer = setTimeout(() => finish([]), timeoutMs);
+      this.client.on("banlist", onList);
+      this.send("MODE", channel, "+b");
+    });
+  }
+
   /** Connects (through the network's limiter); resolves once registered the first time. */
   start(): Promise<void> {
     this.connect();

@@ -3,6 +3,10 @@
  * nick on a network (case-folded): "libera/alice". Channels likewise: "libera/#rust".
  * Ghost localparts read "libera_alice" (after the bridge prefix `irc_`), with characters
  * Matrix localparts lack written as "=xx" so the mapping stays reversible.
+ *
+ * A Matrix user's own IRC connection on a network is an implicit login (no login step):
+ * "libera/@alice:example.org". A nick never contains "@", so it cannot clash with a user id
+ * ("libera/alice"), and a DM chat is scoped to that login id.
  */
 
 export function channelId(network: string, channel: string): string {
@@ -11,6 +15,23 @@ export function channelId(network: string, channel: string): string {
 
 export function userId(network: string, nick: string): string {
   return `${network}/${nick}`;
+}
+
+/** The implicit login of a Matrix user on a network: "libera/@alice:example.org". */
+export function loginId(network: string, matrixUserId: string): string {
+  return `${network}/${matrixUserId}`;
+}
+
+/** The parts of an implicit login id, or null when it is not one. */
+export function parseLoginId(id: string): { network: string; matrixUserId: string } | null {
+  const parts = splitId(id);
+  if (!parts || !/^[a-z0-9]+$/.test(parts.network) || !isMatrixUserId(parts.name)) return null;
+  return { network: parts.network, matrixUserId: parts.name };
+}
+
+/** "@localpart:server", loosely: what a login id can carry (the framework validated the sender). */
+function isMatrixUserId(s: string): boolean {
+  return /^@[^:\s]+:\S+$/.test(s);
 }
 
 /** Splits "libera/#rust" or "libera/alice" into its parts. */

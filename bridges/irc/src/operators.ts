@@ -1,11 +1,12 @@
-import type { BridgeContext, MatrixSender } from "@switchboard/framework";
+import type { BridgeContext } from "@switchboard/framework";
 import type { IrcNetwork } from "./network.js";
+import type { PuppetOwner } from "./puppets.js";
 
 /**
  * Matrix power level → IRC channel operator, where the network sets `ops_from_power_level`:
  * the bridge bot gives +o to a Matrix user's puppet when their level reaches it, and takes
  * it back when the level drops below. The other way (+o → a ghost's power level) is in
- * network.ts; a +o the bot gives here goes to one of our own nicks, which that path ignores,
+ * irc-in.ts; a +o the bot gives here goes to one of our own nicks, which that path ignores,
  * so nothing bounces.
  */
 
@@ -21,12 +22,12 @@ export class OperatorMirror {
     private readonly ctx: Pick<BridgeContext, "noticeInChat">,
   ) {}
 
-  async apply(channel: string, user: MatrixSender, level: number, previous: number): Promise<void> {
+  async apply(channel: string, user: PuppetOwner, level: number, previous: number): Promise<void> {
     const threshold = this.net.config.ops_from_power_level;
     if (threshold === null) return;
     const give = level >= threshold;
     if (give === previous >= threshold) return;
-    const puppet = give ? await this.net.puppetFor(user) : this.net.puppetOf(user.userId);
+    const puppet = give ? await this.net.puppets.puppetFor(user) : this.net.puppets.puppetOf(user.userId);
     if (!puppet) return; // relayed users have no nick to op; one without a connection has no op to lose
     if (give) {
       puppet.join(channel, this.net.keyFor(channel));

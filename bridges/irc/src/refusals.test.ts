@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { refusalNotice } from "./refusals.js";
+import { RefusalNotices, refusalNotice } from "./refusals.js";
 
 const base = { channel: "#rust", network: "libera" };
 const bot = { bot: "switchboard" };
@@ -37,5 +37,50 @@ describe("refusalNotice", () => {
 
   it("stays quiet about errors that are not refusals", () => {
     assert.equal(refusalNotice({ ...base, error: "user_not_in_channel" }, alice), null);
+  });
+});
+
+describe("RefusalNotices", () => {
+  const setup = (bans: string[]) => {
+    const notices: string[] = [];
+    let banLookups = 0;
+    const refusals = new RefusalNotices({
+      network: "libera",
+      lower: (s) => s.toLowerCase(),
+      banList: async () => {
+        banLookups++;
+        return bans;
+      },
+      notice: async (channel, text) => void notices.push(`${channel}: ${text}`),
+    });
+    return { refusals, notices, lookups: () => banLookups };
+  };
+  const conn = { nick: "alice[m]", hostmask: "alice[m]!alice@matrix.example" };
+
+  it("names the ban that matches the refused connection", async () => {
+    const { refusals, notices } = setup(["*!*@elsewhere", "*!alice@matrix.*"]);
+    await refusals.tell({ error: "cannot_send_to_channel", channel: "#rust" }, conn, alice);
+    assert.deepEqual(notices, [
+      "#rust: A message from Alice (alice[m]) could not be delivered to #rust on libera: alice[m] is banned there (+b *!alice@matrix.*).",
+    ]);
+  });
+
+  it("tells a cause once a minute: a ban's refused join and refused line are one cause", async () => {
+    const { refusals, notices, lookups } = setup([]);
+    await refusals.tell({ error: "banned_from_channel", channel: "#rust" }, conn, alice);
+    await refusals.tell({ error: "cannot_send_to_channel", channel: "#RUST" }, conn, alice);
+    await refusals.tell({ error: "banned_from_channel", channel: "#rust" }, conn, alice);
+    assert.equal(notices.length, 1);
+    assert.equal(lookups(), 1);
+    await refusals.tell({ error: "banned_from_channel", channel: "#other" }, conn, alice);
+    await refusals.tell({ error: "invite_only_channel", channel: "#rust" }, conn, alice);
+    assert.equal(notices.length, 3, "another channel or another cause is news");
+  });
+
+  it("says nothing about errors that are not refusals, and asks for no ban list then", async () => {
+    const { refusals, notices, lookups } = setup(["*!*@*"]);
+    await refusals.tell({ error: "user_not_in_channel", channel: "#rust" }, conn, bot);
+    assert.deepEqual(notices, []);
+    assert.equal(lookups(), 0);
   });
 });

@@ -1,3 +1,5 @@
+import { maskMatches } from "./masks.js";
+
 /**
  * What a Matrix room is told when IRC refuses the bridge something: a join (banned, invite
  * only, unknown key, full) or a line (cannot send to channel). Each notice says who was
@@ -67,5 +69,64 @@ export function refusalNotice(r: Refusal, who: Refused): string | null {
       return `${conn} lacks operator rights in ${where}: ${server}.`;
     default:
       return null;
+  }
+}
+
+/** What `RefusalNotices` needs of a refused connection. */
+export interface RefusedConnection {
+  readonly nick: string;
+  /** "nick!ident@host" as the server last showed it, to match bans against. */
+  readonly hostmask: string | null;
+}
+
+/** One IRC error about a channel, as irc-framework reports it. */
+export interface ChannelError {
+  error: string;
+  channel: string;
+  reason?: string;
+}
+
+/** How long the same cause is not told again to the same room. */
+const TELL_AGAIN_AFTER_MS = 60_000;
+
+/**
+ * Tells a room why IRC refused one of our connections something, never silently and never
+ * twice a minute for the same cause: a ban keeps a connection out (474) and then mutes it
+ * (404), which is one notice. The ban that matches is looked up in the channel's ban list
+ * (bans set before the bridge came are in no event it saw).
+ */
+export class RefusalNotices {
+  private readonly told = new Set<string>();
+
+  constructor(
+    private readonly opts: {
+      network: string;
+      /** The server's case mapping. */
+      lower: (s: string) => string;
+      /** The channel's ban masks (asked through the bot's connection). */
+      banList: (channel: string) => Promise<string[]>;
+      /** Sends the notice to the channel's room(s). */
+      notice: (channel: string, text: string) => Promise<void>;
+    },
+  ) {}
+
+  async tell(e: ChannelError, conn: RefusedConnection, who: Refused): Promise<void> {
+    const banLike = e.error === "banned_from_channel" || e.error === "cannot_send_to_channel";
+    const key = `${conn.nick} ${banLike ? "ban" : e.error} ${this.opts.lower(e.channel)}`;
+    if (this.told.has(key)) return;
+    this.told.add(key);
+    setTimeout(() => this.told.delete(key), TELL_AGAIN_AFTER_MS).unref();
+    const ban = banLike ? await this.banMatching(e.channel, conn) : null;
+    const text = refusalNotice(
+      { error: e.error, channel: e.channel, network: this.opts.network, reason: e.reason, ban },
+      who,
+    );
+    if (text) await this.opts.notice(e.channel, text);
+  }
+
+  private async banMatching(channel: string, conn: RefusedConnection): Promise<string | null> {
+    const hostmask = conn.hostmask ?? `${conn.nick}!*@*`;
+    const bans = await this.opts.banList(channel);
+    return bans.find((mask) => maskMatches(mask, hostmask, this.opts.lower)) ?? null;
   }
 }

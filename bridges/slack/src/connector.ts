@@ -1,76 +1,43 @@
 import type {
-  BridgeContent,
   BridgeContext,
-  Capabilities,
-  ChatInfo,
   ChatRef,
-  ChecksPlumbing,
+  ConnectionState,
   Connector,
-  HandlesEdits,
-  HandlesReactions,
-  HandlesRedactions,
+  FetchesMedia,
   HasLogins,
-  ListsMembers,
   LoginFlow,
   LoginProcess,
-  MarksRead,
-  MatrixMessage,
-  MatrixSender,
-  RemoteLogin,
-  RemoteUser,
-  SendResult,
-  ConnectionState,
-  FetchesMedia,
   MediaRef,
+  RemoteUser,
+  UpgradesDms,
 } from "@switchboard/framework";
 import { fetchUrl, PermanentError } from "@switchboard/framework";
 import type { WebClient } from "@slack/web-api";
+import { SlackBot } from "./bot.js";
 import { catchUp } from "./catch-up.js";
-import { decided } from "./errors.js";
+import { SlackChats } from "./chats.js";
 import { SlackConfigSchema, type SlackConfig, type SlackWorkspaceConfig } from "./config.js";
 import { EchoTable } from "./echoes.js";
+import { SLACK_TOKEN_ERRORS, slackError } from "./errors.js";
 import * as ids from "./ids.js";
 import { EmitFailed, SlackInbound } from "./inbound.js";
-import { SLACK_TOKEN_ERRORS, SlackLogin, slackError, tokenLogin, userTokenStep } from "./logins.js";
+import { tokenLogin, userTokenStep } from "./login-flow.js";
+import { SlackLogin, type LoginServices } from "./logins.js";
 import { OAuthCallbacks, oauthLogin } from "./oauth.js";
 import { SlackOutbound } from "./outbound.js";
 import { ThreadIndex } from "./threads.js";
 import { QUICK_RETRY, SlackWorkspace, type SlackEventBody } from "./workspace.js";
 
 /**
- * The Slack bridge's connector: Slack workspaces behind the framework's contract.
- * Channels are keyed "<team id>/<channel id>"; DMs are scoped to the logged-in Matrix
- * user who is in them. See README.md for setting up the Slack app.
+ * The Slack bridge's connector: Slack workspaces behind the framework's contract. Chats are
+ * keyed "<team id>/<channel id>"; a DM is scoped to the login in it (receiver "<team>/<user>").
+ * Matrix → Slack goes through a network client: `bot` (the workspaces' apps, relaying) or a
+ * user's `SlackLogin`; the framework picks which. See README.md for setting up the Slack app.
  */
-export class SlackConnector
-  implements
-    Connector,
-    HandlesEdits,
-    HandlesRedactions,
-    HandlesReactions,
-    HasLogins,
-    ListsMembers,
-    MarksRead,
-    ChecksPlumbing,
-    FetchesMedia
-{
+export class SlackConnector implements Connector, HasLogins, FetchesMedia, UpgradesDms {
   readonly id = "slack";
   readonly displayName = "Slack";
   readonly configSchema = SlackConfigSchema;
-  readonly capabilities: Capabilities = {
-    edits: true,
-    replies: true,
-    threads: true,
-    reactions: true,
-    redactions: true,
-    typing: false,
-    // Slack does not tell apps when someone reads a chat; Matrix receipts do move Slack's marker.
-    readReceipts: { toRemote: true, fromRemote: false },
-    media: true,
-    formatting: true,
-    dms: true,
-    groups: true,
-  };
   /** "Sign in with Slack" comes first (what `login slack` picks) where a workspace has `oauth`. */
   get loginFlows(): LoginFlow[] {
     const token = { id: "token", name: "User token", description: "paste your Slack user token (xoxp-…)" };
@@ -92,7 +59,21 @@ export class SlackConnector
   private readonly echoes = new EchoTable();
   private readonly threads = new ThreadIndex();
   private inbound!: SlackInbound;
-  private outbound!: SlackOutbound;
+  private readonly outbound = new SlackOutbound(this.echoes, this.threads, (team) =>
+    this.workspaces.get(team),
+  );
+  private readonly chats = new SlackChats(
+    (team) => this.workspaces.get(team),
+    (loginId) => this.logins.get(loginId),
+  );
+  /** The workspaces' bot tokens as one client: the framework relays through it. */
+  readonly bot = new SlackBot(this.outbound, this.chats);
+  private readonly loginServices: LoginServices = {
+    outbound: this.outbound,
+    chats: this.chats,
+    failed: (login, reason) => this.loginFailed(login, reason),
+    closed: (login) => this.forget(login),
+  };
   /** Live events wait while a workspace catches up on history, so order is kept. */
   private readonly caughtUp = new Map<string, Promise<void>>();
   private readonly retries = new Set<NodeJS.Timeout>();
@@ -102,12 +83,6 @@ export class SlackConnector
     this.ctx = ctx;
     this.config = ctx.config as unknown as SlackConfig;
     this.inbound = new SlackInbound(ctx, this.echoes, this.threads, (team) => this.loginsOf(team));
-    this.outbound = new SlackOutbound(
-      this.echoes,
-      this.threads,
-      (team) => this.workspaceByTeam(team),
-      (login, reason) => this.loginBroke(login, reason),
-    );
     this.oauth = await OAuthCallbacks.start(
       this.config.workspaces,
       (name) => ({
@@ -212,64 +187,27 @@ export class SlackConnector
     return [...this.logins.values()].filter((l) => l.workspace.teamId === team);
   }
 
-  private workspaceByTeam(team: string): SlackWorkspace | undefined {
-    return this.workspaces.get(team);
-  }
-
+  /** Who reads a chat's history: a DM's receiver login, anything else the workspace's bot. */
   private clientFor(ws: SlackWorkspace, chat: ChatRef): WebClient | undefined {
     if (!chat.receiver) return ws.web;
-    return this.loginsOf(ws.teamId).find((l) => l.matrixUserId === chat.receiver)?.web;
+    const login = this.logins.get(chat.receiver);
+    return login?.workspace === ws ? login.web : undefined;
   }
 
-  private async loginBroke(login: SlackLogin, reason: string): Promise<void> {
-    this.logins.delete(login.loginId);
-    await this.ctx.loginFailed(login.loginId, `Slack no longer accepts your token (${reason})`);
+  /** Forgets a login, unless a newer client for the same login id replaced it meanwhile. */
+  private forget(login: SlackLogin): void {
+    if (this.logins.get(login.loginId) === login) this.logins.delete(login.loginId);
   }
 
-  async getChat(chat: ChatRef, login?: RemoteLogin): Promise<ChatInfo | null> {
-    const parsed = ids.parseChatId(chat.channelId);
-    const ws = parsed && this.workspaces.get(parsed.team);
-    if (!parsed || !ws) return null;
-    const web = (login as SlackLogin | undefined)?.web ?? this.clientFor(ws, chat) ?? ws.web;
-    const info = await ws.channel(parsed.channel, web);
-    if (!info) return null;
-    if (info.isIm) {
-      const other = info.user ? await ws.user(info.user) : null;
-      return {
-        name: other?.displayname ?? info.name,
-        isDirect: true,
-        otherUser: other ?? undefined,
-        isPrivate: true,
-      };
-    }
-    if (info.isMpim) return { name: info.name, isDirect: true, isPrivate: true };
-    // Only someone who can see a private channel may bridge it; an alias query says nobody.
-    if (info.isPrivate && !(login && (await (login as SlackLogin).isMember(parsed.channel)))) return null;
-    return {
-      name: `#${info.name}`,
-      topic: info.topic || undefined,
-      isPrivate: info.isPrivate,
-      space: { id: ws.teamId, name: ws.teamName },
-    };
+  private async loginFailed(login: SlackLogin, reason: string): Promise<void> {
+    await this.ctx.loginFailed(login.loginId, reason);
+    this.forget(login);
   }
 
   async getUser(remoteUserId: string): Promise<RemoteUser | null> {
     const parsed = ids.parseUserId(remoteUserId);
     const ws = parsed && this.workspaces.get(parsed.team);
     return parsed && ws ? ws.user(parsed.user) : null;
-  }
-
-  async getMembers(chat: ChatRef): Promise<RemoteUser[]> {
-    const { ws, channel } = this.outbound.target(chat);
-    const members: RemoteUser[] = [];
-    for await (const page of ws.web.paginate("conversations.members", { channel, limit: 500 })) {
-      for (const id of (page as { members?: string[] }).members ?? []) {
-        if (id === ws.botUserId) continue;
-        const user = await ws.user(id);
-        if (user) members.push(user);
-      }
-    }
-    return members;
   }
 
   ghostLocalpart(remoteUserId: string): string {
@@ -323,61 +261,9 @@ export class SlackConnector
     return `${ws.name}_${info.name}`;
   }
 
-  async canPlumb(chat: ChatRef, _matrixUserId: string, login?: RemoteLogin): Promise<true | string> {
-    const parsed = ids.parseChatId(chat.channelId);
-    const ws = parsed && this.workspaces.get(parsed.team);
-    if (!parsed || !ws) return "That is not a channel of a Slack workspace this bridge is connected to.";
-    const info = ws.channels.get(parsed.channel) ?? (await ws.channel(parsed.channel));
-    if (!info) return "Slack has no such channel, or the bridge's app was not added to it.";
-    if (info.isPrivate) {
-      const slack = login as SlackLogin | undefined;
-      if (!slack || slack.workspace !== ws || !(await slack.isMember(parsed.channel)))
-        return "That channel is private: log in to Slack with an account that is in it first.";
-    }
-    return true;
-  }
-
-  async handleMatrixMessage(msg: MatrixMessage): Promise<SendResult> {
-    return decided(this.outbound.message(msg));
-  }
-
-  async handleMatrixEdit(edit: {
-    chat: ChatRef;
-    remoteId: string;
-    sender: MatrixSender;
-    content: BridgeContent;
-  }): Promise<void> {
-    await decided(this.outbound.edit(edit.chat, edit.remoteId, edit.sender, edit.content));
-  }
-
-  async handleMatrixRedaction(r: { chat: ChatRef; remoteId: string; sender: MatrixSender }): Promise<void> {
-    await decided(this.outbound.delete(r.chat, r.remoteId, r.sender));
-  }
-
-  async handleMatrixReaction(r: {
-    chat: ChatRef;
-    remoteId: string;
-    key: string;
-    sender: MatrixSender;
-  }): Promise<SendResult> {
-    await decided(this.outbound.react(r.chat, r.remoteId, r.key, r.sender, true));
-    return {};
-  }
-
-  async handleMatrixReactionRemove(r: {
-    chat: ChatRef;
-    remoteId: string;
-    key: string;
-    sender: MatrixSender;
-  }): Promise<void> {
-    await decided(this.outbound.react(r.chat, r.remoteId, r.key, r.sender, false));
-  }
-
-  async markRead(chat: ChatRef, login: RemoteLogin, remoteId: string): Promise<void> {
-    const { ws, channel } = this.outbound.target(chat);
-    const slack = login as SlackLogin;
-    if (slack.workspace !== ws) return;
-    await slack.web.conversations.mark({ channel, ts: remoteId.split(":")[0]! });
+  /** DMs of a data directory from before per-login DMs go to the user's login in that workspace. */
+  upgradeDmReceiver(channelId: string, _matrixUserId: string, loginIds: string[]): string | null {
+    return ids.loginInTeam(channelId, loginIds);
   }
 
   createLogin(flowId: string, matrixUserId: string): LoginProcess {
@@ -388,23 +274,24 @@ export class SlackConnector
   async loadLogin(stored: {
     loginId: string;
     matrixUserId: string;
+    remoteName: string;
     credentials: unknown;
-  }): Promise<RemoteLogin> {
+  }): Promise<SlackLogin> {
     const parsed = ids.parseUserId(stored.loginId);
     const ws = parsed && this.workspaces.get(parsed.team);
     if (!parsed || !ws) throw new Error("the Slack workspace of this login is no longer bridged");
     const { token } = stored.credentials as { token: string };
+    const auth = await ws.client(token, QUICK_RETRY).auth.test();
+    if (auth.user_id !== parsed.user) throw new Error("this token belongs to another Slack user");
     const login = new SlackLogin(
       stored.loginId,
       stored.matrixUserId,
-      parsed.user,
+      stored.remoteName,
       parsed.user,
       ws,
       token,
-      (l) => this.logins.delete(l.loginId),
+      this.loginServices,
     );
-    const auth = await ws.client(token, QUICK_RETRY).auth.test();
-    if (auth.user_id !== parsed.user) throw new Error("this token belongs to another Slack user");
     this.logins.set(login.loginId, login);
     // A user's DMs are read with their token, which loads after the workspace caught up: a DM that
     // arrived before it was acknowledged with nobody to deliver it to, and is fetched here.
@@ -416,7 +303,7 @@ export class SlackConnector
           ws,
           this.inbound,
           () => login.web,
-          (chat) => chat.receiver === login.matrixUserId,
+          (chat) => chat.receiver === login.loginId,
         ),
       )
       .then((n) => {

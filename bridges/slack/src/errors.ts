@@ -1,5 +1,4 @@
 import { PermanentError, RateLimitedError } from "@switchboard/framework";
-import { slackError } from "./logins.js";
 
 /**
  * Slack's error codes as the framework's decisions: what can never succeed is a
@@ -24,6 +23,21 @@ const PERMANENT: Record<string, string> = {
   file_uploads_disabled: "file uploads are disabled in this Slack workspace",
   missing_scope: "the bridge's Slack app lacks a permission (scope) for this: see the Slack bridge README",
 };
+
+/** Codes that mean Slack no longer accepts a token (revoked, expired, deactivated account). */
+export const SLACK_TOKEN_ERRORS = new Set([
+  "token_revoked",
+  "token_expired",
+  "invalid_auth",
+  "account_inactive",
+  "not_authed",
+]);
+
+/** The error code of a failed Web API call, when Slack gave one. */
+export function slackError(err: unknown): string | undefined {
+  const data = (err as { data?: { error?: unknown } } | null)?.data;
+  return typeof data?.error === "string" ? data.error : undefined;
+}
 
 export function typedSlackError(err: unknown): unknown {
   const code = slackError(err);

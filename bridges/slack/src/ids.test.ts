@@ -16,3 +16,28 @@ test("chat ids need a team and a Slack id", () => {
     assert.equal(ids.parseChatId(bad), null, bad);
   assert.throws(() => ids.ghostLocalpart("nonsense"));
 });
+
+test("a message ref names the Slack message by its ts, a Matrix upload by the share ts in its meta", () => {
+  assert.equal(ids.messageTs({ remoteId: "1700000000.000100" }), "1700000000.000100");
+  assert.equal(ids.messageTs({ remoteId: "1700000000.000100:F123" }), "1700000000.000100", "a file part");
+  assert.equal(
+    ids.messageTs({ remoteId: "file:F123" }),
+    undefined,
+    "an upload whose share Slack did not name",
+  );
+  assert.equal(
+    ids.messageTs({ remoteId: "file:F123", meta: { ts: "1700000001.000200" } }),
+    "1700000001.000200",
+  );
+  assert.equal(ids.messageTs({ remoteId: "file:F123", meta: { ts: 5 } }), undefined, "only a string ts");
+});
+
+test("a DM from before per-login DMs goes to the user's login in the chat's workspace", () => {
+  const logins = ["T9/U1", "T024/U123", "T024/U999"];
+  assert.equal(ids.loginInTeam("T024/D42", logins), "T024/U123");
+  assert.equal(ids.loginInTeam("T9/D42", logins), "T9/U1");
+  assert.equal(ids.loginInTeam("T7/D42", logins), null, "no login in that workspace");
+  assert.equal(ids.loginInTeam("not a chat", logins), null);
+  assert.equal(ids.sameTeam("T024/U123", "T024/C1"), true);
+  assert.equal(ids.sameTeam("T024/U123", "T0245/C1"), false);
+});

@@ -39,3 +39,26 @@ export function remoteIdFromLocalpart(localpart: string): string | null {
   const m = /^([a-z0-9]+)_([a-z0-9]+)$/.exec(localpart);
   return m ? userId(m[1]!.toUpperCase(), m[2]!.toUpperCase()) : null;
 }
+
+/**
+ * The ts of the Slack message a framework message ref names. Messages bridged from Slack are
+ * keyed by their ts (a file part: "<ts>:<file id>"); a file uploaded from Matrix is keyed
+ * "file:<file id>" and carries its share ts in `meta.ts`, when Slack said it.
+ */
+export function messageTs(ref: { remoteId: string; meta?: Record<string, unknown> }): string | undefined {
+  const ts = ref.meta?.ts;
+  if (typeof ts === "string" && ts !== "") return ts;
+  if (ref.remoteId.startsWith("file:")) return undefined;
+  return ref.remoteId.split(":")[0] || undefined;
+}
+
+/** Whether a login ("<team>/<user>") belongs to the workspace of a chat ("<team>/<channel>"). */
+export function sameTeam(loginId: string, channelId: string): boolean {
+  const login = parseUserId(loginId);
+  return !!login && login.team === parseChatId(channelId)?.team;
+}
+
+/** The login a DM of a chat's workspace belongs to, among one Matrix user's logins: the first in that team. */
+export function loginInTeam(channelId: string, loginIds: string[]): string | null {
+  return loginIds.find((id) => sameTeam(id, channelId)) ?? null;
+}

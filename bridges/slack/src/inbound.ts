@@ -69,7 +69,7 @@ export class SlackInbound {
     }
   }
 
-  /** The framework chats a Slack conversation is: one, or one per logged-in member for DMs. */
+  /** The framework chats a Slack conversation is: one, or one per logged-in member for DMs (receiver: the login). */
   async chatsFor(ws: SlackWorkspace, channel: string): Promise<ChatRef[]> {
     const id = ids.chatId(ws.teamId, channel);
     if (!channel.startsWith("D") && !channel.startsWith("G")) return [{ channelId: id }];
@@ -79,7 +79,7 @@ export class SlackInbound {
     for (const login of this.loginsOf(ws.teamId)) {
       const seen = await ws.channel(channel, login.web);
       if (!seen) continue;
-      if (await login.isMember(channel)) chats.push({ channelId: id, receiver: login.matrixUserId });
+      if (await login.isMember(channel)) chats.push({ channelId: id, receiver: login.loginId });
     }
     return chats;
   }
@@ -122,8 +122,7 @@ export class SlackInbound {
       case "tokens_revoked": {
         const revoked = ((event.tokens as { oauth?: string[] } | undefined)?.oauth ?? []).map(String);
         for (const login of this.loginsOf(ws.teamId))
-          if (revoked.includes(login.slackUserId))
-            await this.ctx.loginFailed(login.loginId, "Slack says your token was revoked");
+          if (revoked.includes(login.slackUserId)) await login.fail("Slack says your token was revoked");
         return;
       }
       default:
@@ -318,20 +317,28 @@ export class SlackInbound {
     );
   }
 
+  /**
+   * Someone joined or left a channel: their ghost follows, and when they are one of our logins the
+   * framework also hears it as that login's membership (it invites or removes its Matrix user).
+   */
   private async member(ws: SlackWorkspace, event: SlackEvent, key: string): Promise<void> {
     const user = String(event.user);
+    const channel = String(event.channel);
     if (user === ws.botUserId) {
       // The bot was added to a channel: it can be linked by name from now on.
-      if (event.type === "member_joined_channel") await ws.channel(String(event.channel));
+      if (event.type === "member_joined_channel") await ws.channel(channel);
       return;
     }
     const profile = (await ws.user(user)) ?? { id: ids.userId(ws.teamId, user) };
     const membership = event.type === "member_joined_channel" ? "join" : "leave";
-    await this.emitAll(
-      ws,
-      String(event.channel),
-      (chat) => ({ type: "member", chat, user: profile, membership }),
-      key,
-    );
+    const logins = this.loginsOf(ws.teamId).filter((l) => l.slackUserId === user);
+    for (const login of logins) login.noteMembership(channel, membership === "join");
+    await this.emitAll(ws, channel, (chat) => ({ type: "member", chat, user: profile, membership }), key);
+    const chat = { channelId: ids.chatId(ws.teamId, channel) };
+    for (const login of logins)
+      await this.emit(
+        { type: "login-membership", chat, loginId: login.loginId, membership },
+        { key: `${key}:login:${login.loginId}` },
+      );
   }
 }

@@ -1,12 +1,59 @@
 import type { WebClient } from "@slack/web-api";
-import type { LoginProcess, LoginStep, RemoteLogin } from "@switchboard/framework";
+import type {
+  BridgeContent,
+  ChatCapabilities,
+  ChatInfo,
+  ChatRef,
+  ChecksPlumbing,
+  DeletesMessages,
+  EditsMessages,
+  ListsMembers,
+  LoginClient,
+  MarksRead,
+  MatrixMessage,
+  MatrixSender,
+  MessageRef,
+  Reacts,
+  RemoteUser,
+  SendResult,
+} from "@switchboard/framework";
+import { SLACK_CAPABILITIES, type SlackChats, type Viewer } from "./chats.js";
+import { SLACK_TOKEN_ERRORS, decided, slackError, typedSlackError } from "./errors.js";
 import * as ids from "./ids.js";
+import { asLogin, botSpeaker, type SlackOutbound, type Speaker } from "./outbound.js";
 import type { SlackWorkspace } from "./workspace.js";
 
-/** A Matrix user's Slack account, used to send as them, mark read and see their DMs. */
-export class SlackLogin implements RemoteLogin {
+/** What a login's client uses of the connector. */
+export interface LoginServices {
+  outbound: SlackOutbound;
+  chats: SlackChats;
+  /** Slack no longer accepts the login's token: mark it logged out and tell its owner why. */
+  failed(login: SlackLogin, reason: string): Promise<void>;
+  /** The login is disconnected or logged out: the connector forgets it. */
+  closed(login: SlackLogin): void;
+}
+
+/**
+ * A Matrix user's Slack account (one workspace; a Matrix user may hold several): sends, edits,
+ * deletes, reacts and marks read with the user's token, and sees their DMs and private
+ * channels. When Slack stops accepting the token mid-call the login is reported and the call
+ * goes out relayed by the workspace's bot instead (see `asLogin`).
+ */
+export class SlackLogin
+  implements
+    LoginClient,
+    Viewer,
+    EditsMessages,
+    DeletesMessages,
+    Reacts,
+    MarksRead,
+    ListsMembers,
+    ChecksPlumbing
+{
   readonly web: WebClient;
   private readonly memberOf = new Map<string, boolean>();
+  /** Set once Slack refused the token: the framework is told, and this login is in no chat any more. */
+  private broken = false;
 
   constructor(
     readonly loginId: string,
@@ -14,10 +61,20 @@ export class SlackLogin implements RemoteLogin {
     readonly remoteName: string,
     readonly slackUserId: string,
     readonly workspace: SlackWorkspace,
-    readonly token: string,
-    private readonly onClose: (login: SlackLogin) => void,
+    token: string,
+    private readonly s: LoginServices,
   ) {
     this.web = workspace.client(token);
+  }
+
+  capabilities(_chat: ChatRef): ChatCapabilities {
+    return SLACK_CAPABILITIES;
+  }
+
+  /** Any chat of its workspace (where the account is not a member, Slack's refusal says so); of DMs, its own. */
+  inChat(chat: ChatRef): boolean {
+    if (this.broken || !ids.sameTeam(this.loginId, chat.channelId)) return false;
+    return !chat.receiver || chat.receiver === this.loginId;
   }
 
   /** Whether this account is in a conversation (DMs are bridged per member), cached. */
@@ -36,76 +93,118 @@ export class SlackLogin implements RemoteLogin {
     return member;
   }
 
+  /** Slack said this account joined or left a channel. */
+  noteMembership(channel: string, member: boolean): void {
+    this.memberOf.set(channel, member);
+  }
+
+  /** Slack no longer accepts the token: reported once; the login then leaves every chat to the relay. */
+  async fail(reason: string): Promise<void> {
+    if (this.broken) return;
+    this.broken = true;
+    try {
+      await this.s.failed(this, reason);
+    } catch (err) {
+      this.broken = false;
+      throw err;
+    }
+  }
+
+  getChat(chat: ChatRef): Promise<ChatInfo | null> {
+    return this.s.chats.describe(chat, this);
+  }
+
+  getMembers(chat: ChatRef): Promise<RemoteUser[]> {
+    return this.s.chats.members(chat, this);
+  }
+
+  canPlumb(chat: ChatRef, _matrixUserId: string): Promise<true | string> {
+    return this.s.chats.canPlumb(chat, this);
+  }
+
+  async sendMessage(msg: MatrixMessage): Promise<SendResult> {
+    return this.act(msg.chat, msg.sender, (speaker) => this.s.outbound.message(speaker, msg));
+  }
+
+  async editMessage(e: {
+    chat: ChatRef;
+    target: MessageRef;
+    sender: MatrixSender;
+    content: BridgeContent;
+  }): Promise<void> {
+    // Only the author can edit: with the token gone, the bot cannot do it instead.
+    await this.act(e.chat, e.sender, (speaker) => this.s.outbound.edit(speaker, e), false);
+  }
+
+  async deleteMessage(d: { chat: ChatRef; target: MessageRef; sender: MatrixSender }): Promise<void> {
+    await this.act(d.chat, d.sender, (speaker) => this.s.outbound.delete(speaker, d));
+  }
+
+  async react(r: {
+    chat: ChatRef;
+    target: MessageRef;
+    key: string;
+    sender: MatrixSender;
+  }): Promise<SendResult> {
+    await this.act(r.chat, r.sender, (speaker) => this.s.outbound.react(speaker, r, true));
+    return {};
+  }
+
+  async unreact(r: { chat: ChatRef; target: MessageRef; key: string; sender: MatrixSender }): Promise<void> {
+    await this.act(r.chat, r.sender, (speaker) => this.s.outbound.react(speaker, r, false));
+  }
+
+  async markRead(chat: ChatRef, target: MessageRef): Promise<void> {
+    if (!ids.sameTeam(this.loginId, chat.channelId)) return;
+    try {
+      await this.s.outbound.markRead(this.web, chat, target);
+    } catch (err) {
+      const code = slackError(err);
+      // Nothing to relay: a read marker is the account's own.
+      if (code && SLACK_TOKEN_ERRORS.has(code))
+        return this.fail(`Slack no longer accepts your token (${code})`);
+      throw typedSlackError(err);
+    }
+  }
+
+  /**
+   * Runs a Matrix → Slack call as this account, or relayed by the chat's bot when the token dies
+   * meanwhile. Once the token is known dead, or for a chat of another workspace (the framework
+   * asks `inChat` first, so neither should happen), the call is relayed straight away.
+   */
+  private act<T>(
+    chat: ChatRef,
+    sender: MatrixSender,
+    call: (speaker: Speaker) => Promise<T>,
+    relayable = true,
+  ): Promise<T> {
+    const { ws } = this.s.outbound.target(chat);
+    const relay = botSpeaker(ws, true);
+    if (ws !== this.workspace || this.broken) return decided(call(relay));
+    const own: Speaker = {
+      web: this.web,
+      slackUserId: this.slackUserId,
+      isUser: true,
+      relays: sender.relayed,
+    };
+    return decided(
+      asLogin(
+        own,
+        relay,
+        (code) => this.fail(`Slack no longer accepts your token (${code})`),
+        call,
+        relayable,
+      ),
+    );
+  }
+
   async disconnect(): Promise<void> {
-    this.onClose(this);
+    this.s.closed(this);
   }
 
   /** Revokes the token on Slack: the workspace's bot token is untouched, so others keep working. */
   async logout(): Promise<void> {
     await this.web.auth.revoke().catch(() => undefined);
-    this.onClose(this);
+    this.s.closed(this);
   }
-}
-
-export const SLACK_TOKEN_ERRORS = new Set([
-  "token_revoked",
-  "token_expired",
-  "invalid_auth",
-  "account_inactive",
-  "not_authed",
-]);
-
-/** The error code of a failed Web API call, when Slack gave one. */
-export function slackError(err: unknown): string | undefined {
-  const data = (err as { data?: { error?: unknown } } | null)?.data;
-  return typeof data?.error === "string" ? data.error : undefined;
-}
-
-/** Slack accepts the token, but for a workspace this bridge is not connected to. */
-export class ForeignWorkspaceError extends Error {}
-
-/**
- * The "complete" step for a user token, whichever way it was obtained: auth.test (with `web`, a
- * client holding the token) says whose it is, and it must be in one of the bridged workspaces.
- */
-export async function userTokenStep(
-  web: WebClient,
-  token: string,
-  workspaces: SlackWorkspace[],
-): Promise<LoginStep> {
-  const auth = await web.auth.test().catch((err: unknown) => {
-    throw new Error(`Slack refused the token: ${slackError(err) ?? String(err)}`);
-  });
-  const ws = workspaces.find((w) => w.teamId === auth.team_id);
-  if (!ws)
-    throw new ForeignWorkspaceError(
-      `that account is in the Slack workspace "${String(auth.team ?? auth.team_id)}", which this bridge is not connected to`,
-    );
-  return {
-    type: "complete",
-    loginId: ids.userId(ws.teamId, String(auth.user_id)),
-    remoteName: `${String(auth.user)} on ${ws.teamName}`,
-    credentials: { token },
-  };
-}
-
-/** Login with a user token (xoxp-…): checked with auth.test against the bridged workspaces. */
-export function tokenLogin(workspaces: () => SlackWorkspace[]): LoginProcess {
-  return {
-    start: async (): Promise<LoginStep> => ({
-      type: "input",
-      instructions:
-        "Send your Slack user token (xoxp-…). Your workspace admin can give you one from the bridge's Slack app " +
-        "(OAuth & Permissions → User OAuth Token); it lets the bridge post as you and mark your chats read.",
-      fields: [{ id: "token", name: "token", secret: true }],
-    }),
-    submit: async (values): Promise<LoginStep> => {
-      const token = (values.token ?? "").trim();
-      if (!/^xox[pc]-/.test(token)) throw new Error("that is not a Slack user token: it starts with xoxp-");
-      const all = workspaces();
-      if (!all[0]) throw new Error("no Slack workspace is configured on this bridge");
-      return userTokenStep(all[0].client(token), token, all);
-    },
-    cancel: () => undefined,
-  };
 }

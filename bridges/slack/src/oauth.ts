@@ -17,7 +17,8 @@ import { WebClient } from "@slack/web-api";
 import type { LoginProcess, LoginStep } from "@switchboard/framework";
 import type { Logger } from "pino";
 import type { SlackOAuthConfig, SlackWorkspaceConfig } from "./config.js";
-import { ForeignWorkspaceError, slackError } from "./logins.js";
+import { slackError } from "./errors.js";
+import { ForeignWorkspaceError } from "./login-flow.js";
 // The code exchange and its check answer while the browser waits: no riding out an outage.
 import { QUICK_RETRY } from "./workspace.js";
 

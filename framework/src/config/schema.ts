@@ -30,6 +30,11 @@ export const BridgeSectionCommon = {
     default: [],
     description: "Channel ids that skip the activation guard",
   }),
+  portals_from_logins: Type.Union([Type.Literal("eager"), Type.Literal("lazy"), Type.Literal("off")], {
+    default: "eager",
+    description:
+      "Chats a logged-in user is in on the network: eager makes their portal when the login joins (a few per minute at most, the rest lazily), lazy on the chat's first message, off never (join by alias or link)",
+  }),
 };
 
 export const ConfigSchema = Type.Object(

@@ -61,6 +61,8 @@ export interface MatrixMessageContent {
   /** `mxc://` URI of the media for m.image / m.file / m.audio / m.video. */
   url?: string;
   info?: MatrixMediaInfo;
+  /** The file's name, when `body` is a caption (Matrix 1.10 media captions). */
+  filename?: string;
   "m.relates_to"?: MatrixRelatesTo;
   /** Only on edits (`rel_type: m.replace`): the complete replacement content. */
   "m.new_content"?: MatrixMessageContent;

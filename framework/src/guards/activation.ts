@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ChatRef, RemoteUser } from "../connector.js";
+import type { ChatRef, NetworkClient, RemoteUser } from "../connector.js";
 import { supportsMembers } from "../connector.js";
+import type { Clients } from "../runtime/clients.js";
 import type { Ghosts } from "../runtime/ghosts.js";
 import type { NetworkSlot, Services } from "../runtime/services.js";
 import type { RoomLink } from "../store/types.js";
@@ -47,6 +48,7 @@ export class ActivationGuard {
   constructor(
     private readonly s: Services,
     private readonly ghosts: Ghosts,
+    private readonly clients: Clients,
     private readonly notifyAdmins: (text: string) => Promise<void>,
   ) {
     this.pacer = new Pacer(s.config.guards.ghost_rate_per_second);
@@ -60,13 +62,23 @@ export class ActivationGuard {
   async assess(slot: NetworkSlot, chat: ChatRef): Promise<Assessment> {
     const limit = this.limitFor(slot);
     const exempt = (slot.section.activation_exempt ?? []).includes(chat.channelId);
-    if (exempt || !supportsMembers(slot.connector)) {
+    const client = await this.lister(slot, chat);
+    if (exempt || !client) {
       return { allowed: true, exempt, members: 0, newMembers: 0, limit };
     }
-    const members = await slot.connector.getMembers(chat);
+    const members = await client.getMembers(chat);
     let newMembers = 0;
     for (const m of members) if (!(await this.s.store.ghostByRemote(slot.connector.id, m.id))) newMembers++;
     return { allowed: newMembers <= limit, exempt, members: members.length, newMembers, limit };
+  }
+
+  /** A client that can list the chat's members, if any can. */
+  private async lister(
+    slot: NetworkSlot,
+    chat: ChatRef,
+  ): Promise<(NetworkClient & { getMembers(chat: ChatRef): Promise<RemoteUser[]> }) | null> {
+    const client = await this.clients.forLookup(slot, chat);
+    return client && supportsMembers(client) ? client : null;
   }
 
   /** Words for the requester and the admins about a link held for approval. */
@@ -122,7 +134,7 @@ export class ActivationGuard {
   startSync(link: RoomLink): void {
     if (this.syncing.has(link.roomId)) return;
     const slot = this.s.networks.get(link.network);
-    if (!slot || !supportsMembers(slot.connector)) return;
+    if (!slot) return;
     this.syncing.add(link.roomId);
     void this.sync(slot, link)
       .catch((err: unknown) =>
@@ -144,11 +156,12 @@ export class ActivationGuard {
   }
 
   private async sync(slot: NetworkSlot, link: RoomLink): Promise<void> {
-    if (!supportsMembers(slot.connector)) return;
     const chat: ChatRef = link.receiver
       ? { channelId: link.channelId, receiver: link.receiver }
       : { channelId: link.channelId };
-    const members: RemoteUser[] = await slot.connector.getMembers(chat);
+    const client = await this.lister(slot, chat);
+    if (!client) return;
+    const members: RemoteUser[] = await client.getMembers(chat);
     const state: SyncState = { done: 0, total: members.length };
     link.meta = { ...link.meta, sync: state };
     await this.s.saveLink(link);

@@ -1,6 +1,7 @@
 import { splitCommand } from "../commands.js";
-import type { BotCommand } from "../connector.js";
-import { supportsCommands, supportsLogins } from "../connector.js";
+import type { BotCommand, LoginClient } from "../connector.js";
+import { supportsCommands, supportsImplicitLogins, supportsLogins } from "../connector.js";
+import { RELAY_META } from "./clients.js";
 import type { ActivationGuard } from "../guards/activation.js";
 import type { EchoGuard } from "../guards/double-bridge.js";
 import type { MatrixEvent } from "../matrix/appservice.js";
@@ -239,13 +240,26 @@ export class Bot {
       },
       {
         name: "logout",
-        usage: "logout <network>",
-        help: "log out and wipe your stored credentials",
+        usage: "logout <network> [login]",
+        help: "log out of one login and wipe its stored credentials (say which when you have several)",
         run: async (args, c) => {
-          const slot = this.needSlot(args[0], "logout <network>");
+          const slot = this.needSlot(args[0], "logout <network> [login]");
           if (typeof slot === "string") return c.reply(slot);
-          return c.reply(await this.logins.logout(slot, c.userId));
+          return c.reply(await this.logins.logout(slot, c.userId, args.slice(1).join(" ") || undefined));
         },
+      },
+      {
+        name: "set-relay",
+        usage: "set-relay [login | @user:server | off]",
+        help: "choose whose login relays messages of people without one in this room (room admins)",
+        inRooms: true,
+        run: async (args, c) => c.reply(await this.setRelay(args, c)),
+      },
+      {
+        name: "relay",
+        usage: "relay accept <room> [login]",
+        help: "agree to relay a room's messages through your login, when a room admin asked",
+        run: async (args, c) => c.reply(await this.acceptRelay(args, c)),
       },
       {
         name: "status",
@@ -282,12 +296,11 @@ export class Bot {
           const slot = this.needSlot(args[0], "!link <network> <channel>");
           if (typeof slot === "string") return c.reply(slot);
           if (!args[1]) return c.reply("Usage: `!link <network> <channel>`");
-          const login = this.logins.activeFor(c.userId, slot.connector.id);
           // The channel may take several words ("libera #rust"); a trailing "migrate" is the option.
           const words = args.slice(1);
           const migrate = words.length > 1 && words[words.length - 1]?.toLowerCase() === "migrate";
           const chatArg = (migrate ? words.slice(0, -1) : words).join(" ");
-          return c.reply(await this.portals.plumb(slot, c.roomId, chatArg, c.userId, login, { migrate }));
+          return c.reply(await this.portals.plumb(slot, c.roomId, chatArg, c.userId, { migrate }));
         },
       },
       {
@@ -382,6 +395,81 @@ export class Bot {
     for (const admin of admins) await this.notifyUser(admin, text).catch(() => undefined);
   }
 
+  private loginLine(network: string, login: LoginClient): string {
+    const state = this.s.states.login(network, login.loginId);
+    return `${login.remoteName}${state ? `: ${state.state}${state.message && state.state !== "CONNECTED" ? `, ${state.message}` : ""}` : ""}`;
+  }
+
+  /**
+   * `!set-relay` in a linked room. A room admin may choose one of their own logins at once (they
+   * agree by asking); another user's login only becomes the relay once its owner accepts in
+   * their DM with the bot, so nobody's account speaks for others without their consent.
+   */
+  private async setRelay(args: string[], c: Caller): Promise<string> {
+    const link = await this.s.link(c.roomId);
+    if (!link) return "Say `!set-relay` in a bridged room.";
+    const slot = this.s.networks.get(link.network);
+    if (!slot) return "This room's network is not enabled.";
+    if (
+      !this.s.permissions.allows(c.userId, "admin") &&
+      !(await this.portals.canAdministerRoom(c.roomId, c.userId))
+    )
+      return "Only a room admin can choose this room's relay.";
+    const words = args[0]?.toLowerCase() === slot.connector.id ? args.slice(1) : args;
+    const arg = words.join(" ").trim();
+    const name = slot.connector.displayName;
+    if (arg.toLowerCase() === "off") {
+      link.meta = { ...link.meta, [RELAY_META]: undefined, relayRequest: undefined };
+      await this.s.saveLink(link);
+      return slot.connector.bot
+        ? `This room's relay is the bridge's own ${name} account again.`
+        : `This room has no relay now: only people logged in to ${name} are bridged.`;
+    }
+    if (arg.startsWith("@")) {
+      const owner = arg;
+      if (owner === c.userId) return this.setRelay(words.slice(1), c);
+      const theirs = this.logins.ofUser(owner, slot.connector.id);
+      if (theirs.length === 0) return `${owner} has no connected ${name} login.`;
+      link.meta = { ...link.meta, relayRequest: { userId: owner, by: c.userId, at: Date.now() } };
+      await this.s.saveLink(link);
+      await this.notifyUser(
+        owner,
+        `${c.userId} asks to relay the messages of people without a ${name} login in ${c.roomId} through your ${name} login ` +
+          `(${theirs.map((l) => l.remoteName).join(", ")}): they would appear on ${name} as sent by you, with their names. ` +
+          `Say \`relay accept ${c.roomId}\` to agree; ignore this to refuse.`,
+      );
+      return `I asked ${owner} in their DM; the relay starts once they accept.`;
+    }
+    const mine = this.logins.ofUser(c.userId, slot.connector.id);
+    const login = pickLogin(mine, arg);
+    if (!login) {
+      if (mine.length === 0)
+        return `You have no connected ${name} login to relay with: \`login ${slot.connector.id}\` in a DM with me first, or name a user who has one (\`!set-relay @user:server\`).`;
+      return `Say which login: ${mine.map((l, i) => `${i + 1}. ${l.remoteName}`).join(", ")}.`;
+    }
+    link.meta = { ...link.meta, [RELAY_META]: login.loginId, relayRequest: undefined };
+    await this.s.saveLink(link);
+    return `Messages of people without a ${name} login in this room are now relayed through ${login.remoteName}, with their names.`;
+  }
+
+  /** `relay accept <room> [login]` in the DM: the owner agrees to a pending relay request. */
+  private async acceptRelay(args: string[], c: Caller): Promise<string> {
+    if (args[0]?.toLowerCase() !== "accept" || !args[1]) return "Usage: `relay accept <room id> [login]`";
+    const link = await this.s.link(args[1]);
+    const request = link?.meta.relayRequest as { userId?: string; by?: string } | undefined;
+    if (!link || request?.userId !== c.userId) return "Nobody asked you to relay that room.";
+    const slot = this.s.networks.get(link.network);
+    const login = pickLogin(this.logins.ofUser(c.userId, link.network), args.slice(2).join(" "));
+    if (!slot || !login) return "Say which of your connected logins: `relay accept <room> <login>`.";
+    link.meta = { ...link.meta, [RELAY_META]: login.loginId, relayRequest: undefined };
+    await this.s.saveLink(link);
+    await this.notice(
+      link.roomId,
+      `${c.userId} agreed: messages of people without a ${slot.connector.displayName} login are relayed through ${login.remoteName}.`,
+    ).catch(() => undefined);
+    return `You relay ${link.roomId} through ${login.remoteName} now; a room admin can stop it with \`!set-relay off\`.`;
+  }
+
   private async statusText(userId: string): Promise<string> {
     const lines: string[] = [];
     const links = this.s.permissions.allows(userId, "admin")
@@ -402,21 +490,34 @@ export class Bot {
         .filter(([, c]) => c.state !== "CONNECTED")
         .map(([conn, c]) => `${conn ? `${conn}: ` : ""}${c.state}${c.message ? `, ${c.message}` : ""}`);
       lines.push(`- ${name}: ${network.state}${trouble.length ? ` (${trouble.join("; ")})` : ""}`);
-      if (!supportsLogins(slot.connector)) {
-        lines.push(`  - you: relayed by the bridge`);
-        continue;
-      }
-      const records = await this.s.store.loginsOf(userId, slot.connector.id);
-      if (records.length === 0) lines.push(`  - you: not logged in (\`login ${slot.connector.id}\`)`);
+      const id = slot.connector.id;
+      const own = supportsImplicitLogins(slot.connector)
+        ? (slot.connector.implicitLoginsOf?.(userId) ?? this.logins.implicitOf(userId, id))
+        : [];
+      for (const login of own) lines.push(`  - ${this.loginLine(id, login)} (your own connection)`);
+      const records = supportsLogins(slot.connector) ? await this.s.store.loginsOf(userId, id) : [];
       for (const r of records) {
-        const live = this.logins.activeFor(userId, slot.connector.id)?.loginId === r.loginId;
-        const state = this.s.states.login(slot.connector.id, r.loginId);
+        const live = this.logins.get(id, r.loginId) !== undefined;
+        const state = this.s.states.login(id, r.loginId);
         const words = r.state !== "active" ? "logged out" : live ? "connected" : "not connected";
         lines.push(
           `  - ${r.remoteName} (${words})${state ? `: ${state.state}${state.message && state.state !== "CONNECTED" ? `, ${state.message}` : ""}` : ""}`,
         );
       }
+      if (own.length + records.length > 0) continue;
+      if (!supportsLogins(slot.connector)) lines.push(`  - you: relayed by the bridge`);
+      else lines.push(`  - you: not logged in (\`login ${id}\`)`);
     }
     return lines.join("\n");
   }
+}
+
+/** A login by its number (1-based), id or remote name; the only one when nothing is named. */
+function pickLogin(logins: LoginClient[], which: string): LoginClient | undefined {
+  const wanted = which.trim().toLowerCase();
+  if (!wanted) return logins.length === 1 ? logins[0] : undefined;
+  return logins.find(
+    (l, i) =>
+      String(i + 1) === wanted || l.loginId.toLowerCase() === wanted || l.remoteName.toLowerCase() === wanted,
+  );
 }

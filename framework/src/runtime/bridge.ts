@@ -16,7 +16,10 @@ import { EchoGuard } from "../guards/double-bridge.js";
 import { Bot } from "./bot.js";
 import { Receipts } from "./receipts.js";
 import { Ghosts } from "./ghosts.js";
+import { Clients } from "./clients.js";
 import { Logins } from "./logins.js";
+import { sealedLoginState } from "./login-state.js";
+import { migrateStore } from "../store/migrate.js";
 import { JOURNAL_MEMORY_MS, MatrixIn } from "./matrix-in.js";
 import { Portals } from "./portals.js";
 import { RemoteIn } from "./remote-in.js";
@@ -117,14 +120,24 @@ export class Bridge {
     };
     const ghosts = new Ghosts(this.services);
     const notifyAdmins = (text: string) => this.bot.notifyAdmins(text);
-    this.guard = new ActivationGuard(this.services, ghosts, notifyAdmins);
-    const echo = new EchoGuard(config.guards.echo_window_seconds * 1000, config.guards.echo_threshold);
-    this.portals = new Portals(this.services, ghosts, this.guard);
     this.logins = new Logins(this.services);
-    this.receipts = new Receipts(this.services, this.logins);
+    const clients = new Clients(this.services, this.logins);
+    this.guard = new ActivationGuard(this.services, ghosts, clients, notifyAdmins);
+    const echo = new EchoGuard(config.guards.echo_window_seconds * 1000, config.guards.echo_threshold);
+    this.portals = new Portals(this.services, ghosts, this.guard, clients, this.logins);
+    this.receipts = new Receipts(this.services, clients);
     this.bot = new Bot(this.services, this.portals, this.logins, this.guard, echo, () => this.health());
-    this.matrixIn = new MatrixIn(this.services, ghosts, this.logins, this.bot, this.receipts, echo);
-    this.remoteIn = new RemoteIn(this.services, ghosts, this.portals, echo, notifyAdmins);
+    this.matrixIn = new MatrixIn(this.services, ghosts, clients, this.bot, this.receipts, echo);
+    this.remoteIn = new RemoteIn(
+      this.services,
+      ghosts,
+      this.portals,
+      this.logins,
+      clients,
+      this.guard,
+      echo,
+      notifyAdmins,
+    );
     this.appservice = new AppserviceServer(
       opts.registration.hsToken,
       {
@@ -159,6 +172,8 @@ export class Bridge {
     const { config } = this.opts;
     const s = this.services;
     await this.opts.store.open();
+    const connectors = new Map(this.opts.connectors.map((c) => [c.id, c]));
+    await migrateStore(this.opts.store, { log: this.log, connectors });
     if (s.networks.size === 0) {
       this.log.warn(
         "no bridge is enabled: set bridges.<name>.enabled in the config (only the bot runs until then)",
@@ -269,6 +284,11 @@ export class Bridge {
       emit: (event, options) => this.remoteIn.emit(network, event, options),
       kvGet: (key) => s.store.kvGet(`connector:${network}`, key),
       kvSet: (key, value) => s.store.kvSet(`connector:${network}`, key, value),
+      kvDelete: (key) => s.store.kvDelete(`connector:${network}`, key),
+      kvList: (prefix) => s.store.kvList(`connector:${network}`, prefix),
+      loginState: (loginId) => sealedLoginState(s.store, s.box, network, loginId),
+      updateCredentials: (loginId, credentials) =>
+        this.logins.updateCredentials(network, loginId, credentials),
       mentionHtml: (remoteUserId, displayname) => pill(ghosts.userId(network, remoteUserId), displayname),
       loginFailed: (loginId, reason) => this.logins.failed(network, loginId, reason),
       notifyUser: (userId, text) => this.bot.notifyUser(userId, text),
@@ -276,7 +296,7 @@ export class Bridge {
         const mxc = await s.bot.upload(data, mimetype, name);
         return { mxc, httpUrl: this.matrixIn.mediaHttpUrl(mxc) ?? mxc };
       },
-      openDm: (matrixUserId, remoteUserId) => this.portals.openDm(network, matrixUserId, remoteUserId),
+      openDm: (loginId, remoteUserId) => this.portals.openDm(network, loginId, remoteUserId),
       linkedChats: async () =>
         (await s.store.linkList({ network, state: "active" })).map((l) =>
           l.receiver ? { channelId: l.channelId, receiver: l.receiver } : { channelId: l.channelId },

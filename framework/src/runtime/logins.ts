@@ -1,14 +1,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import QRCode from "qrcode";
-import type { LoginProcess, LoginStep, RemoteLogin } from "../connector.js";
-import { supportsLogins } from "../connector.js";
+import type { ChatRef, LoginClient, LoginProcess, LoginStep } from "../connector.js";
+import { supportsImplicitLogins, supportsLogins } from "../connector.js";
 import type { LoginRecord } from "../store/types.js";
+import { loginStateNamespace } from "./login-state.js";
 import type { NetworkSlot, Services } from "./services.js";
 
 /**
  * Remote logins (puppeting): the conversation that creates one, credentials sealed at rest,
- * the connected sessions, logout that wipes. A user has at most one active login per
- * network for sending; more can be stored.
+ * the connected clients, logout that wipes. Logins are keyed by network + login id: a Matrix
+ * user may hold several on one network (two Slack workspaces, two Signal numbers), each a
+ * client of its own; `Clients` chooses which one acts for an event.
  */
 
 interface PendingLogin {
@@ -20,17 +22,57 @@ interface PendingLogin {
 }
 
 export class Logins {
-  private readonly active = new Map<string, RemoteLogin>();
+  /** Connected stored logins, by network + login id. */
+  private readonly active = new Map<string, LoginClient>();
+  /** Implicit logins (IRC's per-user connections) the connector handed out, by network + login id. */
+  private readonly implicit = new Map<string, LoginClient>();
   private readonly pending = new Map<string, PendingLogin>();
 
   constructor(private readonly s: Services) {}
 
-  private key(network: string, matrixUserId: string): string {
-    return `${network}\0${matrixUserId}`;
+  private key(network: string, loginId: string): string {
+    return `${network}\0${loginId}`;
   }
 
-  activeFor(matrixUserId: string, network: string): RemoteLogin | undefined {
-    return this.active.get(this.key(network, matrixUserId));
+  /** A connected login (stored or implicit) by id. */
+  get(network: string, loginId: string): LoginClient | undefined {
+    const key = this.key(network, loginId);
+    return this.active.get(key) ?? this.implicit.get(key);
+  }
+
+  /** A Matrix user's connected stored logins on a network. */
+  ofUser(matrixUserId: string, network: string): LoginClient[] {
+    const out: LoginClient[] = [];
+    for (const [key, login] of this.active)
+      if (login.matrixUserId === matrixUserId && key.startsWith(`${network}\0`)) out.push(login);
+    return out;
+  }
+
+  /** The implicit logins a Matrix user has been given on a network. */
+  implicitOf(matrixUserId: string, network: string): LoginClient[] {
+    const out: LoginClient[] = [];
+    for (const [key, login] of this.implicit)
+      if (login.matrixUserId === matrixUserId && key.startsWith(`${network}\0`)) out.push(login);
+    return out;
+  }
+
+  /** Asks the connector for the user's implicit login in a chat (and remembers it). */
+  async implicitFor(slot: NetworkSlot, matrixUserId: string, chat: ChatRef): Promise<LoginClient | null> {
+    const connector = slot.connector;
+    if (!supportsImplicitLogins(connector)) return null;
+    const login = await connector.implicitLogin(matrixUserId, chat);
+    if (login) this.implicit.set(this.key(connector.id, login.loginId), login);
+    return login;
+  }
+
+  /** The Matrix user a login id belongs to: a connected one, a stored one, or an implicit one. */
+  async ownerOf(network: string, loginId: string): Promise<string | null> {
+    const live = this.get(network, loginId);
+    if (live) return live.matrixUserId;
+    const record = await this.s.store.loginGet(network, loginId);
+    if (record) return record.matrixUserId;
+    const connector = this.s.networks.get(network)?.connector;
+    return connector && supportsImplicitLogins(connector) ? connector.implicitLoginOwner(loginId) : null;
   }
 
   /**
@@ -84,13 +126,14 @@ export class Logins {
       const login = await connector.loadLogin({
         loginId: record.loginId,
         matrixUserId: record.matrixUserId,
+        remoteName: record.remoteName,
         credentials,
       });
       if (this.s.stopping.aborted) {
         await login.disconnect().catch(() => undefined);
         return;
       }
-      this.active.set(this.key(connector.id, record.matrixUserId), login);
+      this.active.set(this.key(connector.id, record.loginId), login);
       this.s.states.report(connector.id, { loginId: record.loginId, state: "CONNECTED" });
     } catch (err) {
       this.s.log.warn(
@@ -102,8 +145,10 @@ export class Logins {
   }
 
   async disconnectAll(): Promise<void> {
-    await Promise.all([...this.active.values()].map((l) => l.disconnect().catch(() => undefined)));
+    const all = [...this.active.values(), ...this.implicit.values()];
+    await Promise.all(all.map((l) => l.disconnect().catch(() => undefined)));
     this.active.clear();
+    this.implicit.clear();
     for (const p of this.pending.values()) p.process.cancel();
     this.pending.clear();
   }
@@ -237,13 +282,20 @@ export class Logins {
       meta: {},
     };
     await this.s.store.loginPut(record);
+    // Logging in again with the same account replaces its client.
+    const previous = this.active.get(this.key(connector.id, step.loginId));
+    if (previous) {
+      this.active.delete(this.key(connector.id, step.loginId));
+      await previous.disconnect().catch(() => undefined);
+    }
     try {
       const login = await connector.loadLogin({
         loginId: step.loginId,
         matrixUserId,
+        remoteName: step.remoteName,
         credentials: step.credentials,
       });
-      this.active.set(this.key(connector.id, matrixUserId), login);
+      this.active.set(this.key(connector.id, step.loginId), login);
       this.s.states.report(connector.id, { loginId: step.loginId, state: "CONNECTED" });
     } catch (err) {
       await this.markFailed(record, String(err));
@@ -252,23 +304,61 @@ export class Logins {
     return `Logged in to ${connector.displayName} as ${step.remoteName}. Your messages in bridged rooms now go out as you.`;
   }
 
-  async logout(slot: NetworkSlot, matrixUserId: string): Promise<string> {
+  /**
+   * Ends exactly one login: `which` names it (login id, remote name, or its number in `status`);
+   * it may be left out when the user has only one on the network. The remote session is
+   * invalidated where the network can, then credentials, state and chat memberships are wiped.
+   */
+  async logout(slot: NetworkSlot, matrixUserId: string, which?: string): Promise<string> {
     const network = slot.connector.id;
+    const name = slot.connector.displayName;
     const records = await this.s.store.loginsOf(matrixUserId, network);
-    if (records.length === 0) return `You are not logged in to ${slot.connector.displayName}.`;
-    const login = this.active.get(this.key(network, matrixUserId));
+    if (records.length === 0) return `You are not logged in to ${name}.`;
+    const wanted = which?.trim().toLowerCase();
+    const record = wanted
+      ? records.find(
+          (r, i) =>
+            r.loginId.toLowerCase() === wanted ||
+            r.remoteName.toLowerCase() === wanted ||
+            String(i + 1) === wanted,
+        )
+      : records.length === 1
+        ? records[0]
+        : undefined;
+    if (!record) {
+      const list = records.map((r, i) => `${i + 1}. ${r.remoteName} (${r.loginId})`).join("\n");
+      return `${wanted ? `You have no ${name} login "${which}". ` : ""}Your ${name} logins:\n${list}\nSay \`logout ${network} <number or login>\` to end one.`;
+    }
+    const key = this.key(network, record.loginId);
+    const login = this.active.get(key);
+    this.active.delete(key);
+    // Forgotten first: the network's own "token revoked" echo must not read as a failed login.
+    await this.forget(network, record.loginId);
     if (login) {
       await login
         .logout?.()
         .catch((err: unknown) => this.s.log.warn({ err: String(err) }, "remote logout failed"));
       await login.disconnect().catch(() => undefined);
-      this.active.delete(this.key(network, matrixUserId));
     }
-    for (const r of records) {
-      await this.s.store.loginDelete(network, r.loginId);
-      this.s.states.forgetLogin(network, r.loginId);
-    }
-    return `Logged out of ${slot.connector.displayName}; your stored credentials are wiped.`;
+    return `Logged out of ${name} as ${record.remoteName}; your stored credentials are wiped, and its state.`;
+  }
+
+  /** Deletes everything the bridge keeps for a login. */
+  private async forget(network: string, loginId: string): Promise<void> {
+    const store = this.s.store;
+    await store.loginDelete(network, loginId);
+    await store.kvClear(loginStateNamespace(network, loginId));
+    for (const m of await store.chatsOfLogin(network, loginId))
+      await store.chatMemberDelete(network, m.channelId, m.receiver, loginId);
+    this.s.states.forgetLogin(network, loginId);
+  }
+
+  /** Stores rotated credentials for a login (sealed). */
+  async updateCredentials(network: string, loginId: string, credentials: unknown): Promise<void> {
+    const record = await this.s.store.loginGet(network, loginId);
+    if (!record) throw new Error(`no stored ${network} login ${loginId}`);
+    record.credentials = this.s.box.seal(credentials);
+    await this.s.store.loginPut(record);
   }
 
   /** The connector reports a login went bad (revoked, expired). */
@@ -294,9 +384,9 @@ export class Logins {
         state: "BAD_CREDENTIALS",
         message: reason,
       });
-    const key = this.key(record.network, record.matrixUserId);
+    const key = this.key(record.network, record.loginId);
     const login = this.active.get(key);
-    if (login?.loginId === record.loginId) {
+    if (login) {
       this.active.delete(key);
       await login.disconnect().catch(() => undefined);
     }

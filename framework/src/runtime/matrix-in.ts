@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { BridgeContent, MatrixSender, MessageKind, RemoteLogin } from "../connector.js";
+import type {
+  BridgeContent,
+  ChatCapabilities,
+  MatrixSender,
+  MessageKind,
+  MessageRef,
+  Meta,
+  NetworkClient,
+} from "../connector.js";
 import {
   supportsEdits,
   supportsMembership,
@@ -18,12 +26,12 @@ import {
 import type { MatrixEvent, Transaction } from "../matrix/appservice.js";
 import { classifyFailure } from "../matrix/client.js";
 import { PermanentError, RateLimitedError, UnsupportedError } from "../errors.js";
-import type { RoomLink } from "../store/types.js";
+import type { MessageMapping, RoomLink } from "../store/types.js";
 import type { EchoGuard } from "../guards/double-bridge.js";
 import type { Bot } from "./bot.js";
 import type { Receipts } from "./receipts.js";
 import type { Ghosts } from "./ghosts.js";
-import type { Logins } from "./logins.js";
+import { chatOf, type Choice, type Clients } from "./clients.js";
 import type { NetworkSlot, Services } from "./services.js";
 
 const PROFILE_TTL_MS = 10 * 60_000;
@@ -64,7 +72,7 @@ export class MatrixIn {
   constructor(
     private readonly s: Services,
     private readonly ghosts: Ghosts,
-    private readonly logins: Logins,
+    private readonly clients: Clients,
     private readonly bot: Bot,
     private readonly receipts: Receipts,
     private readonly echo: EchoGuard,
@@ -329,19 +337,41 @@ export class MatrixIn {
     }
   }
 
-  private sender(slot: NetworkSlot, event: MatrixEvent): Promise<MatrixSender> {
-    return this.matrixUser(slot, event.sender);
-  }
-
-  private async matrixUser(slot: NetworkSlot, userId: string): Promise<MatrixSender> {
-    const login: RemoteLogin | undefined = this.logins.activeFor(userId, slot.connector.id);
+  /** The sender as the chosen client shows them. */
+  private async matrixUser(userId: string, relayed: boolean): Promise<MatrixSender> {
     const profile = await this.profile(userId);
     return {
       userId,
       displayname: profile.displayname ?? userId.slice(1, userId.indexOf(":")),
       avatarUrl: profile.avatar_url ? this.mediaHttpUrl(profile.avatar_url) : undefined,
-      login,
+      relayed,
     };
+  }
+
+  /**
+   * The client that acts for this event (see clients.ts), or null after telling the sender,
+   * in reply, that nobody can carry it and how to fix that.
+   */
+  private async choose(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<Choice | null> {
+    const choice = await this.clients.forSender(slot, link, event.sender);
+    if (choice) return choice;
+    const network = slot.connector.id;
+    await this.replyNotice(
+      event,
+      `This message was not bridged: you have no ${slot.connector.displayName} login in this chat and the room has no relay. ` +
+        `Log in with \`login ${network}\` in a DM with me, or ask a room admin to choose a relay with \`!set-relay ${network}\`.`,
+    );
+    return null;
+  }
+
+  /** What this chat can take, as the chosen client says; a read-only chat is said once. */
+  private async capabilities(link: RoomLink, client: NetworkClient): Promise<ChatCapabilities | null> {
+    const caps = client.capabilities(chatOf(link));
+    if (caps.readOnly) {
+      await this.noticeOnce(link.roomId, "read-only", caps.readOnly);
+      return null;
+    }
+    return caps;
   }
 
   /**
@@ -424,24 +454,17 @@ export class MatrixIn {
   private async message(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<void> {
     if (await this.s.store.messageByEvent(event.event_id)) return;
     const relation = readRelation(event.content);
-    const sender = await this.sender(slot, event);
-    if (relation?.kind === "edit") {
-      const original = await this.s.store.messageByEvent(relation.eventId);
-      if (!original) return;
-      if (!supportsEdits(slot.connector)) return this.politely(link, slot, "edits");
-      const { content } = await this.content(slot, relation.newContent as unknown as Record<string, unknown>);
-      await slot.connector.handleMatrixEdit({
-        chat: chatOf(link),
-        remoteId: original.remoteId,
-        sender,
-        content,
-        eventId: event.event_id,
-      });
-      return;
-    }
+    if (relation?.kind === "edit") return this.edit(slot, link, event, relation.eventId, relation.newContent);
+    const choice = await this.choose(slot, link, event);
+    if (!choice) return;
+    const { client, relayed } = choice;
+    const caps = await this.capabilities(link, client);
+    if (!caps) return;
     const { content, mentions } = await this.content(slot, event.content);
-    let replyTo: { remoteId: string; senderName: string; text: string } | undefined;
-    let threadRoot: { remoteId: string } | undefined;
+    if (content.media && !caps.media) return this.politely(link, slot, "files");
+    const sender = await this.matrixUser(event.sender, relayed);
+    let replyTo: (MessageRef & { senderName: string; text: string }) | undefined;
+    let threadRoot: MessageRef | undefined;
     if (
       relation?.kind === "reply" ||
       (relation?.kind === "thread" && relation.replyToId && !relation.isFallingBack)
@@ -455,7 +478,7 @@ export class MatrixIn {
         const body =
           typeof original?.content.body === "string" ? stripReplyFallback(original.content.body).body : "";
         replyTo = {
-          remoteId: target.remoteId,
+          ...refOf(target),
           senderName: await this.displayName(target.sender),
           text: body,
         };
@@ -463,9 +486,9 @@ export class MatrixIn {
     }
     if (relation?.kind === "thread") {
       const root = await this.s.store.messageByEvent(relation.rootId);
-      if (root) threadRoot = { remoteId: root.remoteId };
+      if (root) threadRoot = refOf(root);
     }
-    const result = await slot.connector.handleMatrixMessage({
+    const result = await client.sendMessage({
       eventId: event.event_id,
       roomId: event.room_id,
       chat: chatOf(link),
@@ -476,7 +499,7 @@ export class MatrixIn {
       threadRoot,
       mentions,
     });
-    const mapping = {
+    const mapping: MessageMapping = {
       network: link.network,
       channelId: link.channelId,
       receiver: link.receiver,
@@ -486,10 +509,35 @@ export class MatrixIn {
       eventId: event.event_id,
       sender: event.sender,
       timestamp: result.timestamp ?? event.origin_server_ts ?? Date.now(),
+      ...(result.meta ? { meta: result.meta } : {}),
     };
     await this.s.store.messagePut(mapping);
-    this.echo.recordSent(link.roomId, content.text, sender.login?.loginId ?? "relay");
-    this.receipts.afterSend(event.sender, link, mapping);
+    this.echo.recordSent(link.roomId, content.text, choice.login?.loginId ?? "relay");
+    if (choice.login) this.receipts.afterSend(choice.login, link, mapping);
+  }
+
+  private async edit(
+    slot: NetworkSlot,
+    link: RoomLink,
+    event: MatrixEvent,
+    originalId: string,
+    newContent: unknown,
+  ): Promise<void> {
+    const original = await this.s.store.messageByEvent(originalId);
+    if (!original) return;
+    const choice = await this.choose(slot, link, event);
+    if (!choice) return;
+    const caps = await this.capabilities(link, choice.client);
+    if (!caps) return;
+    if (!caps.edits || !supportsEdits(choice.client)) return this.politely(link, slot, "edits");
+    const { content } = await this.content(slot, newContent as Record<string, unknown>);
+    await choice.client.editMessage({
+      chat: chatOf(link),
+      target: refOf(original),
+      sender: await this.matrixUser(event.sender, choice.relayed),
+      content,
+      eventId: event.event_id,
+    });
   }
 
   /** A Matrix user joined or left a linked room: networks with per-user presence follow. */
@@ -499,17 +547,18 @@ export class MatrixIn {
     const link = await this.s.link(event.room_id);
     if (!link || link.state !== "active") return undefined;
     const slot = this.s.networks.get(link.network);
-    if (!slot || !supportsMembership(slot.connector)) return undefined;
-    if (!this.s.permissions.allows(userId, "relay")) return undefined;
+    if (!slot || !this.s.permissions.allows(userId, "relay")) return undefined;
     const membership = event.content.membership;
     const prev = (event.unsigned?.prev_content as { membership?: string } | undefined)?.membership;
-    if (membership === "join" && prev !== "join") {
-      await slot.connector.handleMatrixJoin(chatOf(link), await this.sender(slot, event));
-    } else if ((membership === "leave" || membership === "ban") && prev === "join") {
-      await slot.connector.handleMatrixLeave(chatOf(link), await this.sender(slot, event));
-    } else {
-      return undefined;
-    }
+    const joined = membership === "join" && prev !== "join";
+    const left = (membership === "leave" || membership === "ban") && prev === "join";
+    if (!joined && !left) return undefined;
+    // Presence is the user's own: only their own account follows, never the relay.
+    const client = await this.clients.own(slot, chatOf(link), userId);
+    if (!client || !supportsMembership(client)) return undefined;
+    const sender = await this.matrixUser(userId, false);
+    if (joined) await client.joinChat(chatOf(link), sender);
+    else await client.leaveChat(chatOf(link), sender);
     return link.network;
   }
 
@@ -520,7 +569,7 @@ export class MatrixIn {
    * event's `unsigned.prev_content`, which the homeserver includes for replaced state.
    */
   private async powerLevels(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<boolean> {
-    if (event.state_key !== "" || !supportsPowerLevels(slot.connector)) return false;
+    if (event.state_key !== "") return false;
     const now = readLevels(event.content);
     const before = readLevels(event.unsigned?.prev_content);
     let handled = false;
@@ -529,8 +578,10 @@ export class MatrixIn {
       const previous = before.users[userId] ?? before.usersDefault;
       if (level === previous || this.s.isOurs(userId) || !this.s.permissions.allows(userId, "relay"))
         continue;
-      const user = await this.matrixUser(slot, userId);
-      await slot.connector.handleMatrixPowerLevel(chatOf(link), user, level, previous);
+      // A role is the user's own: it follows only through their own account.
+      const client = await this.clients.own(slot, chatOf(link), userId);
+      if (!client || !supportsPowerLevels(client)) continue;
+      await client.setPowerLevel(chatOf(link), await this.matrixUser(userId, false), level, previous);
       handled = true;
     }
     return handled;
@@ -564,27 +615,32 @@ export class MatrixIn {
   private async reaction(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<void> {
     const relation = readRelation(event.content);
     if (relation?.kind !== "annotation") return;
-    if (!supportsReactions(slot.connector)) return this.politely(link, slot, "reactions");
-    if (await this.s.store.messageByEvent(event.event_id)) return;
+    if (await this.s.store.reactionByEvent(event.event_id)) return;
     const target = await this.s.store.messageByEvent(relation.eventId);
     if (!target) return;
-    const sender = await this.sender(slot, event);
-    const result = await slot.connector.handleMatrixReaction({
+    const choice = await this.choose(slot, link, event);
+    if (!choice) return;
+    const caps = await this.capabilities(link, choice.client);
+    if (!caps) return;
+    if (!caps.reactions || !supportsReactions(choice.client)) return this.politely(link, slot, "reactions");
+    const result = await choice.client.react({
       chat: chatOf(link),
-      remoteId: target.remoteId,
+      target: refOf(target),
       key: relation.key,
-      sender,
+      sender: await this.matrixUser(event.sender, choice.relayed),
       eventId: event.event_id,
     });
-    await this.s.store.messagePut({
+    await this.s.store.reactionPut({
       network: link.network,
       channelId: link.channelId,
       receiver: link.receiver,
-      remoteId: result.remoteId ?? `reaction:${target.remoteId}:${event.sender}:${relation.key}`,
-      part: 0,
+      messageId: target.remoteId,
+      sender: event.sender,
+      key: relation.key,
       roomId: link.roomId,
       eventId: event.event_id,
-      sender: event.sender,
+      ...(result.remoteId ? { remoteId: result.remoteId } : {}),
+      ...(result.meta ? { meta: result.meta } : {}),
       timestamp: event.origin_server_ts ?? Date.now(),
     });
   }
@@ -593,23 +649,41 @@ export class MatrixIn {
     const redacts =
       event.redacts ?? (typeof event.content.redacts === "string" ? event.content.redacts : undefined);
     if (!redacts) return;
-    const target = await this.s.store.messageByEvent(redacts);
-    if (!target) return;
-    const sender = await this.sender(slot, event);
-    const reaction = /^reaction:(.*):(@[^:]+:[^:]+):(.*)$/.exec(target.remoteId);
-    if (reaction && supportsReactions(slot.connector)) {
-      await slot.connector.handleMatrixReactionRemove({
+    const reaction = await this.s.store.reactionByEvent(redacts);
+    const target = reaction ? null : await this.s.store.messageByEvent(redacts);
+    if (!reaction && !target) return;
+    const choice = await this.choose(slot, link, event);
+    if (!choice) return;
+    const caps = await this.capabilities(link, choice.client);
+    if (!caps) return;
+    const sender = await this.matrixUser(event.sender, choice.relayed);
+    if (reaction) {
+      if (!supportsReactions(choice.client)) return;
+      const [message] = await this.s.store.messageByRemote(
+        link.network,
+        link.channelId,
+        link.receiver,
+        reaction.messageId,
+      );
+      await choice.client.unreact({
         chat: chatOf(link),
-        remoteId: reaction[1] ?? "",
-        key: reaction[3] ?? "",
+        target: message ? refOf(message) : { remoteId: reaction.messageId },
+        key: reaction.key,
         sender,
+        reaction: {
+          ...(reaction.remoteId ? { remoteId: reaction.remoteId } : {}),
+          ...(reaction.meta ? { meta: reaction.meta as Meta } : {}),
+        },
       });
+      await this.s.store.reactionDelete(redacts);
       return;
     }
-    if (!supportsRedactions(slot.connector)) return this.politely(link, slot, "deleting messages");
-    await slot.connector.handleMatrixRedaction({
+    if (!target) return;
+    if (!caps.redactions || !supportsRedactions(choice.client))
+      return this.politely(link, slot, "deleting messages");
+    await choice.client.deleteMessage({
       chat: chatOf(link),
-      remoteId: target.remoteId,
+      target: refOf(target),
       sender,
       eventId: event.event_id,
     });
@@ -651,8 +725,9 @@ function readLevels(content: unknown): { users: Record<string, number>; usersDef
   return { users, usersDefault: typeof c.users_default === "number" ? c.users_default : 0 };
 }
 
-function chatOf(link: RoomLink): { channelId: string; receiver?: string } {
-  return link.receiver
-    ? { channelId: link.channelId, receiver: link.receiver }
-    : { channelId: link.channelId };
+/** A mapping as the connector described the remote message. */
+function refOf(mapping: MessageMapping): MessageRef {
+  return mapping.meta
+    ? { remoteId: mapping.remoteId, meta: mapping.meta as Meta }
+    : { remoteId: mapping.remoteId };
 }

@@ -1,5 +1,7 @@
-import type { ChatInfo, ChatRef, RemoteLogin, RemoteSpace } from "../connector.js";
+import type { ChatInfo, ChatRef, RemoteSpace } from "../connector.js";
 import { supportsDms, supportsPlumbCheck } from "../connector.js";
+import type { Clients } from "./clients.js";
+import type { Logins } from "./logins.js";
 import type { RoomLink } from "../store/types.js";
 import type { ActivationGuard } from "../guards/activation.js";
 import { otherBridgesIn } from "../guards/double-bridge.js";
@@ -25,6 +27,8 @@ export class Portals {
     private readonly s: Services,
     private readonly ghosts: Ghosts,
     private readonly guard: ActivationGuard,
+    private readonly clients: Clients,
+    private readonly logins: Logins,
   ) {}
 
   aliasFor(slot: NetworkSlot, chat: ChatRef): string | null {
@@ -67,7 +71,7 @@ export class Portals {
       await this.s.bot.setAlias(alias, existing.roomId).catch(() => undefined);
       return true;
     }
-    const info = await slot.connector.getChat(chat);
+    const info = await (await this.clients.forLookup(slot, chat))?.getChat(chat);
     if (!info) return false;
     // The homeserver does not say who asked, so the verdict is told in the room itself.
     const assessment = await this.guard.assess(slot, chat);
@@ -221,7 +225,8 @@ export class Portals {
     if (!target) return;
     const slot = this.s.networks.get(target.network);
     const ghost = this.s.intent(ghostId);
-    const chat = slot && supportsDms(slot.connector) ? slot.connector.dmChat(target.remoteId, inviter) : null;
+    const chat =
+      slot && supportsDms(slot.connector) ? await slot.connector.dmChat(target.remoteId, inviter) : null;
     const allowed = this.s.permissions.allows(inviter, "relay");
     if (!slot || !chat || !isDirect || !allowed || (await this.s.link(roomId))) {
       await ghost.ensureRegistered();
@@ -245,7 +250,7 @@ export class Portals {
       roomId,
       network: slot.connector.id,
       channelId: chat.channelId,
-      receiver: chat.receiver ?? inviter,
+      receiver: chat.receiver ?? "",
       kind: "dm",
       state: "active",
       createdBy: inviter,
@@ -256,12 +261,16 @@ export class Portals {
     this.s.metrics.portals.inc({ network: slot.connector.id, kind: "dm" });
   }
 
-  /** Finds or creates the DM portal between a Matrix user and a remote user. */
-  async openDm(network: string, matrixUserId: string, remoteUserId: string): Promise<string> {
+  /** Finds or creates the DM portal between a login and a remote user; its owner is invited. */
+  async openDm(network: string, loginId: string, remoteUserId: string): Promise<string> {
     const slot = this.s.networks.get(network);
     if (!slot || !supportsDms(slot.connector)) throw new Error(`${network} cannot start direct messages`);
-    const chat = slot.connector.dmChat(remoteUserId, matrixUserId);
-    if (!chat) throw new Error(`no direct chat with ${remoteUserId} is possible`);
+    const matrixUserId = await this.logins.ownerOf(network, loginId);
+    if (!matrixUserId) throw new Error(`no login ${loginId} on ${network}`);
+    const found = await slot.connector.dmChat(remoteUserId, matrixUserId);
+    if (!found) throw new Error(`no direct chat with ${remoteUserId} is possible`);
+    // The DM belongs to the login that asked, whichever of the user's logins the network would pick.
+    const chat: ChatRef = { channelId: found.channelId, receiver: loginId };
     const existing = await this.linkFor(network, chat);
     if (existing) {
       await this.s
@@ -304,7 +313,6 @@ export class Portals {
     roomId: string,
     chatArg: string,
     userId: string,
-    login: RemoteLogin | undefined,
     options: { migrate?: boolean } = {},
   ): Promise<string> {
     if (!(await this.canAdministerRoom(roomId, userId))) {
@@ -312,10 +320,14 @@ export class Portals {
     }
     if (await this.s.link(roomId)) return "This room is already linked. Use `!unlink` first.";
     const chat = (await slot.connector.chatFromAlias(chatArg)) ?? { channelId: chatArg };
-    const info = await slot.connector.getChat(chat, login);
-    if (!info) return `${slot.connector.displayName} has no chat "${chatArg}" that this bridge can see.`;
-    if (supportsPlumbCheck(slot.connector)) {
-      const verdict = await slot.connector.canPlumb(chat, userId, login);
+    // Seen and judged as the admin's own account where they have one in the chat (a private
+    // channel only its members may bridge), else as the bridge sees it.
+    const client = (await this.clients.own(slot, chat, userId)) ?? (await this.clients.forLookup(slot, chat));
+    const info = await client?.getChat(chat);
+    if (!client || !info)
+      return `${slot.connector.displayName} has no chat "${chatArg}" that this bridge can see.`;
+    if (supportsPlumbCheck(client)) {
+      const verdict = await client.canPlumb(chat, userId);
       if (verdict !== true) return `${slot.connector.displayName} refused: ${verdict}`;
     }
     const guards = this.s.config.guards;

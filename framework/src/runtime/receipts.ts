@@ -1,19 +1,21 @@
-import type { ChatRef } from "../connector.js";
+import type { LoginClient, Meta } from "../connector.js";
 import { supportsMarkRead, supportsTyping } from "../connector.js";
 import type { EphemeralEvent } from "../matrix/appservice.js";
 import type { MessageMapping, RoomLink } from "../store/types.js";
-import type { Logins } from "./logins.js";
+import { chatOf, type Clients } from "./clients.js";
 import type { Services } from "./services.js";
 
 /**
  * Read receipts and typing, Matrix → remote. A receipt of a logged-in user marks the
- * remote chat read up to the newest bridged message at or before it. Receipts are
+ * remote chat read, through their own login in the chat, up to the newest bridged message
+ * at or before it. Receipts are
  * coalesced per user and room (the latest wins), debounced, and never move backwards.
  * Connectors without the capability make this a no-op, not an error.
  */
 
 interface Pending {
   mapping: MessageMapping;
+  login: LoginClient;
   timer: NodeJS.Timeout;
 }
 
@@ -26,7 +28,7 @@ export class Receipts {
 
   constructor(
     private readonly s: Services,
-    private readonly logins: Logins,
+    private readonly clients: Clients,
   ) {}
 
   async onEphemeral(event: EphemeralEvent): Promise<void> {
@@ -43,36 +45,36 @@ export class Receipts {
     const link = await this.activeLink(roomId);
     if (!link) return;
     const slot = this.s.networks.get(link.network);
-    if (!slot || !supportsMarkRead(slot.connector) || !slot.connector.capabilities.readReceipts.toRemote)
-      return;
+    if (!slot) return;
     for (const [eventId, byType] of Object.entries(content)) {
       if (typeof byType !== "object" || byType === null) continue;
       for (const type of ["m.read", "m.read.private"]) {
         const readers = (byType as Record<string, unknown>)[type];
         if (typeof readers !== "object" || readers === null) continue;
         for (const [userId, info] of Object.entries(readers as Record<string, { ts?: number }>)) {
-          if (this.s.isOurs(userId) || !this.logins.activeFor(userId, link.network)) continue;
+          if (this.s.isOurs(userId)) continue;
+          const login = await this.clients.own(slot, chatOf(link), userId);
+          if (!login || !supportsMarkRead(login) || !login.capabilities(chatOf(link)).readReceipts) continue;
           const mapping =
             (await this.s.store.messageByEvent(eventId)) ??
             (await this.s.store.messageLatestBefore(
               roomId,
               typeof info?.ts === "number" ? info.ts : Date.now(),
             ));
-          if (mapping && mapping.roomId === roomId) this.queue(userId, link, mapping);
+          if (mapping && mapping.roomId === roomId) this.queue(login, link, mapping);
         }
       }
     }
   }
 
   /** A logged-in user's own message also marks the chat read where they sent it. */
-  afterSend(userId: string, link: RoomLink, mapping: MessageMapping): void {
-    const slot = this.s.networks.get(link.network);
-    if (!slot || !supportsMarkRead(slot.connector) || !this.logins.activeFor(userId, link.network)) return;
-    this.queue(userId, link, mapping);
+  afterSend(login: LoginClient, link: RoomLink, mapping: MessageMapping): void {
+    if (!supportsMarkRead(login) || !login.capabilities(chatOf(link)).readReceipts) return;
+    this.queue(login, link, mapping);
   }
 
-  private queue(userId: string, link: RoomLink, mapping: MessageMapping): void {
-    const key = `${userId} ${link.roomId}`;
+  private queue(login: LoginClient, link: RoomLink, mapping: MessageMapping): void {
+    const key = `${login.loginId} ${link.roomId}`;
     const newest = Math.max(
       this.marked.get(key) ?? -Infinity,
       this.pending.get(key)?.mapping.timestamp ?? -Infinity,
@@ -80,30 +82,26 @@ export class Receipts {
     if (mapping.timestamp <= newest) return;
     const previous = this.pending.get(key);
     if (previous) clearTimeout(previous.timer);
-    const timer = setTimeout(
-      () => void this.flush(key, userId, link),
-      this.s.config.guards.receipt_debounce_ms,
-    );
+    const timer = setTimeout(() => void this.flush(key, link), this.s.config.guards.receipt_debounce_ms);
     timer.unref();
-    this.pending.set(key, { mapping, timer });
+    this.pending.set(key, { mapping, login, timer });
   }
 
-  private async flush(key: string, userId: string, link: RoomLink): Promise<void> {
+  private async flush(key: string, link: RoomLink): Promise<void> {
     const pending = this.pending.get(key);
     this.pending.delete(key);
     if (!pending) return;
-    const slot = this.s.networks.get(link.network);
-    const login = this.logins.activeFor(userId, link.network);
-    if (!slot || !login || !supportsMarkRead(slot.connector)) return;
-    this.marked.set(key, pending.mapping.timestamp);
-    const chat: ChatRef = link.receiver
-      ? { channelId: link.channelId, receiver: link.receiver }
-      : { channelId: link.channelId };
+    const { login, mapping } = pending;
+    if (!supportsMarkRead(login)) return;
+    this.marked.set(key, mapping.timestamp);
     try {
-      await slot.connector.markRead(chat, login, pending.mapping.remoteId);
+      const target = mapping.meta
+        ? { remoteId: mapping.remoteId, meta: mapping.meta as Meta }
+        : { remoteId: mapping.remoteId };
+      await login.markRead(chatOf(link), target);
     } catch (err) {
       this.s.log.warn(
-        { err: String(err), userId, roomId: link.roomId },
+        { err: String(err), loginId: login.loginId, roomId: link.roomId },
         "could not mark the chat read on the remote side",
       );
     }
@@ -113,16 +111,14 @@ export class Receipts {
     const link = await this.activeLink(roomId);
     if (!link) return;
     const slot = this.s.networks.get(link.network);
-    if (!slot || !supportsTyping(slot.connector) || !slot.connector.capabilities.typing) return;
+    if (!slot) return;
     const now = new Set(
       (Array.isArray(content.user_ids) ? (content.user_ids as unknown[]) : []).filter(
         (u): u is string => typeof u === "string" && !this.s.isOurs(u),
       ),
     );
     const before = this.typing.get(roomId) ?? new Set<string>();
-    const chat: ChatRef = link.receiver
-      ? { channelId: link.channelId, receiver: link.receiver }
-      : { channelId: link.channelId };
+    const chat = chatOf(link);
     const changes: Array<[string, boolean]> = [
       ...[...now].filter((u) => !before.has(u)).map((u): [string, boolean] => [u, true]),
       ...[...before].filter((u) => !now.has(u)).map((u): [string, boolean] => [u, false]),
@@ -130,9 +126,9 @@ export class Receipts {
     if (now.size > 0) this.typing.set(roomId, now);
     else this.typing.delete(roomId);
     for (const [userId, typing] of changes) {
-      const login = this.logins.activeFor(userId, link.network);
-      if (!login) continue;
-      await slot.connector.setTyping(chat, login, typing).catch((err: unknown) => {
+      const login = await this.clients.own(slot, chat, userId);
+      if (!login || !supportsTyping(login) || !login.capabilities(chat).typing) continue;
+      await login.setTyping(chat, typing).catch((err: unknown) => {
         this.s.log.debug({ err: String(err) }, "typing notification failed");
       });
     }

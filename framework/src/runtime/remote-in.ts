@@ -2,16 +2,28 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { BridgeContent, ChatRef, EmitOptions, RemoteEvent, RemoteSender } from "../connector.js";
 import { backoffMs, BridgeStoppingError, PermanentError } from "../errors.js";
-import { sanitizeMatrixHtml } from "../format/index.js";
+import {
+  editContent,
+  reactionContent,
+  replyContent,
+  sanitizeMatrixHtml,
+  threadContent,
+  type MatrixMessageContent,
+  type MatrixMsgtype,
+  type MatrixRelatesTo,
+} from "../format/index.js";
 import type { Intent } from "../matrix/intent.js";
 import { stableTxnId } from "../matrix/intent.js";
 import { classifyFailure, MatrixError } from "../matrix/client.js";
 import type { MessageMapping, RoomLink } from "../store/types.js";
 import { isForeignEcho, type EchoGuard } from "../guards/double-bridge.js";
+import type { ActivationGuard } from "../guards/activation.js";
+import type { Clients } from "./clients.js";
 import type { Ghosts } from "./ghosts.js";
+import type { Logins } from "./logins.js";
 import { chatKey, type Portals } from "./portals.js";
 import { fetchRemoteMedia } from "./remote-media.js";
-import type { Services } from "./services.js";
+import type { NetworkSlot, Services } from "./services.js";
 
 /**
  * Remote → Matrix. connector event → journal (durable, so the connector may ack its
@@ -36,6 +48,12 @@ interface JournaledRemote {
 const MAX_RETRY_DELAY_MS = 30_000;
 /** Failures that are neither the homeserver's nor the connector's verdict (a remote file fetch): tries. */
 const OTHER_FAILURE_ATTEMPTS = 5;
+/**
+ * Portals made as logins join chats, per network and minute: a login that joins hundreds of
+ * chats at once (a first sync) must not create hundreds of rooms; past this its chats get
+ * their portal on their first message instead.
+ */
+const EAGER_PORTALS_PER_MINUTE = 10;
 
 type Outcome = "delivered" | "dropped" | "stopping";
 
@@ -49,11 +67,16 @@ export class RemoteIn {
   /** Newest remote read already shown per "reader room": receipts never move backwards. */
   private readonly readUpTo = new Map<string, number>();
   private readonly noticeSent = new Set<string>();
+  /** Eager portal creations per network in the current minute. */
+  private readonly eagerBudget = new Map<string, { minute: number; used: number }>();
 
   constructor(
     private readonly s: Services,
     private readonly ghosts: Ghosts,
     private readonly portals: Portals,
+    private readonly logins: Logins,
+    private readonly clients: Clients,
+    private readonly guard: ActivationGuard,
     private readonly echo: EchoGuard,
     private readonly notifyAdmins: (text: string) => Promise<void>,
   ) {}
@@ -209,20 +232,119 @@ export class RemoteIn {
       .catch(() => undefined);
   }
 
-  private async roomFor(network: string, chat: ChatRef, createDm: boolean): Promise<RoomLink | null> {
+  /**
+   * The room a remote event goes to. A message (`create`) to a chat without one makes it: a
+   * DM gets its login's portal, a chat logins reported being in gets a portal they are
+   * invited to (unless the network's `portals_from_logins` is off).
+   */
+  private async roomFor(network: string, chat: ChatRef, create: boolean): Promise<RoomLink | null> {
     const link = await this.portals.linkFor(network, chat);
     if (link) return link.state === "active" ? link : null;
-    if (!createDm || !chat.receiver) return null;
     const slot = this.s.networks.get(network);
-    if (!slot) return null;
-    const info = await slot.connector.getChat(chat);
+    if (!create || !slot) return null;
+    if (chat.receiver) {
+      const owner = await this.logins.ownerOf(network, chat.receiver);
+      if (!owner) return null;
+      const info = await (await this.clients.forLookup(slot, chat))?.getChat(chat);
+      if (!info) return null;
+      return this.portals.createPortal(
+        slot,
+        chat,
+        { ...info, isDirect: true },
+        { createdBy: owner, invite: [owner] },
+      );
+    }
+    if (slot.section.portals_from_logins === "off") return null;
+    const members = await this.s.store.chatMembers(network, chat.channelId, "");
+    if (members.length === 0) return null;
+    return this.portalForLogins(slot, chat, members[0]?.loginId);
+  }
+
+  /**
+   * A portal for a chat logins are in, inviting their Matrix users. It gets the chat's public
+   * alias where it has one and passes the activation guard like a portal joined by alias.
+   */
+  private async portalForLogins(
+    slot: NetworkSlot,
+    chat: ChatRef,
+    lookupAs: string | undefined,
+  ): Promise<RoomLink | null> {
+    const network = slot.connector.id;
+    const info = await (await this.clients.forLookup(slot, chat, lookupAs))?.getChat(chat);
     if (!info) return null;
-    return this.portals.createPortal(
-      slot,
-      chat,
-      { ...info, isDirect: true },
-      { createdBy: chat.receiver, invite: [chat.receiver] },
-    );
+    const members = await this.s.store.chatMembers(network, chat.channelId, "");
+    const invite = [...new Set(members.map((m) => m.matrixUserId))];
+    const suffix = slot.connector.aliasFor(chat);
+    const assessment = await this.guard.assess(slot, chat);
+    const link = await this.portals.createPortal(slot, chat, info, {
+      createdBy: invite[0] ?? "",
+      invite,
+      aliasLocalpart: suffix ? `${slot.aliasPrefix}${suffix}` : undefined,
+      state: assessment.allowed ? "active" : "pending",
+    });
+    if (assessment.allowed) this.guard.startSync(link);
+    else await this.guard.holdForApproval(link, assessment, info.name);
+    return link.state === "active" ? link : null;
+  }
+
+  /** Whether an eager portal may be made now (see EAGER_PORTALS_PER_MINUTE). */
+  private takeEagerBudget(network: string): boolean {
+    const minute = Math.floor(Date.now() / 60_000);
+    const budget = this.eagerBudget.get(network);
+    if (!budget || budget.minute !== minute) {
+      this.eagerBudget.set(network, { minute, used: 1 });
+      return true;
+    }
+    if (budget.used >= EAGER_PORTALS_PER_MINUTE) return false;
+    budget.used++;
+    return true;
+  }
+
+  /**
+   * A login joined or left a chat on the network: recorded (whom to invite, whom to send as),
+   * then its Matrix user is invited to the portal (made now when eager) or removed from it.
+   */
+  private async loginMembership(
+    network: string,
+    chat: ChatRef,
+    loginId: string,
+    membership: "join" | "leave",
+  ): Promise<void> {
+    const slot = this.s.networks.get(network);
+    const owner = await this.logins.ownerOf(network, loginId);
+    if (!slot || !owner) return;
+    const receiver = chat.receiver ?? "";
+    const store = this.s.store;
+    if (membership === "leave") {
+      await store.chatMemberDelete(network, chat.channelId, receiver, loginId);
+      const link = await this.portals.linkFor(network, chat);
+      if (!link || link.kind === "plumbed") return;
+      // The user may still be in the chat through another of their logins.
+      const still = await store.chatMembers(network, chat.channelId, receiver);
+      if (still.some((m) => m.matrixUserId === owner)) return;
+      await this.s.bot
+        .kick(link.roomId, owner, `You left ${link.channelId} on ${slot.connector.displayName}`)
+        .catch((err: unknown) => {
+          this.s.log.warn({ err: String(err), roomId: link.roomId }, "could not remove a user who left");
+        });
+      return;
+    }
+    await store.chatMemberPut({
+      network,
+      channelId: chat.channelId,
+      receiver,
+      loginId,
+      matrixUserId: owner,
+      since: Date.now(),
+    });
+    const link = await this.portals.linkFor(network, chat);
+    if (link) {
+      if (link.state === "active") await this.s.bot.invite(link.roomId, owner).catch(() => undefined);
+      return;
+    }
+    const mode = slot.section.portals_from_logins;
+    if (mode !== "eager" || chat.receiver || !this.takeEagerBudget(network)) return;
+    await this.portalForLogins(slot, chat, loginId);
   }
 
   /** The intent a remote sender speaks through: their ghost, or their real account via double puppeting. */
@@ -278,20 +400,10 @@ export class RemoteIn {
         if (!original) return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
         const newContent = await this.toMatrixContent(network, event.content, intent);
-        await intent.sendEvent(
-          link.roomId,
-          "m.room.message",
-          {
-            ...newContent,
-            body: `* ${String(newContent.body)}`,
-            ...(newContent.formatted_body
-              ? { formatted_body: `* ${String(newContent.formatted_body)}` }
-              : {}),
-            "m.new_content": newContent,
-            "m.relates_to": { rel_type: "m.replace", event_id: original.eventId },
-          },
-          { ts: event.timestamp, txnId: stableTxnId(network, "edit", key) },
-        );
+        await intent.sendEvent(link.roomId, "m.room.message", editContent(original.eventId, newContent), {
+          ts: event.timestamp,
+          txnId: stableTxnId(network, "edit", key),
+        });
         return;
       }
       case "delete": {
@@ -310,24 +422,26 @@ export class RemoteIn {
         if (!link) return;
         const [target] = await this.mapped(network, link, event.id);
         if (!target) return;
-        const reactionKey = `reaction:${event.id}:${event.sender.userId}:${event.key}`;
-        if ((await this.mapped(network, link, reactionKey)).length > 0) return;
+        const store = this.s.store;
+        const who = event.sender.userId;
+        if (await store.reactionGet(network, link.channelId, link.receiver, event.id, who, event.key)) return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
         const eventId = await intent.sendEvent(
           link.roomId,
           "m.reaction",
-          { "m.relates_to": { rel_type: "m.annotation", event_id: target.eventId, key: event.key } },
-          { ts: event.timestamp, txnId: stableTxnId(network, reactionKey) },
+          reactionContent(target.eventId, event.key),
+          // The transaction id stays what earlier releases used, so a replay across an upgrade is deduplicated.
+          { ts: event.timestamp, txnId: stableTxnId(network, `reaction:${event.id}:${who}:${event.key}`) },
         );
-        await this.s.store.messagePut({
+        await store.reactionPut({
           network,
           channelId: link.channelId,
           receiver: link.receiver,
-          remoteId: reactionKey,
-          part: 0,
+          messageId: event.id,
+          sender: who,
+          key: event.key,
           roomId: link.roomId,
           eventId,
-          sender: intent.userId,
           timestamp: event.timestamp ?? Date.now(),
         });
         return;
@@ -335,14 +449,28 @@ export class RemoteIn {
       case "reaction-remove": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
-        const reactionKey = `reaction:${event.id}:${event.sender.userId}:${event.key}`;
-        const [mapping] = await this.mapped(network, link, reactionKey);
-        if (!mapping) return;
-        await this.s
-          .intent(mapping.sender)
-          .redact(link.roomId, mapping.eventId, undefined, stableTxnId("redact", mapping.eventId));
+        const reaction = await this.s.store.reactionGet(
+          network,
+          link.channelId,
+          link.receiver,
+          event.id,
+          event.sender.userId,
+          event.key,
+        );
+        if (!reaction) return;
+        // Redacted by whoever reacted: their ghost, or their own account through double puppeting.
+        const intent = await this.senderIntent(network, event.sender, link.roomId);
+        await intent.redact(
+          link.roomId,
+          reaction.eventId,
+          undefined,
+          stableTxnId("redact", reaction.eventId),
+        );
+        await this.s.store.reactionDelete(reaction.eventId);
         return;
       }
+      case "login-membership":
+        return this.loginMembership(network, event.chat, event.loginId, event.membership);
       case "member": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
@@ -488,20 +616,16 @@ export class RemoteIn {
     link: RoomLink,
     replyTo: string | undefined,
     threadRoot: string | undefined,
-  ): Promise<Record<string, unknown> | null> {
+  ): Promise<MatrixRelatesTo | null> {
     const find = async (id: string | undefined) =>
       id === undefined ? undefined : (await this.mapped(network, link, id))[0];
     const root = await find(threadRoot);
     const reply = await find(replyTo);
-    if (root) {
-      return {
-        rel_type: "m.thread",
-        event_id: root.eventId,
-        is_falling_back: !reply,
-        "m.in_reply_to": { event_id: (reply ?? root).eventId },
-      };
-    }
-    if (reply) return { "m.in_reply_to": { event_id: reply.eventId } };
+    if (root)
+      return threadContent(root.eventId, root.eventId, reply ? { replyToId: reply.eventId } : {})[
+        "m.relates_to"
+      ];
+    if (reply) return replyContent(reply.eventId)["m.relates_to"];
     return null;
   }
 
@@ -509,9 +633,9 @@ export class RemoteIn {
     network: string,
     content: BridgeContent,
     intent: Intent,
-  ): Promise<Record<string, unknown>> {
-    const msgtype = `m.${content.kind}`;
-    const out: Record<string, unknown> = { msgtype, body: content.text };
+  ): Promise<MatrixMessageContent> {
+    const msgtype: MatrixMsgtype = `m.${content.kind}`;
+    const out: MatrixMessageContent = { msgtype, body: content.text };
     if (content.html) {
       out.format = "org.matrix.custom.html";
       out.formatted_body = sanitizeMatrixHtml(content.html);

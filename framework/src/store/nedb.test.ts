@@ -64,7 +64,9 @@ describe("NedbStore specifics", () => {
         "kv.db",
         "links.db",
         "logins.db",
+        "members.db",
         "messages.db",
+        "reactions.db",
         "users.db",
       ]);
     } finally {

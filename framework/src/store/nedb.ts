@@ -20,6 +20,10 @@
  *   one, and a compound index only if no such field exists. Multi-field lookups therefore go through one
  *   derived string field (JSON of the parts, so no separator can collide) with its own index, and
  *   queries are written so the most selective indexed field wins.
+ * - The `_id` index is an ordered tree, and a compound key's JSON begins with its leading parts, so
+ *   "every document whose key starts with these parts" is a range over `_id` (see `partsRange`):
+ *   listings by a leading part (a kv namespace, a login's chats) cost log n plus the matches, with no
+ *   extra index to maintain on every write.
  */
 import { appendFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -27,6 +31,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import Datastore from "nedb-promises";
 import type {
+  ChatMember,
   GhostRecord,
   JournalEntry,
   JournalStream,
@@ -34,6 +39,7 @@ import type {
   LoginRecord,
   MatrixUserRecord,
   MessageMapping,
+  ReactionRecord,
   RoomLink,
   Store,
 } from "./types.js";
@@ -45,7 +51,17 @@ export type NedbStoreOptions = ({ directory: string } | { inMemory: true }) & {
   onCompactionError?: (collection: string, error: unknown) => void;
 };
 
-const COLLECTIONS = ["journal", "links", "ghosts", "users", "logins", "messages", "kv"] as const;
+const COLLECTIONS = [
+  "journal",
+  "links",
+  "ghosts",
+  "users",
+  "logins",
+  "messages",
+  "reactions",
+  "members",
+  "kv",
+] as const;
 type Collection = (typeof COLLECTIONS)[number];
 
 const DEFAULT_COMPACTION_INTERVAL_MS = 10 * 60 * 1000;
@@ -63,6 +79,10 @@ interface IndexSpec {
  *   (O(25k) per update) and sped ghostCount(network) up not at all, since a count visits every match.
  * - links/logins by network stay indexed: those collections are small and list them by network.
  * - `_pending` is sparse, so done journal entries drop out of it and journalPending visits only open ones.
+ * - kv has none: its `_id` (namespace, key) already orders a namespace's entries together, which is all
+ *   kvList and kvClear need; a `namespace` index would be one shared key per namespace, and a login's
+ *   protocol state (thousands of entries, several writes per message) would pay O(entries) per write.
+ * - members are found by chat through `_chatKey` and by login through their `_id` (login first).
  */
 const INDEXES: Record<Collection, IndexSpec[]> = {
   journal: [
@@ -74,6 +94,8 @@ const INDEXES: Record<Collection, IndexSpec[]> = {
   users: [{ fieldName: "managementRoom", sparse: true }],
   logins: [{ fieldName: "matrixUserId" }, { fieldName: "network" }],
   messages: [{ fieldName: "_remoteKey" }, { fieldName: "roomId" }, { fieldName: "timestamp" }],
+  reactions: [{ fieldName: "_targetKey", unique: true }],
+  members: [{ fieldName: "_chatKey" }],
   kv: [],
 };
 
@@ -89,7 +111,6 @@ interface StoredJournal {
   key: string;
   seq: number;
   payload: string;
-  cursor: number;
   done: boolean;
   createdAt: number;
   /**
@@ -116,7 +137,20 @@ type StoredGhost = Omit<GhostRecord, "userId"> & { _id: string; _remoteKey: stri
 type StoredUser = { _id: string; managementRoom?: string; meta: string };
 /** `_id` is compoundKey(network, loginId). */
 type StoredLogin = Omit<LoginRecord, "meta"> & { _id: string; meta: string };
-type StoredMessage = Omit<MessageMapping, "eventId"> & { _id: string; _remoteKey: string };
+/** `meta` is JSON text, and absent (not "null") when the mapping has none, so records round-trip exactly. */
+type StoredMessage = Omit<MessageMapping, "eventId" | "meta"> & {
+  _id: string;
+  meta?: string;
+  _remoteKey: string;
+};
+/** `_id` is the m.reaction event id; `_targetKey` is `reactionKey`, the six-field identity. */
+type StoredReaction = Omit<ReactionRecord, "eventId" | "meta"> & {
+  _id: string;
+  meta?: string;
+  _targetKey: string;
+};
+/** `_id` is compoundKey(network, loginId, channelId, receiver): login first, for chatsOfLogin's range. */
+type StoredMember = ChatMember & { _id: string; _chatKey: string };
 interface StoredKv {
   /** compoundKey(namespace, key) */
   _id: string;
@@ -171,6 +205,43 @@ async function syncIndexes(db: Db, specs: IndexSpec[]): Promise<void> {
 
 const compoundKey = (...parts: string[]): string => JSON.stringify(parts);
 
+/**
+ * `_id` bounds of every compound key whose leading parts are `parts`. After them the JSON always goes
+ * on with `,"`, so the range ends just before `,#` and cannot reach a key whose last leading part
+ * merely starts with the same text.
+ */
+function partsRange(...parts: string[]): { $gte: string; $lt: string } {
+  const head = compoundKey(...parts).slice(0, -1);
+  return { $gte: `${head},"`, $lt: `${head},#` };
+}
+
+/**
+ * `_id` bounds of the compound keys (namespace, key) whose key starts with `prefix`. JSON escapes
+ * character by character, so a key starts with the prefix exactly when its JSON does. The upper bound
+ * raises the last code unit that is not U+FFFF (trailing U+FFFFs cannot be raised, and anything at or
+ * above them up to that bound still starts with them), so the range holds those keys and no others.
+ */
+function keyPrefixRange(namespace: string, prefix: string): { $gte: string; $lt: string } {
+  const text = `${partsRange(namespace).$gte}${JSON.stringify(prefix).slice(1, -1)}`;
+  let end = text.length - 1;
+  while (text.charCodeAt(end) === 0xffff) end--;
+  return { $gte: text, $lt: text.slice(0, end) + String.fromCharCode(text.charCodeAt(end) + 1) };
+}
+
+type ReactionTarget = Pick<
+  ReactionRecord,
+  "network" | "channelId" | "receiver" | "messageId" | "sender" | "key"
+>;
+
+const reactionKey = (r: ReactionTarget): string =>
+  compoundKey(r.network, r.channelId, r.receiver, r.messageId, r.sender, r.key);
+
+/** The store's own kv namespace: the framework names its namespaces in words, none starts with NUL. */
+const STORE_NAMESPACE = "\u0000store";
+const SCHEMA_VERSION_KEY = "schemaVersion";
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 /** JSON text instead of the value itself: see the NeDB key restrictions in the header. */
 const encode = (value: unknown): string => JSON.stringify(value === undefined ? null : value);
 const decode = <T>(text: string): T => JSON.parse(text) as T;
@@ -189,7 +260,6 @@ function toJournal(d: StoredJournal): JournalEntry {
     key: d.key,
     seq: d.seq,
     payload: decode<unknown>(d.payload),
-    cursor: d.cursor,
     done: d.done,
     createdAt: d.createdAt,
   };
@@ -243,7 +313,7 @@ function toLogin(d: StoredLogin): LoginRecord {
 }
 
 function toMessage(d: StoredMessage): MessageMapping {
-  return {
+  const mapping: MessageMapping = {
     network: d.network,
     channelId: d.channelId,
     receiver: d.receiver,
@@ -253,6 +323,71 @@ function toMessage(d: StoredMessage): MessageMapping {
     eventId: d._id,
     sender: d.sender,
     timestamp: d.timestamp,
+  };
+  if (d.meta !== undefined) mapping.meta = decode<Record<string, unknown>>(d.meta);
+  return mapping;
+}
+
+function storedMessage(mapping: MessageMapping): StoredMessage {
+  const doc: StoredMessage = {
+    _id: mapping.eventId,
+    network: mapping.network,
+    channelId: mapping.channelId,
+    receiver: mapping.receiver,
+    remoteId: mapping.remoteId,
+    part: mapping.part,
+    roomId: mapping.roomId,
+    sender: mapping.sender,
+    timestamp: mapping.timestamp,
+    _remoteKey: compoundKey(mapping.network, mapping.channelId, mapping.receiver, mapping.remoteId),
+  };
+  if (mapping.meta !== undefined) doc.meta = encode(mapping.meta);
+  return doc;
+}
+
+function toReaction(d: StoredReaction): ReactionRecord {
+  const reaction: ReactionRecord = {
+    network: d.network,
+    channelId: d.channelId,
+    receiver: d.receiver,
+    messageId: d.messageId,
+    sender: d.sender,
+    key: d.key,
+    roomId: d.roomId,
+    eventId: d._id,
+    timestamp: d.timestamp,
+  };
+  if (d.remoteId !== undefined) reaction.remoteId = d.remoteId;
+  if (d.meta !== undefined) reaction.meta = decode<Record<string, unknown>>(d.meta);
+  return reaction;
+}
+
+function storedReaction(r: ReactionRecord): StoredReaction {
+  const doc: StoredReaction = {
+    _id: r.eventId,
+    network: r.network,
+    channelId: r.channelId,
+    receiver: r.receiver,
+    messageId: r.messageId,
+    sender: r.sender,
+    key: r.key,
+    roomId: r.roomId,
+    timestamp: r.timestamp,
+    _targetKey: reactionKey(r),
+  };
+  if (r.remoteId !== undefined) doc.remoteId = r.remoteId;
+  if (r.meta !== undefined) doc.meta = encode(r.meta);
+  return doc;
+}
+
+function toMember(d: StoredMember): ChatMember {
+  return {
+    network: d.network,
+    channelId: d.channelId,
+    receiver: d.receiver,
+    loginId: d.loginId,
+    matrixUserId: d.matrixUserId,
+    since: d.since,
   };
 }
 
@@ -266,6 +401,11 @@ export class NedbStore implements Store {
   private lastSeq = 0;
   /** Seq last written to the watermark document (avoids rewriting it on every prune). */
   private watermark = 0;
+  /**
+   * Tail of the reaction writes: a put is a remove (whoever holds the same six fields) plus an upsert,
+   * and two of them interleaved on NeDB's executor would trip the unique index.
+   */
+  private reactionWrites: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: NedbStoreOptions) {}
 
@@ -384,7 +524,6 @@ export class NedbStore implements Store {
       // A duplicate burns its number: seq only has to increase, not be dense.
       seq: ++this.lastSeq,
       payload: encode(payload),
-      cursor: 0,
       done: false,
       createdAt: Date.now(),
       _pending: pendingKey(stream, this.lastSeq),
@@ -417,10 +556,6 @@ export class NedbStore implements Store {
       .find<StoredJournal>({ createdAt: { $gte: since }, stream })
       .sort({ seq: 1 });
     return docs.map(toJournal);
-  }
-
-  async journalAdvance(stream: JournalStream, key: string, cursor: number): Promise<void> {
-    await this.db("journal").update({ _id: compoundKey(stream, key) }, { $set: { cursor } });
   }
 
   async journalMarkDone(stream: JournalStream, key: string): Promise<void> {
@@ -581,18 +716,7 @@ export class NedbStore implements Store {
   // ---- messages ----
 
   async messagePut(mapping: MessageMapping): Promise<void> {
-    const doc: StoredMessage = {
-      _id: mapping.eventId,
-      network: mapping.network,
-      channelId: mapping.channelId,
-      receiver: mapping.receiver,
-      remoteId: mapping.remoteId,
-      part: mapping.part,
-      roomId: mapping.roomId,
-      sender: mapping.sender,
-      timestamp: mapping.timestamp,
-      _remoteKey: compoundKey(mapping.network, mapping.channelId, mapping.receiver, mapping.remoteId),
-    };
+    const doc = storedMessage(mapping);
     await this.db("messages").update({ _id: doc._id }, doc, { upsert: true });
   }
 
@@ -628,6 +752,106 @@ export class NedbStore implements Store {
     return this.db("messages").remove({ timestamp: { $lt: before } }, { multi: true });
   }
 
+  async messagesWithRemotePrefix(network: string, prefix: string): Promise<MessageMapping[]> {
+    const docs = await this.db("messages")
+      .find<StoredMessage>({ network, remoteId: { $regex: new RegExp(`^${escapeRegExp(prefix)}`) } })
+      .sort({ timestamp: 1, _id: 1 });
+    return docs.map(toMessage);
+  }
+
+  async messageDeleteByEvent(eventId: string): Promise<void> {
+    await this.db("messages").remove({ _id: eventId }, { multi: false });
+  }
+
+  async messageMoveReceiver(network: string, channelId: string, from: string, to: string): Promise<number> {
+    if (from === to) return 0;
+    const db = this.db("messages");
+    // _remoteKey starts with (network, channelId, receiver): the chat's mappings are one index range.
+    const docs = await db.find<StoredMessage>({ _remoteKey: partsRange(network, channelId, from) });
+    for (const doc of docs) {
+      const moved = storedMessage({ ...toMessage(doc), receiver: to });
+      await db.update({ _id: doc._id }, moved);
+    }
+    return docs.length;
+  }
+
+  // ---- reactions ----
+
+  reactionPut(reaction: ReactionRecord): Promise<void> {
+    const doc = storedReaction(reaction);
+    const write = this.reactionWrites.then(async () => {
+      const db = this.db("reactions");
+      await db.remove({ _targetKey: doc._targetKey, _id: { $ne: doc._id } }, { multi: true });
+      await db.update({ _id: doc._id }, doc, { upsert: true });
+    });
+    this.reactionWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  async reactionByEvent(eventId: string): Promise<ReactionRecord | null> {
+    const doc = await this.db("reactions").findOne<StoredReaction>({ _id: eventId });
+    return doc ? toReaction(doc) : null;
+  }
+
+  async reactionGet(
+    network: string,
+    channelId: string,
+    receiver: string,
+    messageId: string,
+    sender: string,
+    key: string,
+  ): Promise<ReactionRecord | null> {
+    const _targetKey = reactionKey({ network, channelId, receiver, messageId, sender, key });
+    const doc = await this.db("reactions").findOne<StoredReaction>({ _targetKey });
+    return doc ? toReaction(doc) : null;
+  }
+
+  async reactionDelete(eventId: string): Promise<void> {
+    await this.db("reactions").remove({ _id: eventId }, { multi: false });
+  }
+
+  // ---- chat members ----
+
+  async chatMemberPut(member: ChatMember): Promise<void> {
+    const doc: StoredMember = {
+      _id: compoundKey(member.network, member.loginId, member.channelId, member.receiver),
+      network: member.network,
+      channelId: member.channelId,
+      receiver: member.receiver,
+      loginId: member.loginId,
+      matrixUserId: member.matrixUserId,
+      since: member.since,
+      _chatKey: compoundKey(member.network, member.channelId, member.receiver),
+    };
+    await this.db("members").update({ _id: doc._id }, doc, { upsert: true });
+  }
+
+  async chatMemberDelete(
+    network: string,
+    channelId: string,
+    receiver: string,
+    loginId: string,
+  ): Promise<void> {
+    await this.db("members").remove(
+      { _id: compoundKey(network, loginId, channelId, receiver) },
+      { multi: false },
+    );
+  }
+
+  async chatMembers(network: string, channelId: string, receiver: string): Promise<ChatMember[]> {
+    const docs = await this.db("members")
+      .find<StoredMember>({ _chatKey: compoundKey(network, channelId, receiver) })
+      .sort({ since: 1, loginId: 1 });
+    return docs.map(toMember);
+  }
+
+  async chatsOfLogin(network: string, loginId: string): Promise<ChatMember[]> {
+    const docs = await this.db("members")
+      .find<StoredMember>({ _id: partsRange(network, loginId) })
+      .sort({ since: 1, _id: 1 });
+    return docs.map(toMember);
+  }
+
   // ---- kv ----
 
   async kvGet<T = unknown>(namespace: string, key: string): Promise<T | null> {
@@ -642,5 +866,29 @@ export class NedbStore implements Store {
 
   async kvDelete(namespace: string, key: string): Promise<void> {
     await this.db("kv").remove({ _id: compoundKey(namespace, key) }, { multi: false });
+  }
+
+  async kvList<T = unknown>(namespace: string, prefix: string): Promise<Array<{ key: string; value: T }>> {
+    const docs = await this.db("kv").find<StoredKv>({ _id: keyPrefixRange(namespace, prefix) });
+    return (
+      docs
+        .map((d) => ({ key: d.key, value: decode<T>(d.value) }))
+        // Not the index's order: escaping (`"`, `\`, control characters) reorders some keys.
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    );
+  }
+
+  kvClear(namespace: string): Promise<number> {
+    return this.db("kv").remove({ _id: partsRange(namespace) }, { multi: true });
+  }
+
+  // ---- schema version ----
+
+  async schemaVersion(): Promise<number> {
+    return (await this.kvGet<number>(STORE_NAMESPACE, SCHEMA_VERSION_KEY)) ?? 0;
+  }
+
+  async setSchemaVersion(version: number): Promise<void> {
+    await this.kvSet(STORE_NAMESPACE, SCHEMA_VERSION_KEY, version);
   }
 }

@@ -16,8 +16,6 @@ export interface JournalEntry {
   /** Ordering within a stream: assigned by the store, strictly increasing in append order. */
   seq: number;
   payload: unknown;
-  /** How many items of the payload were already processed (resume point after a crash). */
-  cursor: number;
   done: boolean;
   createdAt: number;
 }
@@ -32,7 +30,7 @@ export interface RoomLink {
   network: string;
   /** The connector's stable id of the remote chat. */
   channelId: string;
-  /** For chats only one login can see (DMs, private chats): that login's Matrix user. "" otherwise. */
+  /** For chats only one login can see (its DMs): that login's id. "" otherwise. */
   receiver: string;
   kind: LinkKind;
   state: LinkState;
@@ -95,6 +93,38 @@ export interface MessageMapping {
   sender: string;
   /** Remote timestamp in ms (for read receipts: "newest message at or before"). */
   timestamp: number;
+  /** The connector's own data about the remote message (`SendResult.meta`), handed back later. */
+  meta?: Record<string, unknown>;
+}
+
+/** One reaction, on either side: a Matrix m.reaction event ↔ a remote reaction on a mapped message. */
+export interface ReactionRecord {
+  network: string;
+  channelId: string;
+  receiver: string;
+  /** The remote id of the message reacted to. */
+  messageId: string;
+  /** Who reacted: the remote user id (remote reactions) or the Matrix user id (Matrix reactions). */
+  sender: string;
+  /** The reaction key (an emoji, or a ":name:" shortcode). */
+  key: string;
+  roomId: string;
+  /** The m.reaction event. */
+  eventId: string;
+  /** The reaction's own remote id, on networks that give reactions one. */
+  remoteId?: string;
+  meta?: Record<string, unknown>;
+  timestamp: number;
+}
+
+/** A login is in a remote chat (its client said so): whom to invite, whom to send or relay as. */
+export interface ChatMember {
+  network: string;
+  channelId: string;
+  receiver: string;
+  loginId: string;
+  matrixUserId: string;
+  since: number;
 }
 
 export interface Store {
@@ -108,7 +138,6 @@ export interface Store {
   journalPending(stream: JournalStream): Promise<JournalEntry[]>;
   /** Entries (done or not) created at or after `since` (ms epoch), oldest first. */
   journalRecent(stream: JournalStream, since: number): Promise<JournalEntry[]>;
-  journalAdvance(stream: JournalStream, key: string, cursor: number): Promise<void>;
   journalMarkDone(stream: JournalStream, key: string): Promise<void>;
   /** Deletes done entries created before `before` (ms epoch); returns how many. */
   journalPrune(before: number): Promise<number>;
@@ -150,7 +179,46 @@ export interface Store {
   /** Deletes mappings with timestamp before `before`; returns how many. */
   messagePrune(before: number): Promise<number>;
 
+  /** Mappings whose remoteId starts with `prefix` (upgrades only: a full scan is fine). */
+  messagesWithRemotePrefix(network: string, prefix: string): Promise<MessageMapping[]>;
+  messageDeleteByEvent(eventId: string): Promise<void>;
+  /** Moves a chat's mappings from one receiver to another (upgrades only); returns how many. */
+  messageMoveReceiver(network: string, channelId: string, from: string, to: string): Promise<number>;
+
+  /**
+   * Upserts by eventId; also unique by network + channelId + receiver + messageId + sender + key:
+   * a put whose six fields another event holds replaces that record (the newest event wins).
+   */
+  reactionPut(reaction: ReactionRecord): Promise<void>;
+  reactionByEvent(eventId: string): Promise<ReactionRecord | null>;
+  reactionGet(
+    network: string,
+    channelId: string,
+    receiver: string,
+    messageId: string,
+    sender: string,
+    key: string,
+  ): Promise<ReactionRecord | null>;
+  reactionDelete(eventId: string): Promise<void>;
+
+  /** Upserts by network + channelId + receiver + loginId. */
+  chatMemberPut(member: ChatMember): Promise<void>;
+  chatMemberDelete(network: string, channelId: string, receiver: string, loginId: string): Promise<void>;
+  chatMembers(network: string, channelId: string, receiver: string): Promise<ChatMember[]>;
+  chatsOfLogin(network: string, loginId: string): Promise<ChatMember[]>;
+
   kvGet<T = unknown>(namespace: string, key: string): Promise<T | null>;
   kvSet(namespace: string, key: string, value: unknown): Promise<void>;
   kvDelete(namespace: string, key: string): Promise<void>;
+  /** Entries of a namespace whose key starts with `prefix`, in key order. */
+  kvList<T = unknown>(namespace: string, prefix: string): Promise<Array<{ key: string; value: T }>>;
+  /** Deletes a whole namespace (a login's state when it logs out); returns how many entries. */
+  kvClear(namespace: string): Promise<number>;
+
+  /**
+   * The data layout version this store holds (0: written before versions existed, or empty);
+   * the framework migrates up to `STORE_SCHEMA_VERSION` and refuses a newer one.
+   */
+  schemaVersion(): Promise<number>;
+  setSchemaVersion(version: number): Promise<void>;
 }

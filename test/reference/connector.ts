@@ -4,39 +4,46 @@ import { Agent, request } from "undici";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Type, type Static } from "@sinclair/typebox";
 import type {
+  BridgeContent,
   BridgeContext,
-  Capabilities,
+  ChatCapabilities,
   ChatInfo,
   ChatRef,
   Connector,
-  HandlesEdits,
-  HandlesReactions,
-  HandlesRedactions,
+  DeletesMessages,
+  DetectsForeignBridges,
+  EditsMessages,
+  FetchesMedia,
   HasLogins,
   ListsMembers,
+  LoginClient,
   LoginProcess,
   MarksRead,
-  HandlesTyping,
-  DetectsForeignBridges,
   MatrixMessage,
-  MatrixSender,
-  RemoteLogin,
+  MediaRef,
+  MessageRef,
+  NetworkClient,
+  Reacts,
+  RemoteSender,
   RemoteUser,
   SendResult,
-  BridgeContent,
-  RemoteSender,
-  FetchesMedia,
-  MediaRef,
-} from "../connector.js";
-import { PermanentError, RateLimitedError, UnsupportedError } from "../errors.js";
-import { fetchUrl } from "../runtime/remote-media.js";
-import { BridgeSectionCommon } from "../config/schema.js";
+  SendsTyping,
+} from "@switchboard/framework";
+import {
+  BridgeSectionCommon,
+  fetchUrl,
+  PermanentError,
+  RateLimitedError,
+  UnsupportedError,
+} from "@switchboard/framework";
 import type { ToyEvent } from "./toy-network.js";
 
 /**
  * The reference connector: the framework's contract implemented for the toy network, in
- * the shape a real bridge takes (network client + translation, nothing Matrix-specific).
- * The framework's end-to-end tests and benchmarks run on it.
+ * the shape a real bridge takes (a connector, a client per account, translation; nothing
+ * Matrix-specific). The framework's end-to-end tests and benchmarks run on it; it is not
+ * shipped. With `bot: false` it is a network without a bot account (like Signal): rooms
+ * relay through a login a room admin chose.
  */
 
 export const ReferenceConfigSchema = Type.Object(
@@ -44,44 +51,167 @@ export const ReferenceConfigSchema = Type.Object(
     ...BridgeSectionCommon,
     url: Type.String({ format: "uri", description: "The toy network's base URL" }),
     token: Type.String({ minLength: 1, description: "The bridge's relay account token on the toy network" }),
+    bot: Type.Boolean({
+      default: true,
+      description: "Act as a bot that relays; false: a network without a bot (reads events only)",
+    }),
   },
   { additionalProperties: false },
 );
 type ReferenceConfig = Static<typeof ReferenceConfigSchema>;
 
-interface ToyLogin extends RemoteLogin {
-  token: string;
+const CAPABILITIES: ChatCapabilities = {
+  edits: true,
+  replies: true,
+  threads: true,
+  reactions: true,
+  redactions: true,
+  typing: true,
+  readReceipts: true,
+  media: true,
+};
+
+type Api = <T>(path: string, body?: unknown, token?: string) => Promise<T>;
+
+/**
+ * One toy account acting for Matrix users: the bridge's relay account (the bot) or a user's
+ * login. What a relayed message looks like differs: the bot account may set a display name
+ * per message (`relayName`, like a Slack bot's username); a login can only write the name in.
+ */
+class ToyClient implements NetworkClient, EditsMessages, DeletesMessages, Reacts, ListsMembers {
+  constructor(
+    protected readonly api: Api,
+    protected readonly baseUrl: string,
+    readonly token: string,
+    private readonly isBot: boolean,
+    protected readonly describe: (chat: ChatRef, viewer: string | null) => Promise<ChatInfo | null>,
+  ) {}
+
+  capabilities(_chat: ChatRef): ChatCapabilities {
+    return CAPABILITIES;
+  }
+
+  getChat(chat: ChatRef): Promise<ChatInfo | null> {
+    return this.describe(chat, null);
+  }
+
+  async getMembers(chat: ChatRef): Promise<RemoteUser[]> {
+    const { members } = await this.api<{ members: Array<{ id: string; name: string }> }>(
+      `/channels/${encodeURIComponent(chat.channelId)}/members`,
+      undefined,
+      this.token,
+    );
+    return members.filter((m) => m.id !== "bridge").map((m) => ({ id: m.id, displayname: m.name }));
+  }
+
+  async sendMessage(msg: MatrixMessage): Promise<SendResult> {
+    const relayed = msg.sender.relayed;
+    let text = msg.content.text;
+    let html = msg.content.html;
+    if (msg.content.kind === "emote") {
+      text = `* ${msg.sender.displayname} ${text}`;
+      html = undefined;
+    } else if (relayed && !this.isBot) {
+      // A person's account relaying for someone else says who wrote it.
+      text = `${msg.sender.displayname}: ${text}`;
+      html = html === undefined ? undefined : `<b>${escapeHtml(msg.sender.displayname)}</b>: ${html}`;
+    }
+    let file: string | undefined;
+    if (msg.content.media?.download) {
+      const data = await msg.content.media.download();
+      const up = await fetch(`${this.baseUrl}/upload?name=${encodeURIComponent(msg.content.media.name)}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.token}`, "content-type": msg.content.media.mimetype },
+        body: data,
+      });
+      file = ((await up.json()) as { id: string }).id;
+    }
+    const res = await this.api<{ id: string; ts: number }>(
+      "/send",
+      {
+        channel: msg.chat.channelId,
+        text,
+        html,
+        kind: msg.content.kind === "notice" ? "notice" : msg.content.kind === "emote" ? "emote" : undefined,
+        relayName: relayed && this.isBot ? msg.sender.displayname : undefined,
+        replyTo: msg.replyTo?.remoteId,
+        threadRoot: msg.threadRoot?.remoteId,
+        file,
+        // The Matrix event id makes the send idempotent: a replay after a crash cannot post twice.
+        txn: msg.eventId,
+      },
+      this.token,
+    );
+    return { remoteId: res.id, timestamp: res.ts, meta: { channel: msg.chat.channelId } };
+  }
+
+  async editMessage(edit: { target: MessageRef; content: BridgeContent; eventId: string }): Promise<void> {
+    await this.api(
+      "/edit",
+      { id: edit.target.remoteId, text: edit.content.text, html: edit.content.html, txn: edit.eventId },
+      this.token,
+    );
+  }
+
+  async deleteMessage(r: { target: MessageRef; eventId: string }): Promise<void> {
+    await this.api("/delete", { id: r.target.remoteId, txn: r.eventId }, this.token);
+  }
+
+  async react(r: { target: MessageRef; key: string; eventId: string }): Promise<SendResult> {
+    await this.api("/react", { id: r.target.remoteId, key: r.key, txn: r.eventId }, this.token);
+    return {};
+  }
+
+  async unreact(r: { target: MessageRef; key: string }): Promise<void> {
+    await this.api("/unreact", { id: r.target.remoteId, key: r.key }, this.token);
+  }
 }
 
-export class ReferenceConnector
-  implements
-    Connector,
-    HandlesEdits,
-    HandlesRedactions,
-    HandlesReactions,
-    HasLogins,
-    ListsMembers,
-    MarksRead,
-    HandlesTyping,
-    DetectsForeignBridges,
-    FetchesMedia
-{
+/** A Matrix user's toy account: sends as them, marks read, shows typing, sees their DMs. */
+class ToyLogin extends ToyClient implements LoginClient, MarksRead, SendsTyping {
+  constructor(
+    api: Api,
+    baseUrl: string,
+    token: string,
+    describe: (chat: ChatRef, viewer: string | null) => Promise<ChatInfo | null>,
+    readonly loginId: string,
+    readonly matrixUserId: string,
+    readonly remoteName: string,
+    private readonly onClose: (login: ToyLogin) => void,
+  ) {
+    super(api, baseUrl, token, false, describe);
+  }
+
+  override getChat(chat: ChatRef): Promise<ChatInfo | null> {
+    return this.describe(chat, this.loginId);
+  }
+
+  /** The toy network lets any account post in any channel; a DM is its receiver's alone. */
+  inChat(chat: ChatRef): boolean {
+    return !chat.receiver || chat.receiver === this.loginId;
+  }
+
+  async markRead(chat: ChatRef, target: MessageRef): Promise<void> {
+    await this.api("/read", { channel: chat.channelId, upTo: target.remoteId }, this.token);
+  }
+
+  async setTyping(chat: ChatRef, typing: boolean): Promise<void> {
+    await this.api("/typing", { channel: chat.channelId, typing: String(typing) }, this.token);
+  }
+
+  async disconnect(): Promise<void> {
+    this.onClose(this);
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c] ?? c);
+}
+
+export class ReferenceConnector implements Connector, HasLogins, DetectsForeignBridges, FetchesMedia {
   readonly id = "reference";
   readonly displayName = "Toy network";
   readonly configSchema = ReferenceConfigSchema;
-  readonly capabilities: Capabilities = {
-    edits: true,
-    replies: true,
-    threads: true,
-    reactions: true,
-    redactions: true,
-    typing: true,
-    readReceipts: { toRemote: true, fromRemote: true },
-    media: true,
-    formatting: true,
-    dms: true,
-    groups: true,
-  };
   readonly loginFlows = [
     { id: "token", name: "Token", description: "paste your toy network token" },
     {
@@ -90,6 +220,7 @@ export class ReferenceConnector
       description: "scan a QR code with the toy app (like linking a Signal device)",
     },
   ];
+  bot?: NetworkClient;
 
   private ctx!: BridgeContext;
   private config!: ReferenceConfig;
@@ -105,6 +236,7 @@ export class ReferenceConnector
   private stopping = false;
   private poller: Promise<void> | null = null;
   private abort = new AbortController();
+  private readonly callApi: Api = (path, body, token) => this.api(path, body, token);
 
   async start(ctx: BridgeContext): Promise<void> {
     this.ctx = ctx;
@@ -113,6 +245,12 @@ export class ReferenceConnector
     this.abort = new AbortController();
     // Every in-flight call listens on this one signal; hundreds at once are expected.
     setMaxListeners(0, this.abort.signal);
+    this.bot =
+      this.config.bot === false
+        ? undefined
+        : new ToyClient(this.callApi, this.config.url, this.config.token, true, (chat, viewer) =>
+            this.describe(chat, viewer),
+          );
     this.poller = this.poll();
   }
 
@@ -195,7 +333,7 @@ export class ReferenceConnector
       this.dmMembers.set(channel, pair);
     }
     const login = [...this.logins.values()].find((l) => pair.includes(l.loginId));
-    return login ? { channelId: channel, receiver: login.matrixUserId } : { channelId: channel };
+    return login ? { channelId: channel, receiver: login.loginId } : { channelId: channel };
   }
 
   private async translate(event: ToyEvent, seq: number): Promise<void> {
@@ -284,10 +422,15 @@ export class ReferenceConnector
       case "join":
       case "leave": {
         const user = (await this.getUser(event.user)) ?? { id: event.user };
-        return this.ctx.emit(
-          { type: "member", chat: await this.chat(event.channel), user, membership: event.type },
-          { key },
-        );
+        const chat = await this.chat(event.channel);
+        if (this.logins.has(event.user)) {
+          // One of our logins joined or left: its portal follows (see the framework's login-membership).
+          await this.ctx.emit(
+            { type: "login-membership", chat, loginId: event.user, membership: event.type },
+            { key: `${key}:login` },
+          );
+        }
+        return this.ctx.emit({ type: "member", chat, user, membership: event.type }, { key });
       }
       case "rename":
         this.users.set(event.user, { id: event.user, displayname: event.name });
@@ -317,14 +460,15 @@ export class ReferenceConnector
     return fetchUrl(ref.url, { authorization: `Bearer ${this.config.token}` });
   }
 
-  async getChat(chat: ChatRef): Promise<ChatInfo | null> {
+  /** A chat as an account sees it; `viewer` (a login id) decides who "the other side" of a DM is. */
+  private async describe(chat: ChatRef, viewer: string | null): Promise<ChatInfo | null> {
     try {
       const c = await this.api<{ id: string; name: string; topic: string; dm: [string, string] | null }>(
         `/channels/${encodeURIComponent(chat.channelId)}`,
       );
       if (c.dm) {
-        const login = [...this.logins.values()].find((l) => l.matrixUserId === chat.receiver);
-        const other = c.dm.find((u) => u !== login?.loginId) ?? c.dm[0];
+        const me = viewer ?? chat.receiver;
+        const other = c.dm.find((u) => u !== me) ?? c.dm[0];
         return { name: c.name, isDirect: true, otherUser: (await this.getUser(other)) ?? { id: other } };
       }
       return { name: c.name, topic: c.topic || undefined };
@@ -349,13 +493,6 @@ export class ReferenceConnector
     }
   }
 
-  async getMembers(chat: ChatRef): Promise<RemoteUser[]> {
-    const { members } = await this.api<{ members: Array<{ id: string; name: string }> }>(
-      `/channels/${encodeURIComponent(chat.channelId)}/members`,
-    );
-    return members.filter((m) => m.id !== "bridge").map((m) => ({ id: m.id, displayname: m.name }));
-  }
-
   chatFromAlias(aliasSuffix: string): ChatRef | null {
     return /^[a-z0-9-]+$/.test(aliasSuffix) && !aliasSuffix.startsWith("dm-")
       ? { channelId: aliasSuffix }
@@ -364,94 +501,6 @@ export class ReferenceConnector
 
   aliasFor(chat: ChatRef): string | null {
     return chat.receiver ? null : chat.channelId;
-  }
-
-  private tokenFor(sender: MatrixSender): string {
-    return (sender.login as ToyLogin | undefined)?.token ?? this.config.token;
-  }
-
-  async handleMatrixMessage(msg: MatrixMessage): Promise<SendResult> {
-    const relayed = !msg.sender.login;
-    let text = msg.content.text;
-    let html = msg.content.html;
-    if (msg.content.kind === "emote") {
-      text = `* ${msg.sender.displayname} ${text}`;
-      html = undefined;
-    }
-    let file: string | undefined;
-    if (msg.content.media?.download) {
-      const data = await msg.content.media.download();
-      const up = await fetch(`${this.config.url}/upload?name=${encodeURIComponent(msg.content.media.name)}`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${this.tokenFor(msg.sender)}`,
-          "content-type": msg.content.media.mimetype,
-        },
-        body: data,
-      });
-      file = ((await up.json()) as { id: string }).id;
-    }
-    const res = await this.api<{ id: string; ts: number }>(
-      "/send",
-      {
-        channel: msg.chat.channelId,
-        text,
-        html,
-        kind: msg.content.kind === "notice" ? "notice" : msg.content.kind === "emote" ? "emote" : undefined,
-        relayName: relayed ? msg.sender.displayname : undefined,
-        replyTo: msg.replyTo?.remoteId,
-        threadRoot: msg.threadRoot?.remoteId,
-        file,
-        // The Matrix event id makes the send idempotent: a replay after a crash cannot post twice.
-        txn: msg.eventId,
-      },
-      this.tokenFor(msg.sender),
-    );
-    return { remoteId: res.id, timestamp: res.ts };
-  }
-
-  async handleMatrixEdit(edit: {
-    chat: ChatRef;
-    remoteId: string;
-    sender: MatrixSender;
-    content: BridgeContent;
-    eventId: string;
-  }): Promise<void> {
-    await this.api(
-      "/edit",
-      { id: edit.remoteId, text: edit.content.text, html: edit.content.html, txn: edit.eventId },
-      this.tokenFor(edit.sender),
-    );
-  }
-
-  async handleMatrixRedaction(r: { remoteId: string; sender: MatrixSender; eventId: string }): Promise<void> {
-    await this.api("/delete", { id: r.remoteId, txn: r.eventId }, this.tokenFor(r.sender));
-  }
-
-  async handleMatrixReaction(r: {
-    remoteId: string;
-    key: string;
-    sender: MatrixSender;
-    eventId: string;
-  }): Promise<SendResult> {
-    await this.api("/react", { id: r.remoteId, key: r.key, txn: r.eventId }, this.tokenFor(r.sender));
-    return {};
-  }
-
-  async handleMatrixReactionRemove(r: {
-    remoteId: string;
-    key: string;
-    sender: MatrixSender;
-  }): Promise<void> {
-    await this.api("/unreact", { id: r.remoteId, key: r.key }, this.tokenFor(r.sender));
-  }
-
-  async markRead(chat: ChatRef, login: RemoteLogin, remoteId: string): Promise<void> {
-    await this.api("/read", { channel: chat.channelId, upTo: remoteId }, (login as ToyLogin).token);
-  }
-
-  async setTyping(chat: ChatRef, login: RemoteLogin, typing: boolean): Promise<void> {
-    await this.api("/typing", { channel: chat.channelId, typing: String(typing) }, (login as ToyLogin).token);
   }
 
   /** Toy users who are puppets of Matrix users (another bridge's "alice[m]"). */
@@ -498,19 +547,21 @@ export class ReferenceConnector
   async loadLogin(login: {
     loginId: string;
     matrixUserId: string;
+    remoteName: string;
     credentials: unknown;
-  }): Promise<RemoteLogin> {
+  }): Promise<LoginClient> {
     const { token } = login.credentials as { token: string };
     await this.api("/whoami", undefined, token);
-    const loaded: ToyLogin = {
-      loginId: login.loginId,
-      matrixUserId: login.matrixUserId,
-      remoteName: login.loginId,
+    const loaded = new ToyLogin(
+      this.callApi,
+      this.config.url,
       token,
-      disconnect: async () => {
-        this.logins.delete(login.loginId);
-      },
-    };
+      (chat, viewer) => this.describe(chat, viewer),
+      login.loginId,
+      login.matrixUserId,
+      login.remoteName,
+      (l) => this.logins.delete(l.loginId),
+    );
     this.logins.set(login.loginId, loaded);
     return loaded;
   }
