@@ -40,7 +40,20 @@ export interface RemoteUser {
   displayname?: string;
   avatar?: RemoteMedia | null;
   isBot?: boolean;
+  /** Set when this remote user is another Matrix bridge's puppet (see `ForeignPuppet`). */
+  foreign?: ForeignPuppet;
+  /** From `getMembers`: their standing in the chat as a power level (an IRC operator's); absent: 0. */
+  level?: number;
 }
+
+/**
+ * A remote user who is another Matrix bridge's puppet of a Matrix user (a channel bridged twice):
+ * `matrixUserId` when the network says whom (an IRC realname holding a Matrix id), `unknown` when
+ * it is one but not whose, `nameHint` when only its name suggests it ("alice[m]"), which counts
+ * only when a member of the room has that name. With `guards.foreign_remote_puppets: drop`, their
+ * messages are dropped where the room already has that Matrix user, and they get no ghost.
+ */
+export type ForeignPuppet = { matrixUserId: string } | { unknown: true } | { nameHint: string };
 
 export interface ChatInfo {
   name: string;
@@ -79,10 +92,14 @@ export interface BridgeMedia {
   size?: number;
   /** Remote → Matrix: where the bytes are (fetched with the connector's `fetchMedia`). */
   remote?: MediaRef;
-  /** Matrix → remote: the mxc URI, a public http URL for it, and a way to download it. */
+  /** Matrix → remote: the mxc URI, and a way to download it. */
   mxc?: string;
-  httpUrl?: string;
   download?: () => Promise<Buffer>;
+  /**
+   * Matrix → remote, for networks that can only send links: a public link that opens without a
+   * Matrix account (served by the bridge, made on first call, ended when the event is redacted).
+   */
+  link?: () => Promise<string>;
 }
 
 export interface RemoteSender {
@@ -91,6 +108,8 @@ export interface RemoteSender {
   avatar?: RemoteMedia | null;
   /** Set when a logged-in Matrix user sent this from another client: shown from their real account. */
   fromLogin?: string;
+  /** Set when the sender is another Matrix bridge's puppet (see `ForeignPuppet`). */
+  foreign?: ForeignPuppet;
 }
 
 /** Remote → Matrix: what a connector hands to `ctx.emit`. */
@@ -270,8 +289,17 @@ export interface BridgeContext {
   loginFailed(loginId: string, reason: string): Promise<void>;
   /** Sends a notice to a Matrix user's management room with the bridge bot. */
   notifyUser(matrixUserId: string, text: string): Promise<void>;
-  /** Stores bytes in the homeserver's media repository (e.g. a long message as a text file). */
-  uploadMedia(data: Buffer, mimetype: string, name: string): Promise<{ mxc: string; httpUrl: string }>;
+  /**
+   * Stores bytes in the homeserver's media repository (e.g. a long message as a text file);
+   * `link` opens them without a Matrix account. `forEvent`: the Matrix event they stand for,
+   * whose redaction ends the link.
+   */
+  uploadMedia(
+    data: Buffer,
+    mimetype: string,
+    name: string,
+    options?: { forEvent?: string },
+  ): Promise<{ mxc: string; link: string }>;
   /** Opens (or finds) the DM portal between a login and a remote user; returns its room id. */
   openDm(loginId: string, remoteUserId: string): Promise<string>;
   /** Every chat of this network that is linked to a room (active links), e.g. to join them at start. */
@@ -318,10 +346,22 @@ export interface BotCommand {
   help: string;
   /** Needs the bridge admin permission. */
   admin?: boolean;
-  run(
-    args: string[],
-    caller: { userId: string; roomId: string; reply: (text: string) => Promise<void> },
-  ): Promise<void>;
+  /**
+   * Also usable in a room bridged to this network as `!<network> <name> …` (e.g. `!irc ignore
+   * nick`); there `caller.chat` is the room's chat and `caller.roomAdmin` whether the caller
+   * administers the room (or the bridge).
+   */
+  inRooms?: boolean;
+  run(args: string[], caller: CommandCaller): Promise<void>;
+}
+
+export interface CommandCaller {
+  userId: string;
+  roomId: string;
+  reply: (text: string) => Promise<void>;
+  /** In a bridged room only: its chat on this network. */
+  chat?: ChatRef;
+  roomAdmin?: boolean;
 }
 
 /**

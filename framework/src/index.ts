@@ -17,6 +17,7 @@ export {
   backoffMs,
 } from "./errors.js";
 export { fetchUrl } from "./runtime/remote-media.js";
+export { matrixUserIdIn } from "./guards/double-bridge.js";
 export { runCli, writeRegistration, registrationInput, type ConnectorFactory } from "./cli.js";
 export type { Store } from "./store/types.js";
 export { NedbStore } from "./store/nedb.js";

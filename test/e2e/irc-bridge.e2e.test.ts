@@ -132,7 +132,7 @@ describe(`IRC bridge on ${kind}`, () => {
     const link = await carol.waitFor((l) => l.type === "privmsg" && l.text.includes("full message:"));
     assert.match(
       link.text,
-      /^row 0… \(full message: http:\/\/127\.0\.0\.1:\d+\/_matrix\/media\/v3\/download\/localhost\/\w+\)$/,
+      /^row 0… \(full message: http:\/\/127\.0\.0\.1:\d+\/media\/[\w-]{22}\/message\.txt\)$/,
     );
     assert.ok(!carol.seen.some((l) => l.text === "row 9"), "not flooded line by line");
 

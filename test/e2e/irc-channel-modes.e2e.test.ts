@@ -12,6 +12,7 @@ import { IrcPerson, type SeenLine } from "../harness/irc-client.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { ircBridge } from "../harness/bridge-config.js";
 import { TestMatrixClient, botSays, joinOf } from "../harness/matrix-client.js";
+import { until } from "../harness/wait.js";
 
 const kind = ircdKindFromEnv();
 let ircd: Ircd;
@@ -33,6 +34,8 @@ before(async () => {
       irc: ircBridge(ircd, {
         connect_concurrency: 8,
         ops_from_power_level: 50,
+        // Slow first reconnect, so after the ircd restart the test's IRC user is in #dflt first.
+        reconnect_initial_delay_ms: 4000,
         // Mixed case on purpose: channel names are case-insensitive on IRC, so are their keys.
         channel_keys: { "#Keyed": "sesame" },
       }),
@@ -212,5 +215,37 @@ describe(`IRC channel modes on ${kind}`, () => {
     await setLevel(room, bob.userId, 50);
     const op = await carol.waitFor(mode("+o bob[m]", "#noops"));
     assert.equal(op.nick, "sbbot");
+  });
+
+  test("an operator opped before the bot joined gets the power level (NAMES prefixes)", async () => {
+    await carol.join("#preop"); // carol creates it: she is its operator before the bridge is there
+    // A portal: the bot administers it (in a plumbed room it may not change power levels).
+    const room = await alice.join("#irc_test_#preop:localhost");
+    await until("carol's ghost has the operators' level", async () => {
+      return (await powerUsers(room))["@irc_test_carol:localhost"] === 50;
+    });
+  });
+
+  test("a users_default change is mirrored; the mode comes back after the ircd restarts", async () => {
+    const room = await plumbedRoom("#dflt", () => carol.join("#dflt"));
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/state/m.room.power_levels/`;
+    const pl = await alice.request<Record<string, unknown>>("GET", path);
+    // bob has no level of his own: the new default makes him an operator.
+    await alice.request("PUT", path, { ...pl, users_default: 50 });
+    await carol.waitFor(mode("+o bob[m]", "#dflt"));
+
+    let dave: IrcPerson | undefined;
+    await ircd.restart();
+    try {
+      // dave is in #dflt before the bridge reconnects (its first retry waits 4 s): he is its operator.
+      dave = await IrcPerson.connect(ircd, "dave");
+      await dave.join("#dflt");
+      await dave.waitFor(joined("sbbot", "#dflt"), 60_000);
+      dave.client.raw("MODE", "#dflt", "+o", "sbbot");
+      const op = await dave.waitFor(mode("+o bob[m]", "#dflt"), 60_000);
+      assert.equal(op.nick, "sbbot", "the bot gave bob's puppet its mode back");
+    } finally {
+      dave?.quit();
+    }
   });
 });

@@ -32,15 +32,6 @@ const ghost = (slackId: string) => `@slack_${slack.team.id.toLowerCase()}_${slac
 const fromBot = (text: RegExp) => botSays(env.botUserId, text);
 const relation = (e: MatrixTestEvent) => (e.content["m.relates_to"] ?? {}) as Record<string, unknown>;
 
-async function uploadToMatrix(name: string, mimetype: string, data: Buffer): Promise<string> {
-  const res = await fetch(`${env.hs.url}/_matrix/media/v3/upload?filename=${encodeURIComponent(name)}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${alice.accessToken}`, "content-type": mimetype },
-    body: data,
-  });
-  return ((await res.json()) as { content_uri: string }).content_uri;
-}
-
 /** A room of alice's, with the bot invited, linked to a Slack channel with `!link slack`. */
 async function plumbedRoom(name: string, channel: string): Promise<string> {
   const room = await alice.createRoom({ name, invite: [env.botUserId] });
@@ -229,7 +220,7 @@ describe("Slack bridge", () => {
     assert.equal(Buffer.from(await dl.arrayBuffer()).toString(), "png bytes from slack");
 
     const data = Buffer.from("notes from matrix");
-    const url = await uploadToMatrix("notes.txt", "text/plain", data);
+    const url = await alice.upload("notes.txt", "text/plain", data);
     await alice.sendMessage(portal, {
       msgtype: "m.file",
       body: "notes.txt",

@@ -45,7 +45,8 @@ export class IrcPerson {
     });
   }
 
-  static async connect(ircd: Ircd, nick: string): Promise<IrcPerson> {
+  /** `realname`: the gecos others see in WHO (another bridge's puppet puts a Matrix id there). */
+  static async connect(ircd: Ircd, nick: string, opts: { realname?: string } = {}): Promise<IrcPerson> {
     const p = new IrcPerson(nick);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${nick} could not register on ${ircd.kind}`)), 20_000);
@@ -57,7 +58,11 @@ export class IrcPerson {
         host: ircd.host,
         port: ircd.port,
         nick,
-        username: nick.slice(0, 9).toLowerCase(),
+        username: nick
+          .slice(0, 9)
+          .toLowerCase()
+          .replace(/[^a-z0-9]/g, "x"),
+        gecos: opts.realname ?? nick,
         auto_reconnect: false,
       });
     });

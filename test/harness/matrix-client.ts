@@ -27,6 +27,17 @@ export class TestMatrixClient {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
+  /** Uploads a file to the homeserver's media repository; returns its mxc URI. */
+  async upload(name: string, mimetype: string, data: Buffer): Promise<string> {
+    const res = await fetch(`${this.baseUrl}/_matrix/media/v3/upload?filename=${encodeURIComponent(name)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.accessToken}`, "content-type": mimetype },
+      body: data,
+    });
+    if (!res.ok) throw new Error(`upload of ${name} as ${this.userId} → ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { content_uri: string }).content_uri;
+  }
+
   async createRoom(body: Record<string, unknown>): Promise<string> {
     const { room_id } = await this.request<{ room_id: string }>(
       "POST",

@@ -59,7 +59,7 @@ export class IrcClient implements NetworkClient, EditsMessages, ListsMembers, Ch
   async editMessage(edit: { chat: ChatRef; sender: MatrixSender; content: BridgeContent }): Promise<void> {
     const t = targetOf(this.networks, edit.chat);
     joinToSpeak(t, t.net.bot);
-    sendEdit(t, { conn: t.net.bot, relayed: true }, edit);
+    await sendEdit(t, { conn: t.net.bot, relayed: true }, edit);
   }
 
   /** For a user the framework has no puppet for: the same rule (their puppet would have to show op). */

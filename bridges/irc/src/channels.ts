@@ -20,6 +20,8 @@ export class ChannelState {
   private readonly topics = new Map<string, string>();
   /** Channel modes without a member or list behind them (n, t, i, k, s, p, …). */
   private readonly modes = new Map<string, Set<string>>();
+  /** Channel → lower-cased nicks of its operators (from NAMES prefixes and +o/-o). */
+  private readonly operators = new Map<string, Set<string>>();
   private readonly refused = new Map<string, JoinRefusal>();
   private readonly namesWaiters = new Map<string, Array<(joined: boolean) => void>>();
 
@@ -32,6 +34,24 @@ export class ChannelState {
     this.members.set(k, new Map(nicks.map((nick) => [this.lower(nick), nick])));
     this.refused.delete(k);
     this.settle(k, true);
+  }
+
+  /** NAMES prefixes: who is an operator now. */
+  setOperators(channel: string, nicks: string[]): void {
+    this.operators.set(this.lower(channel), new Set(nicks.map((n) => this.lower(n))));
+  }
+
+  /** +o or -o. */
+  setOperator(channel: string, nick: string, on: boolean): void {
+    const k = this.lower(channel);
+    const ops = this.operators.get(k) ?? new Set<string>();
+    this.operators.set(k, ops);
+    if (on) ops.add(this.lower(nick));
+    else ops.delete(this.lower(nick));
+  }
+
+  isOperator(channel: string, nick: string): boolean {
+    return this.operators.get(this.lower(channel))?.has(this.lower(nick)) ?? false;
   }
 
   /** Whether the channel's members are known (the bot is or was in it). */
@@ -56,12 +76,14 @@ export class ChannelState {
   /** A part or a kick. */
   left(channel: string, nick: string): void {
     this.members.get(this.lower(channel))?.delete(this.lower(nick));
+    this.operators.get(this.lower(channel))?.delete(this.lower(nick));
   }
 
   /** A user quit IRC: the (lower-cased) channels they were in. */
   quit(nick: string): string[] {
     const out: string[] = [];
     for (const [k, members] of this.members) if (members.delete(this.lower(nick))) out.push(k);
+    for (const ops of this.operators.values()) ops.delete(this.lower(nick));
     return out;
   }
 
@@ -71,6 +93,8 @@ export class ChannelState {
     for (const [k, members] of this.members) {
       if (!members.delete(this.lower(nick))) continue;
       members.set(this.lower(newNick), newNick);
+      const ops = this.operators.get(k);
+      if (ops?.delete(this.lower(nick))) ops.add(this.lower(newNick));
       out.push(k);
     }
     return out;

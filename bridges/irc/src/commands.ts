@@ -1,4 +1,4 @@
-import type { BotCommand, BridgeContext } from "@switchboard/framework";
+import type { BotCommand, BridgeContext, CommandCaller } from "@switchboard/framework";
 import type { WhoisResult } from "irc-framework";
 import { isValidChannel, isValidNick, sanitizeIrcText } from "./format/index.js";
 import * as ids from "./ids.js";
@@ -167,5 +167,52 @@ export function ircCommands(
         return c.reply(lines.join("\n") || "No IRC networks configured.");
       },
     },
+    {
+      name: "ignore",
+      inRooms: true,
+      help: "in a bridged room, for its admins: `!irc ignore <nick>` stops bridging that IRC user's lines there; `!irc ignore` lists who is",
+      run: async (args, c) => muteCommand(networks, args, c, true),
+    },
+    {
+      name: "unignore",
+      inRooms: true,
+      help: "in a bridged room, for its admins: `!irc unignore <nick>` bridges that IRC user again",
+      run: async (args, c) => muteCommand(networks, args, c, false),
+    },
   ];
+}
+
+/** `!irc ignore|unignore [nick]` in a bridged room: the room's admins mute an IRC user there. */
+async function muteCommand(
+  networks: ReadonlyMap<string, IrcNetwork>,
+  args: string[],
+  c: CommandCaller,
+  mute: boolean,
+): Promise<void> {
+  const verb = mute ? "ignore" : "unignore";
+  const where = c.chat ? ids.splitId(c.chat.channelId) : null;
+  const net = where ? networks.get(where.network) : undefined;
+  if (!c.chat || c.chat.receiver || !where || !net || !isValidChannel(where.name))
+    return c.reply(`Say \`!irc ${verb} <nick>\` in a room bridged to an IRC channel.`);
+  const channel = where.name;
+  const nick = args[0] ?? "";
+  if (!nick && mute) {
+    const muted = net.ignores.of(net.lower(channel));
+    return c.reply(
+      muted.length ? `Not bridged from ${channel}: ${muted.join(", ")}.` : `Nobody is ignored in ${channel}.`,
+    );
+  }
+  if (!c.roomAdmin) return c.reply("Only a room admin can mute or unmute IRC users here.");
+  if (!isValidNick(nick)) return c.reply(`Usage: \`!irc ${verb} <nick>\``);
+  if (net.isOurNick(nick)) return c.reply(`${nick} is the bridge's own; it says nothing of its own accord.`);
+  if (mute) {
+    await net.ignores.add(net.lower(channel), net.lower(nick), c.userId);
+    return c.reply(
+      `${nick}'s lines in ${channel} are not bridged here any more (\`!irc unignore ${nick}\` undoes it).`,
+    );
+  }
+  const was = await net.ignores.remove(net.lower(channel), net.lower(nick));
+  return c.reply(
+    was ? `${nick}'s lines in ${channel} are bridged again.` : `${nick} was not ignored in ${channel}.`,
+  );
 }

@@ -61,6 +61,36 @@ export const IrcNetworkSchema = Type.Object(
     ops_from_power_level: Type.Union([Type.Integer({ minimum: 1, maximum: 100 }), Type.Null()], {
       default: null,
     }),
+    /** Like `ops_from_power_level`, for voice (+v): null leaves voice alone. */
+    voice_from_power_level: Type.Union([Type.Integer({ minimum: 1, maximum: 100 }), Type.Null()], {
+      default: null,
+    }),
+    /**
+     * Other Matrix bridges' puppets in a channel (it is bridged twice). A realname (gecos) that
+     * holds a Matrix user id marks one (matrix-appservice-irc's default); so does a realname
+     * pattern (a Matrix id in its first group names whom). A nick ending is only a hint: it counts
+     * when a member of the room has that name, never alone.
+     */
+    foreign_bridges: Type.Object(
+      {
+        nick_hints: Type.Array(Type.String({ minLength: 1 }), { default: ["[m]", "|m", "-m"] }),
+        realname_patterns: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /**
+     * IRC → Matrix flood limits (spam waves): lines per second after a burst, per IRC user in a
+     * channel and per channel. Lines past them are dropped, and the room is told once per flood.
+     */
+    flood: Type.Object(
+      {
+        user_lines_per_second: Type.Number({ exclusiveMinimum: 0, default: 2 }),
+        user_burst: Type.Integer({ minimum: 1, default: 20 }),
+        channel_lines_per_second: Type.Number({ exclusiveMinimum: 0, default: 20 }),
+        channel_burst: Type.Integer({ minimum: 1, default: 100 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** Keys of +k channels. */
     channel_keys: Type.Record(Type.String(), Type.String(), { default: {} }),
     /** Only users whose puppet is a channel operator may plumb a channel. */

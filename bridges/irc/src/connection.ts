@@ -139,6 +139,11 @@ export class IrcConnection {
     return modes !== undefined && [...modes].some((m) => OPERATOR_MODES.has(m));
   }
 
+  /** Whether this connection has a channel mode of its own there ("o", "v"). */
+  hasMode(channel: string, mode: string): boolean {
+    return this.memberModes.get(this.lower(channel))?.has(mode) ?? false;
+  }
+
   /** Resolves true once this connection is in the channel, false after `timeoutMs`. */
   whenIn(channel: string, timeoutMs: number): Promise<boolean> {
     if (this.inChannel(channel)) return Promise.resolve(true);

@@ -96,7 +96,21 @@ declare module "irc-framework" {
     error?: string;
   }
 
+  /** The answer to a WHO (a channel's members, or one nick: empty when nobody has it). */
+  export interface WhoListEvent {
+    target: string;
+    users: Array<UserRef & { real_name?: string; channel?: string }>;
+  }
+  /** RPL_CHANNELMODEIS (modes) or RPL_CREATIONTIME (created_at), answers to `MODE #channel`. */
+  export interface ChannelInfoEvent {
+    channel: string;
+    modes?: Array<{ mode: string; param?: string | null }>;
+    created_at?: number;
+  }
+
   export interface ClientEvents {
+    wholist: [event: WhoListEvent];
+    "channel info": [event: ChannelInfoEvent];
     registered: [event: RegisteredEvent];
     join: [event: JoinEvent];
     part: [event: PartEvent];
@@ -128,6 +142,7 @@ declare module "irc-framework" {
     readonly network: {
       readonly options: Readonly<Record<string, unknown>>;
       supports(feature: string): unknown;
+      readonly cap: { isEnabled(name: string): boolean };
     };
     readonly connected: boolean;
     connect(options?: ClientOptions): void;

@@ -17,6 +17,10 @@ import { JOIN_REFUSALS, type Refused } from "./refusals.js";
 const isChannel = (target: string) => /^[#&+!]/.test(target);
 
 export class IrcIn {
+  private order: Promise<void> = Promise.resolve();
+  /** Events queued behind a realname lookup. */
+  private waiting = 0;
+
   constructor(private readonly net: IrcNetwork) {}
 
   /** Hears a connection: the bot's (everything) or a puppet's (its PMs, refusals, invites). */
@@ -40,9 +44,20 @@ export class IrcIn {
     const { channels } = net;
     const c = bot.client;
     const syncMembers = () => net.config.sync_membership.irc_to_matrix;
+    net.realnames.listen(bot);
     c.on("userlist", (e) => {
       const nicks = e.users.map((u) => u.nick);
       channels.names(e.channel, nicks);
+      channels.setOperators(
+        e.channel,
+        e.users.filter((u) => u.modes.includes("o")).map((u) => u.nick),
+      );
+      this.opsFromNames(e.channel, e.users);
+      net.operators.botMayNowGive(e.channel);
+    });
+    // MODE #chan answers with the channel's modes (+i, +k, +s…), set before the bot was there.
+    c.on("channel info", (e) => {
+      if (e.modes) channels.applyModes(e.channel, e.modes);
     });
     c.on("topic", (e) => {
       const changed = channels.setTopic(e.channel, e.topic);
@@ -51,24 +66,39 @@ export class IrcIn {
     });
     c.on("join", (e) => {
       channels.joined(e.channel, e.nick);
-      if (net.isOurNick(e.nick) || !syncMembers()) return;
-      void this.emit({
+      if (bot.isMe(e.nick)) {
+        // Who is there (realnames: other bridges' puppets) and the modes set before we came.
+        net.realnames.askChannel(e.channel);
+        bot.send("MODE", e.channel);
+        return;
+      }
+      if (net.isOurNick(e.nick)) {
+        net.operators.puppetJoined(e.channel, e.nick);
+        return;
+      }
+      // extended-join carries the realname; without it the bot asks (WHO) before bridging them.
+      if (e.gecos !== undefined && c.network.cap.isEnabled("extended-join"))
+        net.realnames.set(e.nick, e.gecos);
+      else void net.realnames.lookup(e.nick);
+      if (!syncMembers()) return;
+      this.inOrder(e.nick, () => ({
         type: "member",
         chat: net.chat(e.channel),
         user: net.user(e.nick),
         membership: "join",
-      });
+      }));
     });
     c.on("part", (e) => {
       channels.left(e.channel, e.nick);
       if (net.isOurNick(e.nick) || !syncMembers()) return;
-      void this.emit({
+      const user = net.user(e.nick);
+      this.inOrder(null, () => ({
         type: "member",
         chat: net.chat(e.channel),
-        user: net.user(e.nick),
+        user,
         membership: "leave",
         reason: e.message,
-      });
+      }));
     });
     c.on("kick", (e) => {
       channels.left(e.channel, e.kicked);
@@ -80,49 +110,66 @@ export class IrcIn {
           );
         return;
       }
-      void this.emit({
+      const user = net.user(e.kicked);
+      this.inOrder(null, () => ({
         type: "member",
         chat: net.chat(e.channel),
-        user: net.user(e.kicked),
+        user,
         membership: "kick",
         by: e.nick,
         reason: e.message,
-      });
+      }));
     });
     c.on("quit", (e) => {
       if (net.isOurNick(e.nick)) return;
+      const user = net.user(e.nick);
+      net.realnames.gone(e.nick);
       for (const channel of channels.quit(e.nick)) {
         if (!syncMembers()) continue;
-        void this.emit({
+        this.inOrder(null, () => ({
           type: "member",
           chat: net.chat(channel),
-          user: net.user(e.nick),
+          user,
           membership: "leave",
           reason: e.message,
-        });
+        }));
       }
     });
     c.on("nick", (e) => {
       if (net.isOurNick(e.nick) || net.isOurNick(e.new_nick)) return;
+      const old = net.user(e.nick);
+      net.realnames.renamed(e.nick, e.new_nick);
+      void net.ignores.renamed(net.lower(e.nick), net.lower(e.new_nick));
       // Ghosts are per nick (IRC has no stable account id): the new nick's ghost joins, the old one leaves.
       for (const channel of channels.renamed(e.nick, e.new_nick)) {
         const chat = net.chat(channel);
-        void this.emit({ type: "member", chat, user: net.user(e.new_nick), membership: "join" });
-        void this.emit({
+        this.inOrder(e.new_nick, () => ({
           type: "member",
           chat,
-          user: net.user(e.nick),
+          user: net.user(e.new_nick),
+          membership: "join",
+        }));
+        this.inOrder(null, () => ({
+          type: "member",
+          chat,
+          user: old,
           membership: "leave",
           reason: `now known as ${e.new_nick}`,
-        });
+        }));
       }
     });
     c.on("mode", (e) => {
       if (!isChannel(e.target)) return;
       channels.applyModes(e.target, e.modes);
+      if (e.modes.some((m) => m.mode === "+o" && m.param && bot.isMe(m.param)))
+        net.operators.botMayNowGive(e.target);
       // Operator status (+o nick) becomes the ghost's power level in the room.
       const level = net.config.ops_power_level;
       if (level <= 0) return;
+      for (const m of e.modes) {
+        if (m.mode.slice(1) === "o" && m.param)
+          channels.setOperator(e.target, m.param, m.mode.startsWith("+"));
+      }
       for (const m of e.modes) {
         if (m.mode.slice(1) !== "o" || !m.param || net.isOurNick(m.param)) continue;
         void this.emit({
@@ -133,6 +180,41 @@ export class IrcIn {
         });
       }
     });
+  }
+
+  /**
+   * Emits in arrival order. An event from someone whose realname is not known yet waits for it
+   * (one WHO, at most a couple of seconds), and so does everything after it: the realname says
+   * whether they are another bridge's puppet, which must be known before their first line.
+   */
+  private inOrder(nick: string | null, build: () => RemoteEvent): void {
+    const { realnames } = this.net;
+    if (this.waiting === 0 && (nick === null || realnames.knows(nick))) {
+      void this.emit(build());
+      return;
+    }
+    this.waiting++;
+    this.order = this.order.then(async () => {
+      if (nick !== null) await realnames.lookup(nick);
+      this.waiting--;
+      void this.emit(build());
+    });
+  }
+
+  /** NAMES prefixes: operators who were opped before the bot joined get their power level too. */
+  private opsFromNames(channel: string, users: Array<{ nick: string; modes: string[] }>): void {
+    const { net } = this;
+    const level = net.config.ops_power_level;
+    if (level <= 0) return;
+    for (const u of users) {
+      if (!u.modes.includes("o") || net.isOurNick(u.nick)) continue;
+      this.inOrder(null, () => ({
+        type: "power",
+        chat: net.chat(channel),
+        userId: userId(net.name, net.lower(u.nick)),
+        level,
+      }));
+    }
   }
 
   private async emit(event: RemoteEvent): Promise<void> {
@@ -157,6 +239,7 @@ export class IrcIn {
     let chat: ChatRef;
     if (toChannel) {
       chat = net.chat(e.target);
+      if (!this.admit(e.target, e.nick, chat)) return;
     } else {
       const puppet = net.puppets.ofConnection(conn);
       if (!puppet) return; // a private message to the bot itself
@@ -176,13 +259,41 @@ export class IrcIn {
         return member ? net.ctx.mentionHtml(userId(net.name, net.lower(member)), member) : null;
       },
     });
-    await this.emit({
-      type: "message",
-      chat,
-      sender: { userId: userId(net.name, net.lower(e.nick)), displayname: e.nick },
-      timestamp: e.time ?? Date.now(),
-      content: { kind, text: converted.body, html: converted.html },
+    const timestamp = e.time ?? Date.now();
+    const content = { kind, text: converted.body, html: converted.html };
+    const sender = { userId: userId(net.name, net.lower(e.nick)), displayname: e.nick };
+    if (!toChannel) {
+      await this.emit({ type: "message", chat, sender, timestamp, content });
+      return;
+    }
+    this.inOrder(e.nick, () => {
+      const foreign = net.foreignOf(e.nick);
+      return { type: "message", chat, sender: foreign ? { ...sender, foreign } : sender, timestamp, content };
     });
+  }
+
+  /** Muted (`!irc ignore`) and flood-limited lines stop here; the room hears of a flood once. */
+  private admit(channel: string, nick: string, chat: ChatRef): boolean {
+    const { net } = this;
+    const ch = net.lower(channel);
+    const who = net.lower(nick);
+    if (net.ignores.has(ch, who)) return false;
+    const verdict = net.flood.check(ch, who, Date.now());
+    if (verdict === "pass") return true;
+    const f = net.config.flood;
+    if (verdict === "tell-user")
+      void net.ctx.noticeInChat(
+        chat,
+        `Room admins: ${nick} is flooding ${channel} on ${net.name} (more than ${f.user_burst} lines at once, then ${f.user_lines_per_second} a second), ` +
+          `so their lines are not bridged until they slow down. To mute them here: \`!irc ignore ${nick}\`.`,
+      );
+    else if (verdict === "tell-channel")
+      void net.ctx.noticeInChat(
+        chat,
+        `Room admins: ${channel} on ${net.name} is flooding (more than ${f.channel_burst} lines at once, then ${f.channel_lines_per_second} a second), ` +
+          "so lines past that are not bridged until it calms down.",
+      );
+    return false;
   }
 
   private async ircError(e: IrcErrorEvent, conn: IrcConnection): Promise<void> {

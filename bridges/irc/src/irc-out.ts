@@ -93,10 +93,15 @@ export async function describeChat({ net, name, isDm }: Target): Promise<ChatInf
 export async function listMembers({ net, name, isDm }: Target): Promise<RemoteUser[]> {
   if (isDm) return [net.user(name)];
   await net.ensureBotIn(name);
+  const opsLevel = net.config.ops_power_level;
   return net.channels
     .membersOf(name)
     .filter((nick) => !net.isOurNick(nick))
-    .map((nick) => net.user(nick));
+    .map((nick) =>
+      opsLevel > 0 && net.channels.isOperator(name, nick)
+        ? { ...net.user(nick), level: opsLevel }
+        : net.user(nick),
+    );
 }
 
 /** Who speaks, and whether for someone else (then the line shows who: `<alice> text`). */
@@ -118,7 +123,7 @@ export async function sendMessage(
   msg: MatrixMessage,
 ): Promise<void> {
   const who = sanitizeIrcText(msg.sender.displayname).slice(0, 40);
-  let text = render(msg.content, msg);
+  let text = render(msg.content, msg, await mediaLink(msg.content));
   if (msg.replyTo) {
     const quote = sanitizeIrcText(msg.replyTo.text.split("\n")[0] ?? "").slice(0, 60);
     text = `${msg.replyTo.senderName}: ${quote ? `"${quote}${quote.length >= 60 ? "…" : ""}" <- ` : ""}${text}`;
@@ -133,10 +138,16 @@ export async function sendMessage(
   );
   let lines = splitMessage(text, max);
   if (lines.length > net.config.max_lines) {
-    const file = await ctx.uploadMedia(Buffer.from(text, "utf8"), "text/plain; charset=utf-8", "message.txt");
-    const first =
-      splitMessage(text.split("\n")[0] ?? "", Math.max(40, max - file.httpUrl.length - 40))[0] ?? "";
-    lines = splitMessage(`${first}… (full message: ${file.httpUrl})`, max);
+    const file = await ctx.uploadMedia(
+      Buffer.from(text, "utf8"),
+      "text/plain; charset=utf-8",
+      "message.txt",
+      {
+        forEvent: msg.eventId,
+      },
+    );
+    const first = splitMessage(text.split("\n")[0] ?? "", Math.max(40, max - file.link.length - 40))[0] ?? "";
+    lines = splitMessage(`${first}… (full message: ${file.link})`, max);
   }
   for (const line of lines) {
     const payload = prefix + line;
@@ -145,24 +156,27 @@ export async function sendMessage(
 }
 
 /** An edit as one corrected line: "* new text", or "s/…/new text/" with `edit_style: diff`. */
-export function sendEdit(
+export async function sendEdit(
   { net, name }: Target,
   { conn, relayed }: Speaker,
   edit: { sender: { displayname: string }; content: BridgeContent },
-): void {
+): Promise<void> {
   const who = sanitizeIrcText(edit.sender.displayname).slice(0, 40);
-  const text = render(edit.content);
+  const text = render(edit.content, undefined, await mediaLink(edit.content));
   const line = net.config.edit_style === "diff" ? `s/…/${text}/` : `* ${text}`;
   const max = maxPayloadBytes(name, PREFIX_ESTIMATE, "PRIVMSG") - 50;
   const [first] = splitMessage((relayed ? `<${who}> ` : "") + line, max);
   if (first) conn.send("PRIVMSG", name, first);
 }
 
-function render(content: BridgeContent, msg?: MatrixMessage): string {
-  if (content.media) {
-    const url = content.media.httpUrl ?? content.media.mxc ?? "";
-    return `${content.text ? `${content.text} ` : ""}${content.media.name} <${url}>`;
-  }
+/** The link IRC users open for a file (served by the bridge: the homeserver wants a token). */
+async function mediaLink(content: BridgeContent): Promise<string | undefined> {
+  if (!content.media) return undefined;
+  return content.media.link ? await content.media.link() : content.media.mxc;
+}
+
+function render(content: BridgeContent, msg?: MatrixMessage, link?: string): string {
+  if (content.media) return `${content.text ? `${content.text} ` : ""}${content.media.name} <${link ?? ""}>`;
   const mentions = new Map((msg?.mentions ?? []).map((m) => [m.remoteUserId, m.displayname]));
   return matrixToIrc(content, {
     formatting: true,

@@ -1,9 +1,12 @@
 import type { Logger } from "pino";
-import type { BridgeContext, ChatRef, RemoteUser } from "@switchboard/framework";
+import type { BridgeContext, ChatRef, ForeignPuppet, RemoteUser } from "@switchboard/framework";
 import { ChannelState } from "./channels.js";
 import type { IrcNetworkConfig } from "./config.js";
 import { IrcConnection } from "./connection.js";
 import { channelId, userId } from "./ids.js";
+import { FloodGate } from "./flood.js";
+import { Realnames, classifyForeign, foreignRules, type ForeignRules } from "./foreign-puppets.js";
+import { IgnoreList } from "./ignores.js";
 import { IrcIn } from "./irc-in.js";
 import { OperatorMirror } from "./operators.js";
 import { ConnectLimiter, ServerReachability } from "./pacing.js";
@@ -43,6 +46,10 @@ export class IrcNetwork {
   readonly puppets: PuppetPool;
   readonly refusals: RefusalNotices;
   readonly operators: OperatorMirror;
+  readonly realnames: Realnames;
+  readonly ignores: IgnoreList;
+  readonly flood: FloodGate;
+  private readonly foreignRules: ForeignRules;
   private readonly irc: IrcIn;
 
   constructor(
@@ -59,6 +66,10 @@ export class IrcNetwork {
     const lower = (s: string) => this.lower(s);
     this.limiter = new ConnectLimiter(config.connect_concurrency);
     this.channels = new ChannelState(lower);
+    this.foreignRules = foreignRules(name, config.foreign_bridges);
+    this.realnames = new Realnames(() => this.bot, lower);
+    this.ignores = new IgnoreList(name, ctx);
+    this.flood = new FloodGate(config.flood);
     this.irc = new IrcIn(this);
     this.puppets = new PuppetPool({
       network: name,
@@ -108,6 +119,7 @@ export class IrcNetwork {
       log: this.log.child({ conn: "bot" }),
     });
     this.irc.listen(this.bot);
+    await Promise.all([this.ignores.load(), this.operators.load()]);
     await this.bot.start();
     for (const chat of await this.ctx.linkedChats()) {
       const channel = this.channelOf(chat);
@@ -144,8 +156,15 @@ export class IrcNetwork {
     return { channelId: channelId(this.name, this.lower(channel)) };
   }
 
+  /** The remote user behind a nick; marked when another bridge's puppet (it then gets no ghost). */
   user(nick: string): RemoteUser {
-    return { id: userId(this.name, this.lower(nick)), displayname: nick };
+    const foreign = this.foreignOf(nick);
+    return { id: userId(this.name, this.lower(nick)), displayname: nick, ...(foreign ? { foreign } : {}) };
+  }
+
+  /** Whether an IRC user in the bot's channels is another Matrix bridge's puppet (see foreign-puppets.ts). */
+  foreignOf(nick: string): ForeignPuppet | undefined {
+    return classifyForeign(nick, this.realnames.get(nick), this.foreignRules);
   }
 
   /** The bot's or a puppet's nick: their lines are echoes, not remote messages. */

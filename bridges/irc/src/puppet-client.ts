@@ -83,7 +83,7 @@ export class PuppetClient
 
   async editMessage(edit: { chat: ChatRef; sender: MatrixSender; content: BridgeContent }): Promise<void> {
     const t = targetIn(this.net, edit.chat);
-    sendEdit(t, await this.speaker(t, edit.sender), edit);
+    await sendEdit(t, await this.speaker(t, edit.sender), edit);
   }
 
   /** A Matrix join: the room hears what keeps the bot out, and the puppet joins (`sync_membership.matrix_to_irc`). */

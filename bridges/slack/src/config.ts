@@ -80,6 +80,11 @@ export const SlackWorkspaceSchema = Type.Object(
       default: true,
       description: "After downtime, fetch the messages missed in bridged channels (conversations.history)",
     }),
+    foreign_bridge_bots: Type.Array(Type.String({ pattern: "^B[A-Z0-9]+$" }), {
+      default: [],
+      description:
+        "Bot ids (B…) of other Matrix bridges in this workspace: their messages are Matrix users' and are not bridged back to rooms that have them",
+    }),
     oauth: Type.Optional(SlackOAuthSchema),
   },
   { additionalProperties: false },

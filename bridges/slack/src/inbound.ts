@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { foreignBotMessage } from "./foreign-bots.js";
 import type { BridgeContent, BridgeContext, ChatRef, RemoteSender } from "@switchboard/framework";
 import type { EchoTable } from "./echoes.js";
 import type { ThreadIndex } from "./threads.js";
@@ -183,10 +184,12 @@ export class SlackInbound {
     const slackUser = typeof event.user === "string" ? event.user : String(event.bot_id ?? "");
     if (!slackUser) return;
     const profile = await ws.user(slackUser);
+    const foreign = foreignBotMessage(event, ws.botId, ws.config.foreign_bridge_bots);
     const sender: RemoteSender = {
       ...this.sender(ws, slackUser),
       displayname: typeof event.username === "string" ? event.username : profile?.displayname,
       avatar: profile?.avatar ?? null,
+      ...(foreign ? { foreign } : {}),
     };
     const threadTs =
       typeof event.thread_ts === "string" && event.thread_ts !== ts ? event.thread_ts : undefined;

@@ -43,6 +43,7 @@ export const ConfigSchema = Type.Object(
       {
         url: Type.String({ format: "uri", pattern: "^https?://" }),
         domain: Type.String({ minLength: 1, pattern: "^[A-Za-z0-9.:\\-\\[\\]]+$" }),
+        /** Deprecated: links went to the homeserver, which now wants a token (authenticated media). */
         media_url: Type.Optional(Type.String({ format: "uri", pattern: "^https?://" })),
         retry_interval_ms: Type.Integer({ minimum: 100, default: 5000 }),
       },
@@ -63,6 +64,15 @@ export const ConfigSchema = Type.Object(
           },
           { additionalProperties: false, default: {} },
         ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    media: Type.Object(
+      {
+        public_url: Type.Optional(Type.String({ format: "uri", pattern: "^https?://" })),
+        bind: Type.Optional(Type.String({ minLength: 1 })),
+        port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        link_lifetime_days: Type.Number({ minimum: 0, default: 0 }),
       },
       { additionalProperties: false, default: {} },
     ),

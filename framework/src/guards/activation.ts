@@ -5,6 +5,7 @@ import type { Clients } from "../runtime/clients.js";
 import type { Ghosts } from "../runtime/ghosts.js";
 import type { NetworkSlot, Services } from "../runtime/services.js";
 import type { RoomLink } from "../store/types.js";
+import { isSurelyForeign } from "./double-bridge.js";
 
 /**
  * The "100 users" rule. Bridging a big channel creates a ghost for every remote member at
@@ -165,19 +166,44 @@ export class ActivationGuard {
     const state: SyncState = { done: 0, total: members.length };
     link.meta = { ...link.meta, sync: state };
     await this.s.saveLink(link);
+    const levels: Record<string, number> = {};
     for (const member of members) {
       if (this.stopped) return;
       const current = await this.s.link(link.roomId);
       if (!current || current.state !== "active") return;
-      await this.pacer.wait();
-      const intent = await this.ghosts.ensure(slot.connector.id, member);
-      await intent.ensureJoined(link.roomId);
       state.done++;
+      // Another bridge's puppet of a Matrix user gets no ghost (double-bridge.ts).
+      if (!isSurelyForeign(this.s, slot, { userId: member.id, ...member })) {
+        await this.pacer.wait();
+        const intent = await this.ghosts.ensure(slot.connector.id, member);
+        await intent.ensureJoined(link.roomId);
+        if (member.level) levels[intent.userId] = member.level;
+      }
       if (state.done % 25 === 0 || state.done === state.total) {
         current.meta = { ...current.meta, sync: { ...state } };
         await this.s.saveLink(current);
       }
     }
+    await this.applyLevels(link.roomId, levels);
+  }
+
+  /** The members' remote standing (IRC operators) as power levels: one state event for all. */
+  private async applyLevels(roomId: string, levels: Record<string, number>): Promise<void> {
+    if (Object.keys(levels).length === 0) return;
+    const pl =
+      (await this.s.bot.getState<{ users?: Record<string, number> }>(roomId, "m.room.power_levels")) ?? {};
+    const users = { ...(pl.users ?? {}) };
+    // A level the room already gives someone is the room's decision: only new ones are added.
+    let changed = false;
+    for (const [userId, level] of Object.entries(levels)) {
+      if (users[userId] !== undefined) continue;
+      users[userId] = level;
+      changed = true;
+    }
+    if (!changed) return;
+    await this.s.bot.sendState(roomId, "m.room.power_levels", "", { ...pl, users }).catch((err: unknown) => {
+      this.s.log.warn({ err: String(err), roomId }, "could not mirror remote roles into power levels");
+    });
   }
 
   /** "synced 40/120 members" for `status`, or null when there is nothing in progress. */

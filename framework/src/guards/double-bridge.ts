@@ -1,4 +1,4 @@
-import { supportsForeignBridges, type RemoteSender } from "../connector.js";
+import { supportsForeignBridges, type ForeignPuppet, type RemoteSender } from "../connector.js";
 import type { NetworkSlot, Services } from "../runtime/services.js";
 
 /**
@@ -38,9 +38,31 @@ export async function otherBridgesIn(s: Services, roomId: string, slot: NetworkS
   return reasons;
 }
 
+/** A Matrix user id inside free text (an IRC realname, a Slack bot's username), as other bridges put it there. */
+export function matrixUserIdIn(text: string): string | undefined {
+  return /@[a-z0-9._=\-/+]+:[a-z0-9.-]+(?::\d{1,5})?(?![a-z0-9.-])/i.exec(text)?.[0];
+}
+
+/** What is known of a remote user being another Matrix bridge's puppet, from the event or the connector. */
+export function foreignPuppet(slot: NetworkSlot, user: RemoteSender): ForeignPuppet | undefined {
+  if (user.foreign) return user.foreign;
+  if (!supportsForeignBridges(slot.connector)) return undefined;
+  const behind = slot.connector.foreignPuppetOf(user);
+  if (behind === null) return undefined;
+  return behind === true ? { unknown: true } : { matrixUserId: behind };
+}
+
+/** Whether a foreign puppet gets no ghost (membership not mirrored): only when it is surely one. */
+export function isSurelyForeign(s: Services, slot: NetworkSlot, user: RemoteSender): boolean {
+  if (s.config.guards.foreign_remote_puppets !== "drop") return false;
+  const foreign = foreignPuppet(slot, user);
+  return foreign !== undefined && !("nameHint" in foreign);
+}
+
 /**
  * Whether a remote message must not be bridged because it comes from another Matrix
- * bridge's puppet whose Matrix side this room already has.
+ * bridge's puppet whose Matrix side this room already has. A name hint alone ("alice[m]")
+ * is never proof: it counts only when a room member has that name.
  */
 export async function isForeignEcho(
   s: Services,
@@ -48,14 +70,19 @@ export async function isForeignEcho(
   sender: RemoteSender,
   roomId: string,
 ): Promise<boolean> {
-  if (s.config.guards.foreign_remote_puppets !== "drop" || !supportsForeignBridges(slot.connector))
-    return false;
-  const behind = slot.connector.foreignPuppetOf(sender);
-  if (behind === null) return false;
-  if (behind === true) return true;
-  // Known Matrix user: the room already receives them from Matrix if they are in it.
-  const members = await s.bot.joinedMembers(roomId).catch(() => [] as string[]);
-  return members.includes(behind);
+  if (s.config.guards.foreign_remote_puppets !== "drop") return false;
+  const foreign = foreignPuppet(slot, sender);
+  if (!foreign) return false;
+  if ("unknown" in foreign) return true;
+  const members = await s.bot.joinedMemberProfiles(roomId).catch(() => []);
+  if ("matrixUserId" in foreign) return members.some((m) => m.userId === foreign.matrixUserId);
+  const hint = foreign.nameHint.toLowerCase();
+  return members.some(
+    (m) =>
+      !s.isOurs(m.userId) &&
+      (m.userId.slice(1, m.userId.indexOf(":")).toLowerCase() === hint ||
+        m.displayname?.toLowerCase() === hint),
+  );
 }
 
 interface Sent {

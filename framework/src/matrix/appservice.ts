@@ -39,6 +39,8 @@ export interface AppserviceHandlers {
   /** Whether the alias exists now (typically: a portal was just created for it). */
   onAliasQuery(alias: string): Promise<boolean>;
   onPing?(transactionId: string | undefined): void;
+  /** Requests for other routes on this port; resolves false when it is not theirs. */
+  onOther?(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** GET /health; `detailed` when the caller holds the hs_token (per-login detail). */
   onHealth?(detailed: boolean): Promise<{ status: number; body: unknown }>;
 }
@@ -81,11 +83,7 @@ export class AppserviceServer {
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    if (server) await closeServer(server, "idle");
   }
 
   /** Whether a request carries our hs_token (for other listeners' detailed answers). */
@@ -110,6 +108,8 @@ export class AppserviceServer {
       return send(res, status, body);
     }
 
+    // Other services sharing the port (media links) authenticate their own way.
+    if (this.handlers.onOther && (await this.handlers.onOther(req, res))) return;
     const known = /^\/(transactions|users|rooms|ping|thirdparty)(\/|$)/.test(path);
     if (!known) {
       drain(req);
@@ -228,4 +228,16 @@ export function parseTransaction(body: unknown): Transaction | string {
       typeof (e as EphemeralEvent).content === "object",
   );
   return { events: events as MatrixEvent[], ephemeral: eph };
+}
+
+/**
+ * Stops a listener: "idle" lets requests in flight finish (the homeserver's transactions),
+ * "all" cuts open ones too (a media download may stream for minutes).
+ */
+export async function closeServer(server: Server, connections: "idle" | "all"): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    if (connections === "all") server.closeAllConnections();
+    else server.closeIdleConnections();
+  });
 }

@@ -206,6 +206,25 @@ export class MatrixClient {
     throw new MatrixError(res.statusCode, errcode, error, method, path, retryAfterMs);
   }
 
+  /**
+   * A streaming GET, answered whatever its status: the media proxy passes bytes on without
+   * holding a whole file, and tells a missing file from an unknown endpoint itself.
+   */
+  async stream(
+    path: string,
+    opts: { asUser?: string; signal?: AbortSignal } = {},
+  ): Promise<Dispatcher.ResponseData> {
+    const query = opts.asUser ? `?user_id=${encodeURIComponent(opts.asUser)}` : "";
+    return request(`${this.base}${path}${query}`, {
+      method: "GET",
+      headers: { authorization: `Bearer ${this.opts.asToken}` },
+      dispatcher: this.dispatcher,
+      signal: opts.signal,
+      headersTimeout: 30_000,
+      bodyTimeout: 60_000,
+    });
+  }
+
   /** Raw bytes (media download). */
   async download(path: string, asUser?: string): Promise<{ data: Buffer; contentType: string }> {
     const query = asUser ? `?user_id=${encodeURIComponent(asUser)}` : "";

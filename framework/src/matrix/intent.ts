@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { MatrixError, enc, type MatrixClient } from "./client.js";
 
 /**
@@ -173,6 +174,17 @@ export class Intent {
     return Object.keys(res.joined);
   }
 
+  /** Joined members with their room display names (one call). */
+  async joinedMemberProfiles(roomId: string): Promise<Array<{ userId: string; displayname?: string }>> {
+    const res = await this.req<{ joined: Record<string, { display_name?: string | null }> }>(
+      "GET",
+      `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`,
+    );
+    return Object.entries(res.joined).map(([userId, p]) =>
+      p.display_name ? { userId, displayname: p.display_name } : { userId },
+    );
+  }
+
   async redact(roomId: string, eventId: string, reason?: string, txnId?: string): Promise<void> {
     await this.ensureJoined(roomId);
     await this.req(
@@ -275,6 +287,37 @@ export class Intent {
       this.userId,
     );
   }
+}
+
+/** A homeserver's answer to a media download: status, headers and the body, not yet read. */
+export interface MediaResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+/**
+ * Opens an mxc URI's bytes as a stream, through the authenticated client API (MSC3916) and,
+ * on a homeserver that does not know that endpoint, the legacy media API.
+ */
+export async function openMedia(
+  client: MatrixClient,
+  mxc: string,
+  asUser: string,
+  signal?: AbortSignal,
+): Promise<MediaResponse> {
+  const m = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
+  if (!m) throw new Error(`not an mxc URI: ${mxc}`);
+  const tail = `${enc(m[1] ?? "")}/${enc(m[2] ?? "")}`;
+  const res = await client.stream(`/_matrix/client/v1/media/download/${tail}`, { asUser, signal });
+  let answer: MediaResponse = { status: res.statusCode, headers: res.headers, body: res.body };
+  if (![400, 404, 405].includes(res.statusCode)) return answer;
+  const text = await res.body.text().catch(() => "");
+  answer = { ...answer, body: Readable.from([Buffer.from(text)]) };
+  // M_NOT_FOUND is a missing file; an endpoint the server lacks answers M_UNRECOGNIZED (or 405).
+  if (res.statusCode !== 405 && !text.includes("M_UNRECOGNIZED")) return answer;
+  const legacy = await client.stream(`/_matrix/media/v3/download/${tail}`, { asUser, signal });
+  return { status: legacy.statusCode, headers: legacy.headers, body: legacy.body };
 }
 
 /** A transaction id that is the same every time for the same remote event. */

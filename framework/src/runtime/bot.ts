@@ -1,7 +1,7 @@
 import { splitCommand } from "../commands.js";
 import type { BotCommand, LoginClient } from "../connector.js";
 import { supportsCommands, supportsImplicitLogins, supportsLogins } from "../connector.js";
-import { RELAY_META } from "./clients.js";
+import { RELAY_META, chatOf } from "./clients.js";
 import type { ActivationGuard } from "../guards/activation.js";
 import type { EchoGuard } from "../guards/double-bridge.js";
 import type { MatrixEvent } from "../matrix/appservice.js";
@@ -120,6 +120,7 @@ export class Bot {
     }
     if (!body.startsWith("!")) return false;
     const words = splitCommand(body.slice(1));
+    if (link && (await this.connectorCommandInRoom(link, words, caller))) return true;
     const command = this.core.find((c) => c.name === words[0]?.toLowerCase() && c.inRooms);
     if (!command) return false;
     await this.run(body.slice(1), caller, true);
@@ -157,6 +158,33 @@ export class Bot {
       this.s.log.error({ err, command: name }, "bot command failed");
       await caller.reply(`\`${name}\` failed: ${(err as Error).message}`);
     }
+  }
+
+  /** `!<network> <command> …` in a room bridged to that network, for commands made for rooms. */
+  private async connectorCommandInRoom(link: RoomLink, words: string[], caller: Caller): Promise<boolean> {
+    const slot = this.s.networks.get(link.network);
+    if (!slot || !supportsCommands(slot.connector) || words[0]?.toLowerCase() !== slot.connector.id)
+      return false;
+    const name = words[1]?.toLowerCase();
+    const command = slot.connector.commands.find((c) => c.inRooms && c.name === name);
+    if (!command) return false;
+    const admin = this.s.permissions.allows(caller.userId, "admin");
+    if (!this.s.permissions.allows(caller.userId, "relay")) {
+      await caller.reply("You are not allowed to use this bridge.");
+      return true;
+    }
+    if (command.admin && !admin) {
+      await caller.reply(`\`${slot.connector.id} ${command.name}\` is for bridge admins.`);
+      return true;
+    }
+    try {
+      const roomAdmin = admin || (await this.portals.canAdministerRoom(caller.roomId, caller.userId));
+      await command.run(words.slice(2), { ...caller, chat: chatOf(link), roomAdmin });
+    } catch (err) {
+      this.s.log.error({ err, command: name }, "bot command failed");
+      await caller.reply(`\`${slot.connector.id} ${command.name}\` failed: ${(err as Error).message}`);
+    }
+    return true;
   }
 
   /** A connector's command, by its name or as "<network> <name>". */

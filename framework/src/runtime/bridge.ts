@@ -6,6 +6,7 @@ import type { BridgeContext, Connector } from "../connector.js";
 import { CredentialBox } from "../credentials.js";
 import { pill } from "../format/index.js";
 import { AppserviceServer } from "../matrix/appservice.js";
+import { MediaLinks } from "./media-links.js";
 import { MatrixClient, MatrixError } from "../matrix/client.js";
 import { BridgeMetrics } from "../metrics.js";
 import { Permissions } from "../permissions.js";
@@ -52,6 +53,7 @@ export class Bridge {
   private readonly portals: Portals;
   private readonly guard: ActivationGuard;
   private readonly receipts: Receipts;
+  private readonly mediaLinks: MediaLinks;
   private metricsServer: Server | null = null;
   private maintenance: NodeJS.Timeout | null = null;
   private started = false;
@@ -127,7 +129,16 @@ export class Bridge {
     this.portals = new Portals(this.services, ghosts, this.guard, clients, this.logins);
     this.receipts = new Receipts(this.services, clients);
     this.bot = new Bot(this.services, this.portals, this.logins, this.guard, echo, () => this.health());
-    this.matrixIn = new MatrixIn(this.services, ghosts, clients, this.bot, this.receipts, echo);
+    this.mediaLinks = new MediaLinks(this.services);
+    this.matrixIn = new MatrixIn(
+      this.services,
+      ghosts,
+      clients,
+      this.bot,
+      this.receipts,
+      echo,
+      this.mediaLinks,
+    );
     this.remoteIn = new RemoteIn(
       this.services,
       ghosts,
@@ -148,6 +159,8 @@ export class Bridge {
           this.lastPing = id;
         },
         onHealth: (detailed) => this.healthReport(detailed),
+        onOther: (req, res) =>
+          config.media.port === undefined ? this.mediaLinks.serve(req, res) : Promise.resolve(false),
       },
       log.child({ component: "appservice" }),
     );
@@ -181,6 +194,16 @@ export class Bridge {
     }
     this.port = await this.appservice.listen(config.appservice.port, config.appservice.bind);
     this.log.info({ port: this.port, bind: config.appservice.bind }, "appservice listening");
+    const mediaPort = await this.mediaLinks.listen();
+    if (mediaPort !== null) this.log.info({ port: mediaPort }, "media links listening");
+    if (!config.media.public_url)
+      this.log.warn(
+        `media.public_url is not set: links to Matrix files (IRC) point at ${this.mediaLinks.baseUrl}, which people outside this network may not reach`,
+      );
+    if (config.homeserver.media_url)
+      this.log.warn(
+        "homeserver.media_url is no longer used: homeservers want a token for media now, so links go through the bridge (media.public_url)",
+      );
     await this.waitForHomeserver();
     await this.checkHomeserver();
     await s.bot.setDisplayname(config.appservice.bot.displayname).catch((err: unknown) => {
@@ -256,6 +279,7 @@ export class Bridge {
     this.services.beginStop();
     if (this.maintenance) clearInterval(this.maintenance);
     await this.appservice.close();
+    await this.mediaLinks.close();
     this.guard.stop();
     this.receipts.stop();
     await this.services.roomQueue.drain();
@@ -292,9 +316,10 @@ export class Bridge {
       mentionHtml: (remoteUserId, displayname) => pill(ghosts.userId(network, remoteUserId), displayname),
       loginFailed: (loginId, reason) => this.logins.failed(network, loginId, reason),
       notifyUser: (userId, text) => this.bot.notifyUser(userId, text),
-      uploadMedia: async (data, mimetype, name) => {
+      uploadMedia: async (data, mimetype, name, options) => {
         const mxc = await s.bot.upload(data, mimetype, name);
-        return { mxc, httpUrl: this.matrixIn.mediaHttpUrl(mxc) ?? mxc };
+        const link = await this.mediaLinks.create(mxc, { name, mimetype, eventId: options?.forEvent });
+        return { mxc, link };
       },
       openDm: (loginId, remoteUserId) => this.portals.openDm(network, loginId, remoteUserId),
       linkedChats: async () =>
@@ -422,7 +447,9 @@ export class Bridge {
       const journal = await store.journalPrune(Date.now() - JOURNAL_MEMORY_MS);
       const days = this.opts.config.store.message_retention_days;
       const messages = days > 0 ? await store.messagePrune(Date.now() - days * 86_400_000) : 0;
-      if (journal + messages > 0) this.log.debug({ journal, messages }, "pruned the store");
+      const mediaLinks = await this.mediaLinks.prune();
+      if (journal + messages + mediaLinks > 0)
+        this.log.debug({ journal, messages, mediaLinks }, "pruned the store");
     } catch (err) {
       this.log.warn({ err: String(err) }, "store pruning failed; will retry");
     }

@@ -28,6 +28,7 @@ import { classifyFailure } from "../matrix/client.js";
 import { PermanentError, RateLimitedError, UnsupportedError } from "../errors.js";
 import type { MessageMapping, RoomLink } from "../store/types.js";
 import type { EchoGuard } from "../guards/double-bridge.js";
+import type { MediaLinks } from "./media-links.js";
 import type { Bot } from "./bot.js";
 import type { Receipts } from "./receipts.js";
 import type { Ghosts } from "./ghosts.js";
@@ -76,6 +77,7 @@ export class MatrixIn {
     private readonly bot: Bot,
     private readonly receipts: Receipts,
     private readonly echo: EchoGuard,
+    private readonly mediaLinks: MediaLinks,
   ) {}
 
   /** Called by the HTTP handler: returns once the transaction is durable. */
@@ -299,6 +301,12 @@ export class MatrixIn {
 
   /** Returns the network the event went to, if any. */
   private async handle(event: MatrixEvent): Promise<string | undefined> {
+    // Whoever redacts a message, its media links end (before any other check can return).
+    if (event.type === "m.room.redaction") {
+      const redacts =
+        event.redacts ?? (typeof event.content.redacts === "string" ? event.content.redacts : "");
+      if (redacts) await this.mediaLinks.revokeEvent(redacts);
+    }
     // Our own ghosts' and bot's events are echoes of what we bridged in.
     if (this.s.isOurs(event.sender)) return undefined;
     if (event.type === "m.room.member") {
@@ -343,7 +351,11 @@ export class MatrixIn {
     return {
       userId,
       displayname: profile.displayname ?? userId.slice(1, userId.indexOf(":")),
-      avatarUrl: profile.avatar_url ? this.mediaHttpUrl(profile.avatar_url) : undefined,
+      // Only a relay shows the picture; its link opens without a Matrix account.
+      avatarUrl:
+        relayed && profile.avatar_url?.startsWith("mxc://")
+          ? await this.mediaLinks.avatar(profile.avatar_url).catch(() => undefined)
+          : undefined,
       relayed,
     };
   }
@@ -397,17 +409,10 @@ export class MatrixIn {
     }
   }
 
-  /** A public http URL for an mxc URI, for networks that link to media instead of carrying it. */
-  mediaHttpUrl(mxc: string): string | undefined {
-    const m = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(mxc);
-    if (!m) return undefined;
-    const base = (this.s.config.homeserver.media_url ?? this.s.config.homeserver.url).replace(/\/+$/, "");
-    return `${base}/_matrix/media/v3/download/${m[1]}/${m[2]}`;
-  }
-
   private async content(
     slot: NetworkSlot,
     raw: Record<string, unknown>,
+    eventId: string,
   ): Promise<{ content: BridgeContent; mentions: Array<{ remoteUserId: string; displayname: string }> }> {
     const msgtype = typeof raw.msgtype === "string" ? raw.msgtype : "m.text";
     const kinds: Record<string, MessageKind> = {
@@ -444,8 +449,13 @@ export class MatrixIn {
         mimetype: info.mimetype ?? "application/octet-stream",
         size: info.size,
         mxc,
-        httpUrl: this.mediaHttpUrl(mxc),
         download: async () => (await this.s.bot.download(mxc)).data,
+        link: () =>
+          this.mediaLinks.create(mxc, {
+            name,
+            mimetype: info.mimetype ?? "application/octet-stream",
+            eventId,
+          }),
       };
     }
     return { content, mentions };
@@ -460,7 +470,7 @@ export class MatrixIn {
     const { client, relayed } = choice;
     const caps = await this.capabilities(link, client);
     if (!caps) return;
-    const { content, mentions } = await this.content(slot, event.content);
+    const { content, mentions } = await this.content(slot, event.content, event.event_id);
     if (content.media && !caps.media) return this.politely(link, slot, "files");
     const sender = await this.matrixUser(event.sender, relayed);
     let replyTo: (MessageRef & { senderName: string; text: string }) | undefined;
@@ -530,7 +540,8 @@ export class MatrixIn {
     const caps = await this.capabilities(link, choice.client);
     if (!caps) return;
     if (!caps.edits || !supportsEdits(choice.client)) return this.politely(link, slot, "edits");
-    const { content } = await this.content(slot, newContent as Record<string, unknown>);
+    // Links in an edit belong to the original: redacting it ends them too.
+    const { content } = await this.content(slot, newContent as Record<string, unknown>, originalId);
     await choice.client.editMessage({
       chat: chatOf(link),
       target: refOf(original),
@@ -573,7 +584,13 @@ export class MatrixIn {
     const now = readLevels(event.content);
     const before = readLevels(event.unsigned?.prev_content);
     let handled = false;
-    for (const userId of new Set([...Object.keys(now.users), ...Object.keys(before.users)])) {
+    const affected = new Set([...Object.keys(now.users), ...Object.keys(before.users)]);
+    // A new users_default changes everyone without a level of their own: the room's members.
+    if (now.usersDefault !== before.usersDefault) {
+      for (const member of await this.s.bot.joinedMembers(link.roomId).catch(() => [] as string[]))
+        affected.add(member);
+    }
+    for (const userId of affected) {
       const level = now.users[userId] ?? now.usersDefault;
       const previous = before.users[userId] ?? before.usersDefault;
       if (level === previous || this.s.isOurs(userId) || !this.s.permissions.allows(userId, "relay"))

@@ -16,7 +16,7 @@ import type { Intent } from "../matrix/intent.js";
 import { stableTxnId } from "../matrix/intent.js";
 import { classifyFailure, MatrixError } from "../matrix/client.js";
 import type { MessageMapping, RoomLink } from "../store/types.js";
-import { isForeignEcho, type EchoGuard } from "../guards/double-bridge.js";
+import { isForeignEcho, isSurelyForeign, type EchoGuard } from "../guards/double-bridge.js";
 import type { ActivationGuard } from "../guards/activation.js";
 import type { Clients } from "./clients.js";
 import type { Ghosts } from "./ghosts.js";
@@ -475,6 +475,9 @@ export class RemoteIn {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
         const userId = this.ghosts.userId(network, event.user.id);
+        // Another bridge's puppet of a Matrix user gets no ghost: the room has (or may get) the real one.
+        const slot = this.s.networks.get(network);
+        if (slot && isSurelyForeign(this.s, slot, { userId: event.user.id, ...event.user })) return;
         if (event.membership === "join") {
           // Lazy links (activation guard) give a ghost only to members who speak.
           if (link.meta.mode === "lazy") return;

@@ -11,6 +11,7 @@ import type {
   LoginRecord,
   MatrixUserRecord,
   MessageMapping,
+  MediaLink,
   ReactionRecord,
   RoomLink,
   Store,
@@ -61,6 +62,7 @@ const FIELDS = {
     "timestamp",
   ],
   member: ["channelId", "loginId", "matrixUserId", "network", "receiver", "since"],
+  mediaLink: ["createdAt", "eventId", "expiresAt", "mimetype", "mxc", "name", "token"],
 } as const;
 
 function assertFields(record: object | null, kind: keyof typeof FIELDS): void {
@@ -868,6 +870,53 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
       );
     });
 
+    describe("media links", () => {
+      const mediaLink = (over: Partial<MediaLink> = {}): MediaLink => ({
+        token: "tok1",
+        mxc: "mxc://example.org/abc",
+        name: "cat.png",
+        mimetype: "image/png",
+        eventId: "$img",
+        createdAt: 1000,
+        expiresAt: 5000,
+        ...over,
+      });
+      test(
+        "put and get by token; optional fields stay absent; redacting an event deletes its links only",
+        run(async ({ store }) => {
+          await store.mediaLinkPut(mediaLink());
+          await store.mediaLinkPut(mediaLink({ token: "tok2" }));
+          const bare = mediaLink({ token: "tok3" });
+          delete bare.eventId;
+          delete bare.expiresAt;
+          await store.mediaLinkPut(bare);
+          assertFields(await store.mediaLinkGet("tok1"), "mediaLink");
+          assert.deepEqual(await store.mediaLinkGet("tok1"), mediaLink());
+          assert.deepEqual(await store.mediaLinkGet("tok3"), bare);
+          assert.equal(await store.mediaLinkGet("nope"), null);
+          assert.equal(await store.mediaLinkDeleteByEvent("$img"), 2);
+          assert.equal(await store.mediaLinkGet("tok1"), null);
+          assert.equal(await store.mediaLinkGet("tok2"), null);
+          assert.deepEqual(await store.mediaLinkGet("tok3"), bare, "a link of no event stays");
+          assert.equal(await store.mediaLinkDeleteByEvent("$img"), 0);
+        }),
+      );
+      test(
+        "prune deletes the expired links, never the ones without an expiry",
+        run(async ({ store }) => {
+          await store.mediaLinkPut(mediaLink({ token: "old", expiresAt: 2000 }));
+          await store.mediaLinkPut(mediaLink({ token: "new", expiresAt: 9000 }));
+          const forever = mediaLink({ token: "forever" });
+          delete forever.expiresAt;
+          await store.mediaLinkPut(forever);
+          assert.equal(await store.mediaLinkPrune(3000), 1);
+          assert.equal(await store.mediaLinkGet("old"), null);
+          assert.ok(await store.mediaLinkGet("new"));
+          assert.ok(await store.mediaLinkGet("forever"));
+        }),
+      );
+    });
+
     describe("chat members", () => {
       test(
         "put upserts by chat and login; listed by chat and by login; delete",
@@ -1223,8 +1272,22 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
           await store.kvSet("gone", "x", 1);
           assert.equal(await store.kvClear("gone"), 1);
           await store.setSchemaVersion(1);
+          await store.mediaLinkPut({
+            token: "t",
+            mxc: "mxc://x/y",
+            name: "a b.txt",
+            mimetype: "text/plain",
+            createdAt: 1,
+          });
 
           const s = await reopen();
+          assert.deepEqual(await s.mediaLinkGet("t"), {
+            token: "t",
+            mxc: "mxc://x/y",
+            name: "a b.txt",
+            mimetype: "text/plain",
+            createdAt: 1,
+          });
           assert.deepEqual(await s.messageByRemote("irc", "#chan", "U1", "m1"), [
             message({ meta: AWKWARD_JSON, receiver: "U1" }),
           ]);

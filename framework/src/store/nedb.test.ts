@@ -64,6 +64,7 @@ describe("NedbStore specifics", () => {
         "kv.db",
         "links.db",
         "logins.db",
+        "media.db",
         "members.db",
         "messages.db",
         "reactions.db",

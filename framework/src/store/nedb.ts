@@ -38,6 +38,7 @@ import type {
   LinkState,
   LoginRecord,
   MatrixUserRecord,
+  MediaLink,
   MessageMapping,
   ReactionRecord,
   RoomLink,
@@ -60,6 +61,7 @@ const COLLECTIONS = [
   "messages",
   "reactions",
   "members",
+  "media",
   "kv",
 ] as const;
 type Collection = (typeof COLLECTIONS)[number];
@@ -96,6 +98,10 @@ const INDEXES: Record<Collection, IndexSpec[]> = {
   messages: [{ fieldName: "_remoteKey" }, { fieldName: "roomId" }, { fieldName: "timestamp" }],
   reactions: [{ fieldName: "_targetKey", unique: true }],
   members: [{ fieldName: "_chatKey" }],
+  media: [
+    { fieldName: "eventId", sparse: true },
+    { fieldName: "expiresAt", sparse: true },
+  ],
   kv: [],
 };
 
@@ -151,6 +157,8 @@ type StoredReaction = Omit<ReactionRecord, "eventId" | "meta"> & {
 };
 /** `_id` is compoundKey(network, loginId, channelId, receiver): login first, for chatsOfLogin's range. */
 type StoredMember = ChatMember & { _id: string; _chatKey: string };
+/** `_id` is the token. */
+type StoredMediaLink = Omit<MediaLink, "token"> & { _id: string };
 interface StoredKv {
   /** compoundKey(namespace, key) */
   _id: string;
@@ -808,6 +816,44 @@ export class NedbStore implements Store {
 
   async reactionDelete(eventId: string): Promise<void> {
     await this.db("reactions").remove({ _id: eventId }, { multi: false });
+  }
+
+  // ---- media links ----
+
+  async mediaLinkPut(link: MediaLink): Promise<void> {
+    const doc: StoredMediaLink = {
+      _id: link.token,
+      mxc: link.mxc,
+      name: link.name,
+      mimetype: link.mimetype,
+      createdAt: link.createdAt,
+    };
+    if (link.eventId !== undefined) doc.eventId = link.eventId;
+    if (link.expiresAt !== undefined) doc.expiresAt = link.expiresAt;
+    await this.db("media").update({ _id: doc._id }, doc, { upsert: true });
+  }
+
+  async mediaLinkGet(token: string): Promise<MediaLink | null> {
+    const d = await this.db("media").findOne<StoredMediaLink>({ _id: token });
+    if (!d) return null;
+    const link: MediaLink = {
+      token: d._id,
+      mxc: d.mxc,
+      name: d.name,
+      mimetype: d.mimetype,
+      createdAt: d.createdAt,
+    };
+    if (d.eventId !== undefined) link.eventId = d.eventId;
+    if (d.expiresAt !== undefined) link.expiresAt = d.expiresAt;
+    return link;
+  }
+
+  mediaLinkDeleteByEvent(eventId: string): Promise<number> {
+    return this.db("media").remove({ eventId }, { multi: true });
+  }
+
+  mediaLinkPrune(now: number): Promise<number> {
+    return this.db("media").remove({ expiresAt: { $lt: now } }, { multi: true });
   }
 
   // ---- chat members ----

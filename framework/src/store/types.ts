@@ -127,6 +127,24 @@ export interface ChatMember {
   since: number;
 }
 
+/**
+ * A public link to a Matrix file, for networks that can only send links (IRC): the token in
+ * `/media/<token>` stands for exactly this mxc URI, so the proxy serves nothing else.
+ */
+export interface MediaLink {
+  /** ≥ 128 random bits, base64url: the whole secret of the link. */
+  token: string;
+  mxc: string;
+  /** File name and type to serve it with (the homeserver's type wins when it gives one). */
+  name: string;
+  mimetype: string;
+  /** The Matrix event whose content it came from: redacting that event revokes the link. */
+  eventId?: string;
+  createdAt: number;
+  /** When it stops working; absent: for as long as the homeserver has the file. */
+  expiresAt?: number;
+}
+
 export interface Store {
   open(): Promise<void>;
   close(): Promise<void>;
@@ -206,6 +224,13 @@ export interface Store {
   chatMemberDelete(network: string, channelId: string, receiver: string, loginId: string): Promise<void>;
   chatMembers(network: string, channelId: string, receiver: string): Promise<ChatMember[]>;
   chatsOfLogin(network: string, loginId: string): Promise<ChatMember[]>;
+
+  mediaLinkPut(link: MediaLink): Promise<void>;
+  mediaLinkGet(token: string): Promise<MediaLink | null>;
+  /** Deletes the links made for an event (it was redacted); returns how many. */
+  mediaLinkDeleteByEvent(eventId: string): Promise<number>;
+  /** Deletes links that expired before `now`; returns how many. */
+  mediaLinkPrune(now: number): Promise<number>;
 
   kvGet<T = unknown>(namespace: string, key: string): Promise<T | null>;
   kvSet(namespace: string, key: string, value: unknown): Promise<void>;
