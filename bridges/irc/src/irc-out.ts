@@ -123,7 +123,7 @@ export async function sendMessage(
   msg: MatrixMessage,
 ): Promise<void> {
   const who = sanitizeIrcText(msg.sender.displayname).slice(0, 40);
-  let text = render(msg.content, msg, await mediaLink(msg.content));
+  let text = render(msg.content, msg, msg.content.media ? await mediaLink(msg.content) : undefined);
   if (msg.replyTo) {
     const quote = sanitizeIrcText(msg.replyTo.text.split("\n")[0] ?? "").slice(0, 60);
     text = `${msg.replyTo.senderName}: ${quote ? `"${quote}${quote.length >= 60 ? "…" : ""}" <- ` : ""}${text}`;
@@ -162,14 +162,22 @@ export async function sendEdit(
   edit: { sender: { displayname: string }; content: BridgeContent },
 ): Promise<void> {
   const who = sanitizeIrcText(edit.sender.displayname).slice(0, 40);
-  const text = render(edit.content, undefined, await mediaLink(edit.content));
+  const text = render(
+    edit.content,
+    undefined,
+    edit.content.media ? await mediaLink(edit.content) : undefined,
+  );
   const line = net.config.edit_style === "diff" ? `s/…/${text}/` : `* ${text}`;
   const max = maxPayloadBytes(name, PREFIX_ESTIMATE, "PRIVMSG") - 50;
   const [first] = splitMessage((relayed ? `<${who}> ` : "") + line, max);
   if (first) conn.send("PRIVMSG", name, first);
 }
 
-/** The link IRC users open for a file (served by the bridge: the homeserver wants a token). */
+/**
+ * The link IRC users open for a file (served by the bridge: the homeserver wants a token).
+ * Callers await it only for media: an await on every line reorders a burst of sends and
+ * halved Matrix → IRC throughput in `bench:irc` (1,000 puppets).
+ */
 async function mediaLink(content: BridgeContent): Promise<string | undefined> {
   if (!content.media) return undefined;
   return content.media.link ? await content.media.link() : content.media.mxc;
