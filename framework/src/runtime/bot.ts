@@ -135,28 +135,28 @@ export class Bot {
       return;
     }
     const core = this.core.find((c) => c.name === name && (!inRoom || c.inRooms));
+    if (core) return this.invoke(`\`${name}\``, core, words, caller);
+    const extra = this.connectorCommand(name, words);
+    if (extra) return this.invoke(`\`${name}\``, extra.command, extra.args, caller);
+    await caller.reply(`Unknown command \`${name}\`.\n\n${this.helpText(caller.userId)}`);
+  }
+
+  /** Runs a command for its caller: admin-only ones for bridge admins; a failure is answered, not thrown. */
+  private async invoke<C>(
+    label: string,
+    command: { admin?: boolean; run(args: string[], caller: C): Promise<void> },
+    args: string[],
+    caller: C & Caller,
+  ): Promise<void> {
+    if (command.admin && !this.s.permissions.allows(caller.userId, "admin")) {
+      await caller.reply(`${label} is for bridge admins.`);
+      return;
+    }
     try {
-      if (core) {
-        if (core.admin && !this.s.permissions.allows(caller.userId, "admin")) {
-          await caller.reply(`\`${name}\` is for bridge admins.`);
-          return;
-        }
-        await core.run(words, caller);
-        return;
-      }
-      const extra = this.connectorCommand(name, words);
-      if (extra) {
-        if (extra.command.admin && !this.s.permissions.allows(caller.userId, "admin")) {
-          await caller.reply(`\`${name}\` is for bridge admins.`);
-          return;
-        }
-        await extra.command.run(extra.args, caller);
-        return;
-      }
-      await caller.reply(`Unknown command \`${name}\`.\n\n${this.helpText(caller.userId)}`);
+      await command.run(args, caller);
     } catch (err) {
-      this.s.log.error({ err, command: name }, "bot command failed");
-      await caller.reply(`\`${name}\` failed: ${(err as Error).message}`);
+      this.s.log.error({ err, command: label }, "bot command failed");
+      await caller.reply(`${label} failed: ${(err as Error).message}`);
     }
   }
 
@@ -168,22 +168,20 @@ export class Bot {
     const name = words[1]?.toLowerCase();
     const command = slot.connector.commands.find((c) => c.inRooms && c.name === name);
     if (!command) return false;
-    const admin = this.s.permissions.allows(caller.userId, "admin");
     if (!this.s.permissions.allows(caller.userId, "relay")) {
       await caller.reply("You are not allowed to use this bridge.");
       return true;
     }
-    if (command.admin && !admin) {
-      await caller.reply(`\`${slot.connector.id} ${command.name}\` is for bridge admins.`);
-      return true;
-    }
-    try {
-      const roomAdmin = admin || (await this.portals.canAdministerRoom(caller.roomId, caller.userId));
-      await command.run(words.slice(2), { ...caller, chat: chatOf(link), roomAdmin });
-    } catch (err) {
-      this.s.log.error({ err, command: name }, "bot command failed");
-      await caller.reply(`\`${slot.connector.id} ${command.name}\` failed: ${(err as Error).message}`);
-    }
+    const inRoom = {
+      admin: command.admin,
+      run: async (args: string[], c: Caller) => {
+        const roomAdmin =
+          this.s.permissions.allows(c.userId, "admin") ||
+          (await this.portals.canAdministerRoom(c.roomId, c.userId));
+        await command.run(args, { ...c, chat: chatOf(link), roomAdmin });
+      },
+    };
+    await this.invoke(`\`${slot.connector.id} ${command.name}\``, inRoom, words.slice(2), caller);
     return true;
   }
 
