@@ -303,8 +303,7 @@ export class MatrixIn {
   private async handle(event: MatrixEvent): Promise<string | undefined> {
     // Whoever redacts a message, its media links end (before any other check can return).
     if (event.type === "m.room.redaction") {
-      const redacts =
-        event.redacts ?? (typeof event.content.redacts === "string" ? event.content.redacts : "");
+      const redacts = redactedId(event);
       if (redacts) await this.mediaLinks.revokeEvent(redacts);
     }
     // Our own ghosts' and bot's events are echoes of what we bridged in.
@@ -663,8 +662,7 @@ export class MatrixIn {
   }
 
   private async redaction(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<void> {
-    const redacts =
-      event.redacts ?? (typeof event.content.redacts === "string" ? event.content.redacts : undefined);
+    const redacts = redactedId(event);
     if (!redacts) return;
     const reaction = await this.s.store.reactionByEvent(redacts);
     const target = reaction ? null : await this.s.store.messageByEvent(redacts);
@@ -747,4 +745,9 @@ function refOf(mapping: MessageMapping): MessageRef {
   return mapping.meta
     ? { remoteId: mapping.remoteId, meta: mapping.meta as Meta }
     : { remoteId: mapping.remoteId };
+}
+
+/** The event a redaction redacts: top-level `redacts` before room v11, in the content since. */
+function redactedId(event: MatrixEvent): string | undefined {
+  return event.redacts ?? (typeof event.content.redacts === "string" ? event.content.redacts : undefined);
 }
