@@ -137,17 +137,21 @@ export class OperatorMirror {
     return false;
   }
 
-  /** One MODE line; the same change asked twice within a few seconds (a join racing a level) goes once. */
+  /**
+   * One MODE line; the same change asked twice within a few seconds on the same connection of
+   * the puppet (its join racing a level change) goes once.
+   */
   private send(channel: string, sign: "+" | "-", modes: Mode[], nick: string): void {
     const now = Date.now();
     for (const [k, at] of this.recent) if (now - at > RECENT_MS) this.recent.delete(k);
+    // Per connection of the puppet: after a reconnect it has no modes, so nothing given before counts.
+    const session = this.net.puppets.withNick(nick)?.conn.connectAttempts ?? 0;
+    const key = (sg: string, m: Mode) =>
+      `${this.net.lower(channel)} ${this.net.lower(nick)} ${session} ${sg}${m}`;
     const fresh = modes.filter((m) => {
-      const k = `${this.net.lower(channel)} ${this.net.lower(nick)} ${sign}${m}`;
-      if (this.recent.has(k)) return false;
-      this.recent.set(k, now);
-      this.recent.delete(
-        `${this.net.lower(channel)} ${this.net.lower(nick)} ${sign === "+" ? "-" : "+"}${m}`,
-      );
+      if (this.recent.has(key(sign, m))) return false;
+      this.recent.set(key(sign, m), now);
+      this.recent.delete(key(sign === "+" ? "-" : "+", m));
       return true;
     });
     if (fresh.length === 0) return;
