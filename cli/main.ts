@@ -1,6 +1,7 @@
 import { runCli, type ConnectorFactory } from "@switchboard/framework";
 import { IrcConnector } from "@switchboard/bridge-irc";
 import { SlackConnector } from "@switchboard/bridge-slack";
+import { SignalConnector } from "@switchboard/bridge-signal";
 
 /**
  * Every bridge Switchboard ships, by config key. The framework takes them as factories so
@@ -9,6 +10,7 @@ import { SlackConnector } from "@switchboard/bridge-slack";
 export const connectors: Record<string, ConnectorFactory> = {
   irc: () => new IrcConnector(),
   slack: () => new SlackConnector(),
+  signal: () => new SignalConnector(),
 };
 
 export function main(argv: string[]): Promise<number> {

@@ -285,8 +285,12 @@ export interface BridgeContext {
   updateCredentials(loginId: string, credentials: unknown): Promise<void>;
   /** HTML for a mention of a remote user (a pill to their ghost). */
   mentionHtml(remoteUserId: string, displayname: string): string;
-  /** A login went bad remotely (revoked token…): it is marked logged out and its owner told why. */
-  loginFailed(loginId: string, reason: string): Promise<void>;
+  /**
+   * A login went bad remotely (revoked token…): it is marked logged out and its owner told why.
+   * Its state shows BAD_CREDENTIALS, or LOGGED_OUT when `loggedOut` says the account itself
+   * ended the session (a phone that unlinked the bridge's device).
+   */
+  loginFailed(loginId: string, reason: string, options?: { loggedOut?: boolean }): Promise<void>;
   /** Sends a notice to a Matrix user's management room with the bridge bot. */
   notifyUser(matrixUserId: string, text: string): Promise<void>;
   /**

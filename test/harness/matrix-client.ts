@@ -124,6 +124,8 @@ export interface MatrixTestEvent {
   sender: string;
   event_id?: string;
   state_key?: string;
+  /** Redactions before room version 11 name their target here (later ones in content). */
+  redacts?: string;
   origin_server_ts?: number;
   content: Record<string, unknown>;
 }

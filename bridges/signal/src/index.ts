@@ -1,2 +1,2 @@
-/** The signal bridge's connector lands here; see README.md. */
-export const network = "signal";
+export { SignalConnector } from "./connector.js";
+export { SignalConfigSchema, type SignalConfig } from "./config.js";

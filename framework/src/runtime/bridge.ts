@@ -314,7 +314,8 @@ export class Bridge {
       updateCredentials: (loginId, credentials) =>
         this.logins.updateCredentials(network, loginId, credentials),
       mentionHtml: (remoteUserId, displayname) => pill(ghosts.userId(network, remoteUserId), displayname),
-      loginFailed: (loginId, reason) => this.logins.failed(network, loginId, reason),
+      loginFailed: (loginId, reason, options) =>
+        this.logins.failed(network, loginId, reason, options?.loggedOut),
       notifyUser: (userId, text) => this.bot.notifyUser(userId, text),
       uploadMedia: async (data, mimetype, name, options) => {
         const mxc = await s.bot.upload(data, mimetype, name);

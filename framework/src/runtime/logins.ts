@@ -362,26 +362,30 @@ export class Logins {
   }
 
   /** The connector reports a login went bad (revoked, expired). */
-  async failed(network: string, loginId: string, reason: string): Promise<void> {
+  async failed(network: string, loginId: string, reason: string, loggedOut = false): Promise<void> {
     const record = await this.s.store.loginGet(network, loginId);
     if (!record) return;
-    await this.markFailed(record, reason);
+    await this.markFailed(record, reason, loggedOut ? "LOGGED_OUT" : "BAD_CREDENTIALS");
   }
 
   /**
    * Marks a login logged out and tells its owner once: the connector's `loginFailed`, a stored
    * login that cannot reconnect, and a BAD_CREDENTIALS state report all end here.
    */
-  private async markFailed(record: LoginRecord, reason: string): Promise<void> {
+  private async markFailed(
+    record: LoginRecord,
+    reason: string,
+    state: "BAD_CREDENTIALS" | "LOGGED_OUT" = "BAD_CREDENTIALS",
+  ): Promise<void> {
     const previous = this.s.states.login(record.network, record.loginId);
     const wasActive = record.state === "active";
     record.state = "logged-out";
     await this.s.store.loginPut(record);
     // Recorded before telling anyone, so the state report below does not come back here.
-    if (previous?.state !== "BAD_CREDENTIALS")
+    if (previous?.state !== state)
       this.s.states.report(record.network, {
         loginId: record.loginId,
-        state: "BAD_CREDENTIALS",
+        state,
         message: reason,
       });
     const key = this.key(record.network, record.loginId);
@@ -390,7 +394,7 @@ export class Logins {
       this.active.delete(key);
       await login.disconnect().catch(() => undefined);
     }
-    if (!wasActive && previous?.state === "BAD_CREDENTIALS") return;
+    if (!wasActive && previous?.state === state) return;
     const user = await this.s.store.userGet(record.matrixUserId);
     if (user?.managementRoom) {
       const name = this.s.networks.get(record.network)?.connector.displayName ?? record.network;

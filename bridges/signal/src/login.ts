@@ -1,0 +1,590 @@
+import {
+  DecryptionErrorMessage,
+  PlaintextContent,
+  ProtocolAddress,
+  PublicKey,
+  type Net,
+} from "@signalapp/libsignal-client";
+import { GroupMasterKey, GroupSecretParams } from "@signalapp/libsignal-client/dist/zkgroup/index.js";
+import {
+  BridgeStoppingError,
+  PermanentError,
+  UnsupportedError,
+  type BridgeContext,
+  type ChatCapabilities,
+  type ChatInfo,
+  type ChatRef,
+  type DeletesMessages,
+  type EditsMessages,
+  type LoginClient,
+  type LoginState,
+  type MarksRead,
+  type MatrixMessage,
+  type MatrixSender,
+  type MessageRef,
+  type Reacts,
+  type SendResult,
+  type SendsTyping,
+  type BridgeContent,
+} from "@switchboard/framework";
+import { ChatConnection } from "./chat-connection.js";
+import type { SignalConfig } from "./config.js";
+import { groupChannel, isAci, isGroupChannel, messageId, parseMessageId } from "./ids.js";
+import { toRemoteEvents, type InboundContext } from "./inbound.js";
+import { KeyManager } from "./key-manager.js";
+import { ReceiptType, TypingAction, type Content, type DataMessage } from "./proto.js";
+import type { ProtocolStore } from "./protocol-store.js";
+import { decodeEnvelope, openEnvelope, type Failed, type ReceiverContext } from "./receiver.js";
+import { Sender } from "./sender.js";
+import type { HttpFetch } from "./transport.js";
+import { matrixToSignal } from "./format.js";
+import { Style } from "./proto.js";
+
+/** What a stored login keeps in its (sealed) credentials. */
+export interface SignalCredentials {
+  aci: string;
+  pni: string;
+  number: string;
+  deviceId: number;
+  password: string;
+  profileKey?: string;
+}
+
+export const DM_CAPABILITIES: ChatCapabilities = {
+  edits: true,
+  replies: true,
+  threads: false,
+  reactions: true,
+  redactions: true,
+  typing: true,
+  readReceipts: true,
+  media: true,
+};
+
+const STYLE_NUMBERS = {
+  BOLD: Style.BOLD,
+  ITALIC: Style.ITALIC,
+  SPOILER: Style.SPOILER,
+  STRIKETHROUGH: Style.STRIKETHROUGH,
+  MONOSPACE: Style.MONOSPACE,
+} as const;
+
+/**
+ * A Matrix user's linked Signal device: one authenticated connection, the protocol store in
+ * the login's sealed state, and the network client the framework sends through. Envelopes are
+ * handled one at a time in arrival order, each acknowledged to Signal only once its events are
+ * durable in the framework's journal.
+ */
+export class SignalLogin
+  implements LoginClient, EditsMessages, DeletesMessages, Reacts, MarksRead, SendsTyping
+{
+  readonly loginId: string;
+  private readonly connection: ChatConnection;
+  private readonly sender: Sender;
+  private readonly keys: KeyManager;
+  private lock: Promise<unknown> = Promise.resolve();
+  private incoming: Promise<void> = Promise.resolve();
+  private maintenance: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly trustRoots: PublicKey[];
+  /** Chat of each of our recent sends by timestamp: receipts name only timestamps. */
+  private readonly sentChats = new Map<number, ChatRef>();
+  private readonly groupKeys = new Map<string, Uint8Array>();
+
+  constructor(
+    private readonly ctx: BridgeContext,
+    private readonly config: SignalConfig,
+    net: Net.Net,
+    private readonly rest: { url: string; http: HttpFetch },
+    readonly matrixUserId: string,
+    readonly remoteName: string,
+    readonly creds: SignalCredentials,
+    private readonly state: LoginState,
+    private readonly stores: { aci: ProtocolStore; pni: ProtocolStore },
+    private readonly onLoggedOut: (login: SignalLogin, reason: string) => void,
+  ) {
+    this.loginId = creds.aci;
+    this.trustRoots = config.service.trust_roots.map((r) =>
+      PublicKey.deserialize(new Uint8Array(Buffer.from(r, "base64"))),
+    );
+    this.connection = new ChatConnection(
+      net,
+      `${creds.aci}.${creds.deviceId}`,
+      creds.password,
+      {
+        envelope: (bytes, ack) => {
+          this.incoming = this.incoming.then(() => this.receive(bytes, ack));
+        },
+        queueEmpty: () => undefined,
+        state: (state, message) => {
+          if (state === "TRANSIENT_DISCONNECT")
+            this.ctx.log.info(
+              { login: this.loginId, cause: message },
+              "Signal connection lost; reconnecting",
+            );
+          this.ctx.reportState({ loginId: this.loginId, state, ...(message ? { message } : {}) });
+        },
+        loggedOut: (reason) => {
+          this.ctx.reportState({ loginId: this.loginId, state: "LOGGED_OUT", message: reason });
+          this.onLoggedOut(this, reason);
+        },
+      },
+      () => this.stillLinked(),
+    );
+    this.sender = new Sender({
+      chat: this.connection.fetch,
+      store: stores.aci,
+      self: { aci: creds.aci, deviceId: creds.deviceId },
+      exclusive: (fn) => this.exclusive(fn),
+    });
+    this.keys = new KeyManager(state, [stores.aci, stores.pni], this.connection.fetch, {
+      refillBelow: config.prekeys.refill_below,
+      batch: config.prekeys.batch,
+      rotateDays: config.prekeys.rotate_days,
+    });
+  }
+
+  /** Whether Signal still takes our credentials: 401/403 says no; anything else cannot tell. */
+  private async stillLinked(): Promise<boolean | null> {
+    const auth = Buffer.from(`${this.creds.aci}.${this.creds.deviceId}:${this.creds.password}`).toString(
+      "base64",
+    );
+    const res = await this.rest.http({
+      method: "GET",
+      url: `${this.rest.url}/v1/devices`,
+      headers: { authorization: `Basic ${auth}` },
+    });
+    if (res.status === 401 || res.status === 403) return false;
+    return res.status < 500 ? true : null;
+  }
+
+  async start(): Promise<void> {
+    await this.connection.connect();
+    await this.exclusive(() => this.keys.maintain());
+    this.maintenance = setInterval(() => void this.maintainKeys(), 6 * 3600_000);
+    this.maintenance.unref();
+  }
+
+  private async maintainKeys(): Promise<void> {
+    try {
+      await this.exclusive(() => this.keys.maintain());
+    } catch (err) {
+      this.ctx.log.warn({ err, login: this.loginId }, "Signal prekey maintenance failed; will retry");
+    }
+  }
+
+  /** Protocol-store work one at a time: a send and a receive must not ratchet the same session at once. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  async disconnect(): Promise<void> {
+    this.stopped = true;
+    if (this.maintenance) clearInterval(this.maintenance);
+    await this.connection.close();
+    await this.incoming.catch(() => undefined);
+  }
+
+  async logout(): Promise<void> {
+    // Removing our own device is what "unlink" on the phone does; Signal allows a device to do it itself.
+    await this.connection
+      .fetch({ verb: "DELETE", path: `/v1/devices/${this.creds.deviceId}` })
+      .catch(() => undefined);
+  }
+
+  // ---- receiving ----
+
+  private inbound(): InboundContext {
+    return {
+      loginId: this.loginId,
+      selfAci: this.creds.aci,
+      groupChat: (masterKey) => this.groupChatFor(masterKey),
+      mentionHtml: (aci, name) => this.ctx.mentionHtml(aci, name),
+      nameOf: (aci) => aci,
+    };
+  }
+
+  private groupChatFor(masterKey: Uint8Array): ChatRef {
+    const params = GroupSecretParams.deriveFromMasterKey(new GroupMasterKey(new Uint8Array(masterKey)));
+    const channelId = groupChannel(params.getPublicParams().getGroupIdentifier().serialize());
+    this.groupKeys.set(channelId, masterKey);
+    return { channelId };
+  }
+
+  private async receive(bytes: Uint8Array, ack: () => void): Promise<void> {
+    if (this.stopped) return;
+    const rctx: ReceiverContext = {
+      self: { aci: this.creds.aci, pni: this.creds.pni, deviceId: this.creds.deviceId },
+      stores: this.stores,
+      trustRoots: this.trustRoots,
+    };
+    try {
+      let envelope;
+      try {
+        envelope = decodeEnvelope(bytes);
+      } catch (err) {
+        this.ctx.log.warn(
+          { err, login: this.loginId },
+          "Signal sent an envelope that does not parse; dropped",
+        );
+        ack();
+        return;
+      }
+      let usedPreKey = false;
+      await this.exclusive(async () => {
+        const store = this.stores.aci;
+        this.stores.aci.hold();
+        this.stores.pni.hold();
+        let keep = false;
+        try {
+          const result = await openEnvelope(rctx, envelope);
+          if (result.kind === "opened") {
+            usedPreKey = envelope.type === 3;
+            for (const { event, options } of toRemoteEvents(
+              this.inbound(),
+              result,
+              (ts) => this.sentChats.get(ts) ?? null,
+            )) {
+              await this.ctx.emit(event, options);
+            }
+            await this.rememberGroups(result.content);
+            keep = true;
+          } else if (result.kind === "failed") {
+            keep = true;
+            await this.failedToOpen(result);
+          } else if (result.kind === "ignored") {
+            keep = true;
+          }
+        } finally {
+          await this.stores.aci.release(keep);
+          await this.stores.pni.release(keep);
+          void store;
+        }
+      });
+      ack();
+      if (usedPreKey) void this.maintainKeys();
+    } catch (err) {
+      // Not acknowledged: Signal delivers it again on the next connection.
+      if (!(err instanceof BridgeStoppingError)) {
+        this.ctx.log.error(
+          { err, login: this.loginId },
+          "a Signal envelope could not be handled; Signal will deliver it again",
+        );
+      }
+    }
+  }
+
+  private async rememberGroups(content: Content): Promise<void> {
+    const key =
+      content.dataMessage?.groupV2?.masterKey ?? content.syncMessage?.sent?.message?.groupV2?.masterKey;
+    if (!key) return;
+    const chat = this.groupChatFor(key);
+    const stored = await this.state.get(`group:${chat.channelId}`);
+    if (!stored) await this.state.set(`group:${chat.channelId}`, Buffer.from(key).toString("base64"));
+  }
+
+  /**
+   * A message that cannot be opened is never silent: the chat is told, the sender's device is
+   * asked to send it again (a DecryptionErrorMessage), and our session with that device is
+   * archived so the retry starts a fresh one (mautrix-signal #552, #562).
+   */
+  private async failedToOpen(failed: Failed): Promise<void> {
+    this.ctx.log.warn(
+      { login: this.loginId, sender: failed.sender, device: failed.senderDevice, reason: failed.reason },
+      "a Signal message could not be decrypted",
+    );
+    if (!failed.sender || failed.senderDevice === undefined) return;
+    const chat: ChatRef = failed.groupId?.length
+      ? { channelId: groupChannel(failed.groupId) }
+      : { channelId: failed.sender, receiver: this.loginId };
+    await this.ctx
+      .noticeInChat(
+        chat,
+        "A Signal message could not be decrypted. The sender's phone was asked to send it again.",
+      )
+      .catch(() => undefined);
+    const addr = ProtocolAddress.new(failed.sender, failed.senderDevice);
+    await this.stores.aci.archiveSession(addr);
+    if (!failed.original) return;
+    try {
+      const dem = DecryptionErrorMessage.forOriginal(
+        failed.original.bytes,
+        failed.original.type,
+        failed.timestamp,
+        failed.senderDevice,
+      );
+      // Sent outside the protocol lock's current holder: the retry request needs no session.
+      const sender = failed.sender;
+      const device = failed.senderDevice;
+      setImmediate(() => {
+        this.sender
+          .sendPlaintext(sender, device, PlaintextContent.from(dem), Date.now())
+          .catch((err: unknown) =>
+            this.ctx.log.warn({ err, login: this.loginId }, "the Signal retry request was not sent"),
+          );
+      });
+    } catch (err) {
+      this.ctx.log.warn(
+        { err, login: this.loginId },
+        "no retry request could be made for an undecryptable message",
+      );
+    }
+  }
+
+  // ---- the framework's client ----
+
+  capabilities(chat: ChatRef): ChatCapabilities {
+    return isGroupChannel(chat.channelId) ? { ...DM_CAPABILITIES } : DM_CAPABILITIES;
+  }
+
+  inChat(chat: ChatRef): boolean {
+    if (chat.receiver) return chat.receiver === this.loginId;
+    return isGroupChannel(chat.channelId) && this.groupKeys.has(chat.channelId);
+  }
+
+  async getChat(chat: ChatRef): Promise<ChatInfo | null> {
+    if (isGroupChannel(chat.channelId)) {
+      return { name: "Signal group", isPrivate: true };
+    }
+    if (chat.receiver !== this.loginId) return null;
+    const name = chat.channelId;
+    return { name, isDirect: true, isPrivate: true, otherUser: { id: chat.channelId } };
+  }
+
+  private async masterKeyOf(chat: ChatRef): Promise<Uint8Array | null> {
+    const known = this.groupKeys.get(chat.channelId);
+    if (known) return known;
+    const stored = await this.state.get(`group:${chat.channelId}`);
+    if (!stored) return null;
+    const key = new Uint8Array(Buffer.from(stored, "base64"));
+    this.groupKeys.set(chat.channelId, key);
+    return key;
+  }
+
+  /**
+   * The framework retries a failed call with the same event id. Signal names a message by its
+   * sender and timestamp, so a retry reuses the first attempt's timestamp and skips recipients
+   * that already have it: a contact never sees a Matrix message twice. The record goes once
+   * every recipient and our own devices have it.
+   */
+  private async outgoing(eventId: string): Promise<{ timestamp: number; done: string[] }> {
+    const known = await this.state.get(`out:${eventId}`);
+    if (known) return JSON.parse(known) as { timestamp: number; done: string[] };
+    const fresh = { timestamp: Date.now(), done: [] as string[] };
+    await this.state.set(`out:${eventId}`, JSON.stringify(fresh));
+    return fresh;
+  }
+
+  private async deliver(
+    eventId: string,
+    chat: ChatRef,
+    build: (timestamp: number) => { content: Content; sync?: Parameters<SignalLogin["syncSent"]>[1] },
+  ): Promise<number> {
+    const out = await this.outgoing(eventId);
+    const { content, sync } = build(out.timestamp);
+    const recipients = [...(await this.recipientsOf(chat)), ...(sync ? [this.creds.aci] : [])];
+    for (const to of recipients) {
+      if (out.done.includes(to)) continue;
+      if (to === this.creds.aci && sync) await this.syncSent(chat, sync, out.timestamp);
+      else await this.sender.send(to, content, out.timestamp);
+      out.done.push(to);
+      await this.state.set(`out:${eventId}`, JSON.stringify(out));
+    }
+    await this.state.delete(`out:${eventId}`);
+    return out.timestamp;
+  }
+
+  /** A data message for a chat (its group context, our profile key), sent with a transcript to our own devices. */
+  private async sendData(
+    eventId: string,
+    chat: ChatRef,
+    make: (timestamp: number) => DataMessage,
+  ): Promise<number> {
+    const masterKey = isGroupChannel(chat.channelId) ? await this.masterKeyOf(chat) : null;
+    if (isGroupChannel(chat.channelId) && !masterKey) {
+      throw new PermanentError("this Signal group is not known to your linked device yet");
+    }
+    return this.deliver(eventId, chat, (timestamp) => {
+      const dm = make(timestamp);
+      if (masterKey) dm.groupV2 = { masterKey, revision: 0 };
+      if (this.creds.profileKey) dm.profileKey = Buffer.from(this.creds.profileKey, "base64");
+      return { content: { dataMessage: dm }, sync: { message: dm } };
+    });
+  }
+
+  private async syncSent(
+    chat: ChatRef,
+    sent: { message?: DataMessage; editMessage?: Content["editMessage"] },
+    timestamp: number,
+  ): Promise<void> {
+    await this.sender.send(
+      this.creds.aci,
+      {
+        syncMessage: {
+          sent: {
+            ...(chat.receiver ? { destinationServiceId: chat.channelId } : {}),
+            timestamp,
+            ...sent,
+          },
+        },
+      },
+      timestamp,
+    );
+  }
+
+  private async recipientsOf(chat: ChatRef): Promise<string[]> {
+    if (!isGroupChannel(chat.channelId)) return [chat.channelId];
+    const members = await this.state.get(`members:${chat.channelId}`);
+    return members ? (JSON.parse(members) as string[]).filter((m) => m !== this.creds.aci) : [];
+  }
+
+  private toSignalText(content: BridgeContent): { body: string; bodyRanges: DataMessage["bodyRanges"] } {
+    const { body, ranges } = matrixToSignal(content.html, content.text, (mxid) => this.ghostAci(mxid));
+    return {
+      body,
+      bodyRanges: ranges.map((r) => ({
+        start: r.start,
+        length: r.length,
+        ...(r.style ? { style: STYLE_NUMBERS[r.style] } : {}),
+        ...(r.mentionAci ? { mentionAci: r.mentionAci } : {}),
+      })),
+    };
+  }
+
+  /** The ACI behind a pill to one of our ghosts (`@signal_<aci>:hs`), or null. */
+  private ghostAci(matrixUserId: string): string | null {
+    const localpart = /^@([^:]+):/.exec(matrixUserId)?.[1];
+    const prefix = this.config.user_prefix ?? "signal_";
+    if (!localpart?.startsWith(prefix)) return null;
+    const id = localpart.slice(prefix.length);
+    return isAci(id) ? id : null;
+  }
+
+  async sendMessage(msg: MatrixMessage): Promise<SendResult> {
+    const text = this.toSignalText(msg.content);
+    // Signal has no relay bot: a relayed message says who wrote it.
+    const prefix = msg.sender.relayed ? `${msg.sender.displayname}: ` : "";
+    if (msg.content.media) throw new UnsupportedError("files from Matrix are not sent to Signal yet");
+    const target = msg.replyTo ? parseMessageId(msg.replyTo.remoteId) : null;
+    const timestamp = await this.sendData(msg.eventId, msg.chat, (ts) => ({
+      timestamp: ts,
+      body: prefix + text.body,
+      bodyRanges: (text.bodyRanges ?? []).map((r) => ({ ...r, start: (r.start ?? 0) + prefix.length })),
+      ...(target && msg.replyTo
+        ? { quote: { id: target.timestamp, authorAci: target.author, text: msg.replyTo.text.slice(0, 200) } }
+        : {}),
+    }));
+    this.rememberSent(timestamp, msg.chat);
+    return { remoteId: messageId(this.creds.aci, timestamp), timestamp };
+  }
+
+  private rememberSent(timestamp: number, chat: ChatRef): void {
+    this.sentChats.set(timestamp, chat);
+    if (this.sentChats.size > 2000) this.sentChats.delete(this.sentChats.keys().next().value as number);
+  }
+
+  async editMessage(edit: {
+    chat: ChatRef;
+    target: MessageRef;
+    sender: MatrixSender;
+    content: BridgeContent;
+    eventId: string;
+  }): Promise<void> {
+    const target = parseMessageId(edit.target.remoteId);
+    if (!target || target.author !== this.creds.aci)
+      throw new UnsupportedError("only your own Signal messages can be edited");
+    const text = this.toSignalText(edit.content);
+    const masterKey = isGroupChannel(edit.chat.channelId) ? await this.masterKeyOf(edit.chat) : null;
+    await this.deliver(edit.eventId, edit.chat, (timestamp) => {
+      const dm: DataMessage = { timestamp, body: text.body, bodyRanges: text.bodyRanges };
+      if (masterKey) dm.groupV2 = { masterKey, revision: 0 };
+      const editMessage = { targetSentTimestamp: target.timestamp, dataMessage: dm };
+      return { content: { editMessage }, sync: { editMessage } };
+    });
+  }
+
+  async deleteMessage(r: {
+    chat: ChatRef;
+    target: MessageRef;
+    sender: MatrixSender;
+    eventId: string;
+  }): Promise<void> {
+    const target = parseMessageId(r.target.remoteId);
+    if (!target || target.author !== this.creds.aci)
+      throw new UnsupportedError("only your own Signal messages can be deleted for everyone");
+    await this.sendData(r.eventId, r.chat, (timestamp) => ({
+      timestamp,
+      delete: { targetSentTimestamp: target.timestamp },
+    }));
+  }
+
+  async react(r: {
+    chat: ChatRef;
+    target: MessageRef;
+    key: string;
+    sender: MatrixSender;
+    eventId: string;
+  }): Promise<SendResult> {
+    const target = parseMessageId(r.target.remoteId);
+    if (!target) throw new UnsupportedError("that message cannot be reacted to on Signal");
+    const timestamp = await this.sendData(r.eventId, r.chat, (ts) => ({
+      timestamp: ts,
+      reaction: {
+        emoji: r.key,
+        remove: false,
+        targetAuthorAci: target.author,
+        targetSentTimestamp: target.timestamp,
+      },
+    }));
+    return { remoteId: messageId(this.creds.aci, timestamp) };
+  }
+
+  async unreact(r: {
+    chat: ChatRef;
+    target: MessageRef;
+    key: string;
+    sender: MatrixSender;
+    reaction: SendResult;
+  }): Promise<void> {
+    const target = parseMessageId(r.target.remoteId);
+    if (!target) return;
+    await this.sendData(`unreact:${r.reaction.remoteId ?? r.target.remoteId}:${r.key}`, r.chat, (ts) => ({
+      timestamp: ts,
+      reaction: {
+        emoji: r.key,
+        remove: true,
+        targetAuthorAci: target.author,
+        targetSentTimestamp: target.timestamp,
+      },
+    }));
+  }
+
+  async markRead(chat: ChatRef, target: MessageRef): Promise<void> {
+    const parsed = parseMessageId(target.remoteId);
+    if (!parsed || parsed.author === this.creds.aci) return;
+    const timestamp = Date.now();
+    await this.sender.send(
+      parsed.author,
+      { receiptMessage: { type: ReceiptType.READ, timestamp: [parsed.timestamp] } },
+      timestamp,
+      { urgent: false },
+    );
+    await this.sender.send(
+      this.creds.aci,
+      { syncMessage: { read: [{ senderAci: parsed.author, timestamp: parsed.timestamp }] } },
+      timestamp,
+      { urgent: false },
+    );
+    void chat;
+  }
+
+  async setTyping(chat: ChatRef, typing: boolean): Promise<void> {
+    const timestamp = Date.now();
+    const action = typing ? TypingAction.STARTED : TypingAction.STOPPED;
+    for (const to of await this.recipientsOf(chat)) {
+      await this.sender.send(to, { typingMessage: { timestamp, action } }, timestamp, { urgent: false });
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import type { Http2SecureServer } from "node:http2";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { Net } from "@signalapp/libsignal-client";
+import { Server, loadCertificates, type PrimaryDevice } from "@signalapp/mock-server";
+import type { ChatFetch } from "../transport.js";
+import { httpFetch } from "../http.js";
+import type { HttpFetch, ServiceUrls } from "../transport.js";
+
+/**
+ * Signal's own mock of its service (`@signalapp/mock-server`, what Signal-Desktop's tests run
+ * on) for this package's tests: TLS on localhost, websockets over HTTP/2 only, the chat, CDN and
+ * group/storage services all on one port. Test-only; the bridge never imports it.
+ */
+export interface MockSignal {
+  server: Server;
+  port: number;
+  /** The mock's CA (PEM): the root certificate the bridge must trust. */
+  rootCertificate: string;
+  /** Base64 public key that signs sealed-sender server certificates. */
+  trustRoot: string;
+  /** Base64 zkgroup ServerPublicParams. */
+  zkPublicParams: string;
+  urls: ServiceUrls;
+  http: HttpFetch;
+  /** libsignal's network client pointed at the mock. */
+  net(): Net.Net;
+  /** An authenticated chat connection as a primary device made with a known `password`. */
+  chatAs(primary: PrimaryDevice, password: string): Promise<{ fetch: ChatFetch; close: () => Promise<void> }>;
+  /**
+   * Closes every device's message socket the way Signal's server does when a device is removed
+   * (close code 4401): the mock itself leaves an unlinked device's socket open.
+   */
+  dropConnections(): void;
+  close(): Promise<void>;
+}
+
+export const pemToDer = (pem: string): Uint8Array<ArrayBuffer> =>
+  new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64"));
+
+/** The mock is written for Node 22; Node 20 lacks Promise.withResolvers, which it uses for offline devices. */
+function polyfillWithResolvers(): void {
+  const P = Promise as unknown as { withResolvers?: unknown };
+  if (P.withResolvers) return;
+  P.withResolvers = <T>() => {
+    let resolve!: (v: T) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+export async function startMockSignal(): Promise<MockSignal> {
+  polyfillWithResolvers();
+  const cdn3Path = await mkdtemp(join(tmpdir(), "mock-signal-cdn3-"));
+  const server = new Server({ cdn3Path, timeout: 30_000 });
+  await server.listen(0);
+  // libsignal keeps its HTTP/2 session open after disconnect(), and the mock's close() waits for
+  // every session: track them so close() can end them.
+  const sessions = new Set<{ destroy(): void }>();
+  (server as unknown as { https: Http2SecureServer }).https.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const certs = await loadCertificates();
+  const base = `https://localhost:${port}`;
+  const http = httpFetch(certs.certificateAuthority);
+  const nets: Net.Net[] = [];
+  const closers: Array<() => Promise<void>> = [];
+  const net = () => {
+    const n = new Net.Net({
+      localTestServer: true,
+      userAgent: "switchboard-test",
+      TESTING_localServer_chatPort: port,
+      TESTING_localServer_cdsiPort: 9,
+      TESTING_localServer_svr2Port: 9,
+      TESTING_localServer_svrBPort: 9,
+      TESTING_localServer_rootCertificateDer: pemToDer(certs.certificateAuthority),
+      TESTING_localServer_httpVersion: 2,
+    });
+    nets.push(n);
+    return n;
+  };
+  return {
+    server,
+    port,
+    rootCertificate: certs.certificateAuthority,
+    trustRoot: certs.serverTrustRoots[0]!,
+    zkPublicParams: certs.serverPublicParams,
+    // CDN 3 lives under /cdn3 on the mock; CDN 0 is its in-memory store under /attachments.
+    urls: { cdn: { 0: base, 2: base, 3: `${base}/cdn3` }, storage: base },
+    http: http.fetch,
+    net,
+    async chatAs(primary, password) {
+      const chat = await net().connectAuthenticatedChat(`${primary.device.aci}.1`, password, false, {
+        onIncomingMessage: (_e, _t, ack) => ack.send(200),
+        onQueueEmpty: () => undefined,
+        onConnectionInterrupted: () => undefined,
+      });
+      const close = () => chat.disconnect().catch(() => undefined);
+      closers.push(close);
+      const fetch: ChatFetch = async (req) => {
+        const res = await chat.fetch({
+          verb: req.verb,
+          path: req.path,
+          headers: req.headers ?? [],
+          ...(req.body ? { body: new Uint8Array(req.body) } : {}),
+        });
+        return { status: res.status, headers: res.headers, body: res.body };
+      };
+      return { fetch, close };
+    },
+    dropConnections() {
+      const sockets = (server as unknown as { webSockets: Map<unknown, { close(code: number): void }> })
+        .webSockets;
+      for (const socket of sockets.values()) socket.close(4401);
+    },
+    async close() {
+      for (const c of closers) await c();
+      await http.close();
+      for (const session of sessions) session.destroy();
+      await Promise.race([server.close(), new Promise((r) => setTimeout(r, 3000).unref())]);
+      await rm(cdn3Path, { recursive: true, force: true });
+    },
+  };
+}

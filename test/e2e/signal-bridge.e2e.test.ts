@@ -1,0 +1,310 @@
+/**
+ * The Signal bridge against Signal's own mock server (`@signalapp/mock-server`: phones and
+ * contacts running real libsignal) and the real Synapse: a Matrix user links the bridge from
+ * the bot DM by the QR code's URL, DMs flow both ways (with a sync transcript to the phone),
+ * reactions, edits, deletes, typing and read receipts cross, nothing is lost across kill -9,
+ * an undecryptable message is told and recovered from, and unlinking on the phone logs out.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { EMPTY_DATA_MESSAGE, type Device, type PrimaryDevice } from "@signalapp/mock-server";
+import { startMockSignal, type MockSignal } from "@switchboard/bridge-signal/testing";
+import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { TestMatrixClient, botSays, dmWithBot, type MatrixTestEvent } from "../harness/matrix-client.js";
+import { until } from "../harness/wait.js";
+
+let mock: MockSignal;
+let env: BridgeEnvironment;
+let alice: TestMatrixClient;
+let mgmt: string;
+let phone: PrimaryDevice;
+let carol: PrimaryDevice;
+let device: Device;
+let portal: string;
+
+const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`timed out waiting for ${what}`)))]);
+
+/** carol's next message from the bridge that `match`es (what else she got is logged, so a failure explains itself). */
+async function carolGets(
+  match: (m: Awaited<ReturnType<PrimaryDevice["waitForMessage"]>>) => boolean,
+  what: string,
+) {
+  for (;;) {
+    const m = await within(carol.waitForMessage(), 20_000, what);
+    if (match(m)) return m;
+    console.log(`carol also got: ${m.body}`);
+  }
+}
+
+const text = (body: string) => (e: MatrixTestEvent) => e.type === "m.room.message" && e.content.body === body;
+
+before(async () => {
+  mock = await startMockSignal();
+  carol = await mock.server.createPrimaryDevice({ profileName: "Carol" });
+  phone = await mock.server.createPrimaryDevice({ profileName: "Alice", contacts: [carol] });
+  const base = `https://localhost:${mock.port}`;
+  env = await startBridgeEnvironment({
+    bridges: {
+      signal: {
+        enabled: true,
+        service: {
+          environment: "local",
+          local_port: mock.port,
+          root_certificate: mock.rootCertificate,
+          cdn_urls: { "0": base, "2": base, "3": `${base}/cdn3` },
+          storage_url: base,
+          trust_roots: [mock.trustRoot],
+          zkgroup_public_params: mock.zkPublicParams,
+          link_username: "aci",
+        },
+      },
+    },
+  });
+  const a = await env.hs.registerUser("alice");
+  alice = new TestMatrixClient(env.hs.url, a.accessToken, a.userId);
+  mgmt = await dmWithBot(alice, env.botUserId);
+});
+
+after(async () => {
+  await env?.cleanup();
+  await mock?.close();
+});
+
+describe("Signal", () => {
+  test("linking by QR code from the bot DM", async () => {
+    const provisioning = mock.server.waitForProvision();
+    await alice.sendText(mgmt, "login signal");
+    const shown = await alice.waitForEvent(mgmt, botSays(env.botUserId, /sgnl:\/\/linkdevice\?/), 20_000);
+    const url = /sgnl:\/\/linkdevice\?\S+/.exec(String(shown.content.body))?.[0];
+    assert.ok(url, "the bot shows the link URL");
+    const provision = await provisioning;
+    device = await within(
+      provision.complete({ provisionURL: url, primaryDevice: phone }),
+      30_000,
+      "the link",
+    );
+    await alice.waitForEvent(
+      mgmt,
+      botSays(
+        env.botUserId,
+        new RegExp(`Logged in to Signal as \\${phone.device.number} \\(${phone.device.aci}\\)`),
+      ),
+      20_000,
+    );
+    // The QR code came as an image too.
+    const images = (await alice.timeline(mgmt)).filter(
+      (e) => e.sender === env.botUserId && e.content.msgtype === "m.image",
+    );
+    assert.equal(images.length >= 1, true);
+    await alice.sendText(mgmt, "status");
+    await alice.waitForEvent(mgmt, botSays(env.botUserId, /Signal[\s\S]*connected/i));
+    // What a real phone learns from the server: the new device's one-time keys.
+    await phone.addSingleUseKey(device, await device.popSingleUseKey());
+    await carol.addSingleUseKey(device, await device.popSingleUseKey());
+  });
+
+  test("a contact's message opens a DM portal; the reply reaches them and the phone's transcript", async () => {
+    const sentAt = Date.now();
+    await within(carol.sendText(device, "hello from carol", { timestamp: sentAt }), 15_000, "delivery");
+    portal = await until(
+      "the DM portal's invite",
+      async () => {
+        await alice.syncOnce(500);
+        return [...alice.invites][0] ?? null;
+      },
+      20_000,
+    );
+    await alice.join(portal);
+    await alice.waitForEvent(portal, text("hello from carol"), 20_000);
+
+    await alice.sendText(portal, "hi carol, from Matrix");
+    const got = await within(carol.waitForMessage(), 20_000, "carol's copy");
+    assert.equal(got.body, "hi carol, from Matrix");
+    assert.equal(got.source.aci, phone.device.aci);
+    const sync = await within(phone.waitForSyncMessage(), 20_000, "the phone's transcript");
+    const sent = sync.syncMessage.content?.sent;
+    assert.equal(sent?.message?.body, "hi carol, from Matrix");
+    assert.equal(sent?.destinationServiceId ?? carol.device.aci, carol.device.aci);
+  });
+
+  test("the bridge is killed -9 while the contact sends 5 messages: all 5 arrive once, in order", async () => {
+    await env.bridge.kill9();
+    const sends: Array<Promise<void>> = [];
+    for (let i = 1; i <= 5; i++) {
+      sends.push(carol.sendText(device, `offline ${i}`, { timestamp: Date.now() + i }));
+      await sleep(50);
+    }
+    await env.bridge.restart();
+    await within(Promise.all(sends), 30_000, "delivery after restart");
+    await alice.waitForEvent(portal, text("offline 5"), 30_000);
+    await sleep(1000);
+    const bodies = (await alice.timeline(portal))
+      .filter((e) => e.type === "m.room.message" && /^offline \d$/.test(String(e.content.body)))
+      .map((e) => e.content.body);
+    assert.deepEqual(bodies, ["offline 1", "offline 2", "offline 3", "offline 4", "offline 5"]);
+  });
+
+  test("a message encrypted to a session the bridge no longer has: told, retried, and the next one decrypts", async () => {
+    // The bridge loses its session with carol (a restored backup, a broken store): drop it from the data.
+    await env.bridge.stop();
+    const kvPath = join(env.bridge.dir, "data", "kv.db");
+    const lines = (await readFile(kvPath, "utf8")).split("\n");
+    const kept = lines.filter((l) => !l.includes(`s:aci:${carol.device.aci}.`));
+    assert.ok(kept.length < lines.length, "the session with carol was in the store");
+    await writeFile(kvPath, kept.join("\n"));
+    await env.bridge.restart();
+
+    await within(carol.sendText(device, "lost in transit"), 20_000, "delivery");
+    await alice.waitForEvent(
+      portal,
+      (e) => e.type === "m.room.message" && /could not be decrypted/.test(String(e.content.body)),
+      20_000,
+    );
+    const retry = await within(carol.waitForDecryptionError(), 20_000, "the retry request");
+    assert.equal(retry.senderDevice, 1);
+    // What carol's client does with a retry request: a fresh session, then the message again.
+    await carol.addSingleUseKey(device, await device.popSingleUseKey());
+    await within(carol.sendText(device, "sent again"), 20_000, "delivery");
+    await alice.waitForEvent(portal, text("sent again"), 20_000);
+  });
+
+  test("reactions, edits, deletes both ways; typing; a Matrix read receipt reaches the contact", async () => {
+    const ts = Date.now();
+    await within(carol.sendText(device, "react to me", { timestamp: ts }), 15_000, "delivery");
+    const original = await alice.waitForEvent(portal, text("react to me"), 20_000);
+    // carol reacts to her own message and edits it.
+    await carol.sendRaw(
+      device,
+      {
+        content: {
+          dataMessage: {
+            ...EMPTY_DATA_MESSAGE,
+            timestamp: BigInt(Date.now()),
+            reaction: {
+              emoji: "👍",
+              remove: false,
+              targetAuthorAci: carol.device.aci,
+              targetSentTimestamp: BigInt(ts),
+              targetAuthorAciBinary: null,
+            },
+          },
+        },
+        senderKeyDistributionMessage: null,
+        pniSignatureMessage: null,
+      },
+      { timestamp: Date.now() },
+    );
+    await alice.waitForEvent(
+      portal,
+      (e) =>
+        e.type === "m.reaction" &&
+        (e.content["m.relates_to"] as { event_id?: string; key?: string })?.key === "👍" &&
+        (e.content["m.relates_to"] as { event_id?: string })?.event_id === original.event_id,
+      20_000,
+    );
+
+    // Matrix → Signal: a reaction, an edit and a redaction of alice's own message.
+    const mine = await alice.sendText(portal, "typo here");
+    const copy = await carolGets((m) => m.body === "typo here", "alice's message");
+    const mineTs = Number(copy.dataMessage.timestamp);
+    await alice.request(
+      "PUT",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(portal)}/send/m.reaction/r${Date.now()}`,
+      {
+        "m.relates_to": { rel_type: "m.annotation", event_id: original.event_id, key: "🎉" },
+      },
+    );
+    const reaction = await carolGets((m) => m.dataMessage.reaction != null, "the reaction");
+    assert.equal(reaction.dataMessage.reaction?.emoji, "🎉");
+    assert.equal(Number(reaction.dataMessage.reaction?.targetSentTimestamp), ts);
+
+    await alice.request(
+      "PUT",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(portal)}/send/m.room.message/e${Date.now()}`,
+      {
+        msgtype: "m.text",
+        body: "* no typo",
+        "m.new_content": { msgtype: "m.text", body: "no typo" },
+        "m.relates_to": { rel_type: "m.replace", event_id: mine },
+      },
+    );
+    const edit = await within(carol.waitForEditMessage(), 20_000, "the edit");
+    assert.equal(Number(edit.editMessage.targetSentTimestamp), mineTs);
+    assert.equal(edit.editMessage.dataMessage?.body, "no typo");
+
+    await alice.request(
+      "PUT",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(portal)}/redact/${encodeURIComponent(mine)}/d${Date.now()}`,
+      {},
+    );
+    const del = await carolGets((m) => m.dataMessage.delete != null, "the delete");
+    assert.equal(Number(del.dataMessage.delete?.targetSentTimestamp), mineTs);
+
+    // carol edits, then deletes, her message; she types.
+    const raw = (content: Record<string, unknown>) =>
+      carol.sendRaw(
+        device,
+        { content, senderKeyDistributionMessage: null, pniSignatureMessage: null } as never,
+        { timestamp: Date.now() },
+      );
+    await raw({
+      editMessage: {
+        targetSentTimestamp: BigInt(ts),
+        dataMessage: { ...EMPTY_DATA_MESSAGE, body: "react to me (edited)", timestamp: BigInt(Date.now()) },
+      },
+    });
+    await alice.waitForEvent(
+      portal,
+      (e) =>
+        (e.content["m.new_content"] as { body?: string } | undefined)?.body === "react to me (edited)" &&
+        (e.content["m.relates_to"] as { event_id?: string })?.event_id === original.event_id,
+      20_000,
+    );
+    await raw({
+      dataMessage: {
+        ...EMPTY_DATA_MESSAGE,
+        timestamp: BigInt(Date.now()),
+        delete: { targetSentTimestamp: BigInt(ts) },
+      },
+    });
+    await alice.waitForEvent(
+      portal,
+      (e) => e.type === "m.room.redaction" && (e.redacts ?? e.content.redacts) === original.event_id,
+      20_000,
+    );
+    await raw({ typingMessage: { timestamp: BigInt(Date.now()), action: 0, groupId: null } });
+    await alice.waitForEvent(
+      portal,
+      (e) =>
+        e.type === "m.typing" &&
+        ((e.content.user_ids as string[]) ?? []).some((u) => u.includes(carol.device.aci)),
+      20_000,
+    );
+
+    // A read receipt on carol's newest message reaches her as a Signal read receipt.
+    const readTs = Date.now();
+    await within(carol.sendText(device, "read me", { timestamp: readTs }), 15_000, "delivery");
+    const readMe = await alice.waitForEvent(portal, text("read me"), 20_000);
+    await alice.request(
+      "POST",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(portal)}/receipt/m.read/${encodeURIComponent(readMe.event_id!)}`,
+      {},
+    );
+    const receipt = await within(carol.waitForReceipt(), 20_000, "the read receipt");
+    assert.equal(receipt.receiptMessage.type, 1);
+    assert.deepEqual(receipt.receiptMessage.timestamp.map(Number), [readTs]);
+  });
+
+  test("the phone unlinks the device: the user is told and the login is LOGGED_OUT", async () => {
+    await phone.unlink(device);
+    await mock.server.removeDeviceByServiceId(device.aci, device.deviceId);
+    mock.dropConnections();
+    await alice.waitForEvent(mgmt, botSays(env.botUserId, /no longer linked/), 30_000);
+    await alice.sendText(mgmt, "status");
+    await alice.waitForEvent(mgmt, botSays(env.botUserId, /Signal[\s\S]*(logged out|LOGGED_OUT)/i));
+  });
+});
