@@ -7,6 +7,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -129,6 +130,74 @@ describe("Signal", () => {
     const sent = sync.syncMessage.content?.sent;
     assert.equal(sent?.message?.body, "hi carol, from Matrix");
     assert.equal(sent?.destinationServiceId ?? carol.device.aci, carol.device.aci);
+  });
+
+  test("an image both ways, with identical bytes", async () => {
+    const png = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), randomBytes(20_000)]);
+    const stored = await mock.storeAttachment(png);
+    await carol.sendRaw(
+      device,
+      {
+        content: {
+          dataMessage: {
+            ...EMPTY_DATA_MESSAGE,
+            timestamp: BigInt(Date.now()),
+            attachments: [
+              {
+                attachmentIdentifier: { cdnKey: stored.cdnKey },
+                clientUuid: null,
+                contentType: "image/png",
+                key: stored.key,
+                size: stored.size,
+                thumbnail: null,
+                digest: stored.digest,
+                incrementalMac: null,
+                chunkSize: null,
+                fileName: "carol.png",
+                flags: null,
+                width: null,
+                height: null,
+                caption: null,
+                blurHash: null,
+                uploadTimestamp: null,
+                cdnNumber: 3,
+              },
+            ],
+          },
+        },
+        senderKeyDistributionMessage: null,
+        pniSignatureMessage: null,
+      } as never,
+      { timestamp: Date.now() },
+    );
+    const image = await alice.waitForEvent(portal, (e) => e.content.msgtype === "m.image", 20_000);
+    const mxc = String(image.content.url);
+    const res = await fetch(`${env.hs.url}/_matrix/client/v1/media/download/${mxc.slice("mxc://".length)}`, {
+      headers: { authorization: `Bearer ${alice.accessToken}` },
+    });
+    assert.equal(res.status, 200);
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(png), "the Matrix copy has carol's bytes");
+
+    const jpeg = Buffer.concat([Buffer.from("ffd8ffe0", "hex"), randomBytes(30_000)]);
+    const url = await alice.upload("alice.jpg", "image/jpeg", jpeg);
+    await alice.sendMessage(portal, {
+      msgtype: "m.image",
+      body: "alice.jpg",
+      url,
+      info: { mimetype: "image/jpeg" },
+    });
+    const got = await carolGets((m) => (m.dataMessage.attachments?.length ?? 0) > 0, "alice's image");
+    const pointer = got.dataMessage.attachments[0]!;
+    assert.equal(pointer.contentType, "image/jpeg");
+    const cdnKey = (pointer.attachmentIdentifier as { cdnKey?: string } | null)?.cdnKey;
+    assert.ok(cdnKey, "the pointer names its CDN object");
+    const bytes = await mock.fetchAttachment({
+      cdnKey,
+      key: pointer.key!,
+      digest: pointer.digest ?? undefined,
+      size: pointer.size ?? undefined,
+    });
+    assert.ok(bytes.equals(jpeg), "carol's copy has alice's bytes");
   });
 
   test("the bridge is killed -9 while the contact sends 5 messages: all 5 arrive once, in order", async () => {

@@ -10,6 +10,7 @@ import {
   downloadAttachment,
   encryptAttachment,
   paddedSize,
+  restUploadForms,
   uploadAttachment,
 } from "./attachments.js";
 import { startMockSignal, type MockSignal } from "./testing/mock-signal.js";
@@ -185,7 +186,7 @@ test("upload through the mock, then download and decrypt: identical bytes", asyn
   try {
     for (const size of [0, 1234, 1 << 20]) {
       const plaintext = randomBytes(size);
-      const up = await uploadAttachment(chat.fetch, mock.http, plaintext);
+      const up = await uploadAttachment(restUploadForms(chat.fetch), mock.http, plaintext);
       assert.equal(up.cdnNumber, 3);
       assert.equal(up.size, size);
       assert.match(chat.formRequests.at(-1)!, new RegExp(`uploadLength=${blobLength(size)}$`));
@@ -275,21 +276,24 @@ const form = (cdn: number, signedUploadLocation = "https://cdn.example/upload") 
 test("upload form refusals carry the framework's decision", async () => {
   const http: HttpFetch = async () => assert.fail("nothing should be uploaded");
   const file = randomBytes(10);
-  await assert.rejects(uploadAttachment(respond(413), http, file), PermanentError);
-  await assert.rejects(uploadAttachment(respond(429, undefined, [["Retry-After", "7"]]), http, file), (e) => {
-    return e instanceof RateLimitedError && e.retryAfterMs === 7000;
-  });
+  await assert.rejects(uploadAttachment(restUploadForms(respond(413)), http, file), PermanentError);
+  await assert.rejects(
+    uploadAttachment(restUploadForms(respond(429, undefined, [["Retry-After", "7"]])), http, file),
+    (e) => {
+      return e instanceof RateLimitedError && e.retryAfterMs === 7000;
+    },
+  );
   for (const chat of [
     respond(500),
     respond(200, { cdn: 3 }),
     respond(200, form(3, "http://cdn.example/upload")),
   ]) {
     await assert.rejects(
-      uploadAttachment(chat, http, file),
+      uploadAttachment(restUploadForms(chat), http, file),
       (e) => e instanceof Error && !(e instanceof PermanentError),
     );
   }
-  await assert.rejects(uploadAttachment(respond(200, form(5)), http, file), /CDN 5/);
+  await assert.rejects(uploadAttachment(restUploadForms(respond(200, form(5))), http, file), /CDN 5/);
 });
 
 test("a CDN 3 upload the CDN refuses or only partly takes is an error to retry", async () => {
@@ -301,7 +305,7 @@ test("a CDN 3 upload the CDN refuses or only partly takes is an error to retry",
   for (const answer of answers) {
     const http: HttpFetch = async () => ({ ...answer, body: Buffer.alloc(0) });
     await assert.rejects(
-      uploadAttachment(respond(200, form(3)), http, file),
+      uploadAttachment(restUploadForms(respond(200, form(3))), http, file),
       (e) => e instanceof Error && !(e instanceof PermanentError),
     );
   }
@@ -321,7 +325,7 @@ test("CDN 2: the signed POST opens a session, the PUT carries the blob", async (
     return respond(200, form(2))(req);
   };
   const plaintext = randomBytes(2000);
-  const up = await uploadAttachment(chat, http, plaintext);
+  const up = await uploadAttachment(restUploadForms(chat), http, plaintext);
   assert.deepEqual(
     { cdnNumber: up.cdnNumber, cdnKey: up.cdnKey, size: up.size },
     { cdnNumber: 2, cdnKey: "the-key", size: 2000 },
@@ -342,7 +346,7 @@ test("a CDN 3 upload sends the TUS creation-with-upload headers and the form's c
     requests.push(req);
     return { status: 201, headers: { "upload-offset": String(req.body!.length) }, body: Buffer.alloc(0) };
   };
-  const up = await uploadAttachment(respond(200, form(3)), http, randomBytes(50));
+  const up = await uploadAttachment(restUploadForms(respond(200, form(3))), http, randomBytes(50));
   const [post] = requests;
   assert.equal(requests.length, 1);
   assert.equal(post!.method, "POST");
@@ -370,7 +374,7 @@ test("a form header named like one of ours, in any case, is sent once", async ()
     ...form(3),
     headers: { "upload-metadata": "filename Zm9v", "tus-resumable": "0.2" },
   };
-  await uploadAttachment(respond(200, withMetadata), http, randomBytes(5));
+  await uploadAttachment(restUploadForms(respond(200, withMetadata)), http, randomBytes(5));
   const sent = Object.entries(requests[0]!.headers!).map(([name, value]) => [name.toLowerCase(), value]);
   assert.deepEqual(
     sent.filter(([name]) => name === "upload-metadata" || name === "tus-resumable"),

@@ -156,7 +156,7 @@ export async function downloadAttachment(
   }
 }
 
-interface UploadForm {
+export interface UploadForm {
   cdn: number;
   key: string;
   headers: Record<string, string>;
@@ -169,12 +169,12 @@ interface UploadForm {
  * CDN. Returns what the attachment pointer needs.
  */
 export async function uploadAttachment(
-  chat: ChatFetch,
+  forms: UploadForms,
   http: HttpFetch,
   plaintext: Buffer,
 ): Promise<UploadedAttachment> {
   const encrypted = encryptAttachment(plaintext);
-  const form = await getUploadForm(chat, encrypted.ciphertext.length);
+  const form = await forms(encrypted.ciphertext.length);
   if (form.cdn === 3) await uploadTus(http, form, encrypted);
   else if (form.cdn === 2) await uploadResumable(http, form, encrypted.ciphertext);
   else
@@ -185,6 +185,15 @@ export async function uploadAttachment(
   return { cdnNumber: form.cdn, cdnKey: form.key, key, digest, size };
 }
 
+/** Where upload forms come from: libsignal's typed call on the chat connection, or the REST route below. */
+export type UploadForms = (uploadLength: number) => Promise<UploadForm>;
+
+/** Upload forms from the chat service's REST route (`GET /v4/attachments/form/upload`). */
+export const restUploadForms =
+  (chat: ChatFetch): UploadForms =>
+  (uploadLength) =>
+    getUploadForm(chat, uploadLength);
+
 async function getUploadForm(chat: ChatFetch, uploadLength: number): Promise<UploadForm> {
   const res = await chat({ verb: "GET", path: `/v4/attachments/form/upload?uploadLength=${uploadLength}` });
   if (res.status === 413) throw new PermanentError("the file is larger than Signal accepts");
@@ -194,7 +203,7 @@ async function getUploadForm(chat: ChatFetch, uploadLength: number): Promise<Upl
   return parseUploadForm(parseJson(res));
 }
 
-function parseUploadForm(body: unknown): UploadForm {
+export function parseUploadForm(body: unknown): UploadForm {
   const bad = (what: string) => new Error(`Signal's attachment upload form has ${what}`);
   if (typeof body !== "object" || body === null) throw bad("no body");
   const form = body as Record<string, unknown>;

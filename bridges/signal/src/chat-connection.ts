@@ -1,6 +1,9 @@
 import { ErrorCode, LibSignalErrorBase, type Net } from "@signalapp/libsignal-client";
+// Adds the typed calls (getUploadForm) to the chat connection, types and prototype both.
+import "@signalapp/libsignal-client/dist/net/chat/AuthMessagesService.js";
 import { backoffMs } from "@switchboard/framework";
 import type { ChatFetch, ChatRequest, ChatResponse } from "./transport.js";
+import { parseUploadForm, type UploadForm } from "./attachments.js";
 
 /**
  * A login's authenticated chat connection: Signal's message pipe (envelopes pushed to us, each
@@ -66,6 +69,28 @@ export class ChatConnection {
       }
     }
   };
+
+  /** An attachment upload form, from libsignal's typed call (Signal serves it over gRPC too). */
+  async uploadForm(uploadLength: number): Promise<UploadForm> {
+    const chat = this.chat ?? (await this.ready(30_000));
+    // The method is added by the side-effect import above; its type augmentation does not reach NodeNext resolution.
+    const typed = chat as unknown as {
+      getUploadForm(request: { uploadSize: bigint }): Promise<{
+        cdn: number;
+        key: string;
+        headers: Map<string, string>;
+        signedUploadUrl: URL;
+      }>;
+    };
+    const form = await typed.getUploadForm({ uploadSize: BigInt(uploadLength) });
+    // Checked like the REST answer: credentials and ciphertext only ever go to an https location.
+    return parseUploadForm({
+      cdn: form.cdn,
+      key: form.key,
+      headers: Object.fromEntries(form.headers),
+      signedUploadLocation: form.signedUploadUrl.toString(),
+    });
+  }
 
   async close(): Promise<void> {
     this.closed = true;

@@ -32,7 +32,14 @@ import type { SignalConfig } from "./config.js";
 import { groupChannel, isAci, isGroupChannel, messageId, parseMessageId } from "./ids.js";
 import { toRemoteEvents, type InboundContext } from "./inbound.js";
 import { KeyManager } from "./key-manager.js";
-import { ReceiptType, TypingAction, type Content, type DataMessage } from "./proto.js";
+import {
+  ReceiptType,
+  TypingAction,
+  type AttachmentPointer,
+  type Content,
+  type DataMessage,
+} from "./proto.js";
+import { uploadAttachment } from "./attachments.js";
 import type { ProtocolStore } from "./protocol-store.js";
 import { decodeEnvelope, openEnvelope, type Failed, type ReceiverContext } from "./receiver.js";
 import { Sender } from "./sender.js";
@@ -466,18 +473,46 @@ export class SignalLogin
     const text = this.toSignalText(msg.content);
     // Signal has no relay bot: a relayed message says who wrote it.
     const prefix = msg.sender.relayed ? `${msg.sender.displayname}: ` : "";
-    if (msg.content.media) throw new UnsupportedError("files from Matrix are not sent to Signal yet");
+    const attachment = msg.content.media ? await this.upload(msg.content) : null;
     const target = msg.replyTo ? parseMessageId(msg.replyTo.remoteId) : null;
+    // A file's caption is its text; a bare file's text is only its name, which the pointer carries.
+    const caption = !attachment || (msg.content.text && msg.content.text !== msg.content.media?.name);
     const timestamp = await this.sendData(msg.eventId, msg.chat, (ts) => ({
       timestamp: ts,
-      body: prefix + text.body,
-      bodyRanges: (text.bodyRanges ?? []).map((r) => ({ ...r, start: (r.start ?? 0) + prefix.length })),
+      ...(caption || prefix
+        ? {
+            body: prefix + (caption ? text.body : ""),
+            bodyRanges: caption
+              ? (text.bodyRanges ?? []).map((r) => ({ ...r, start: (r.start ?? 0) + prefix.length }))
+              : [],
+          }
+        : {}),
+      ...(attachment ? { attachments: [attachment] } : {}),
       ...(target && msg.replyTo
         ? { quote: { id: target.timestamp, authorAci: target.author, text: msg.replyTo.text.slice(0, 200) } }
         : {}),
     }));
     this.rememberSent(timestamp, msg.chat);
     return { remoteId: messageId(this.creds.aci, timestamp), timestamp };
+  }
+
+  /** Encrypts and uploads a Matrix file to Signal's CDN; the pointer is what the message carries. */
+  private async upload(content: BridgeContent): Promise<AttachmentPointer> {
+    const media = content.media;
+    if (!media?.download) throw new UnsupportedError("this file cannot be fetched from Matrix");
+    const data = await media.download();
+    if (data.length > 100 * 1024 * 1024) throw new PermanentError("the file is larger than Signal's 100 MB");
+    const up = await uploadAttachment((n) => this.connection.uploadForm(n), this.rest.http, data);
+    return {
+      cdnKey: up.cdnKey,
+      cdnNumber: up.cdnNumber,
+      contentType: media.mimetype,
+      key: up.key,
+      size: up.size,
+      digest: up.digest,
+      fileName: media.name,
+      uploadTimestamp: Date.now(),
+    };
   }
 
   private rememberSent(timestamp: number, chat: ChatRef): void {

@@ -7,6 +7,8 @@ import { Net } from "@signalapp/libsignal-client";
 import { Server, loadCertificates, type PrimaryDevice } from "@signalapp/mock-server";
 import type { ChatFetch } from "../transport.js";
 import { httpFetch } from "../http.js";
+import { downloadAttachment, encryptAttachment } from "../attachments.js";
+import { randomUUID } from "node:crypto";
 import type { HttpFetch, ServiceUrls } from "../transport.js";
 
 /**
@@ -34,6 +36,17 @@ export interface MockSignal {
    * (close code 4401): the mock itself leaves an unlinked device's socket open.
    */
   dropConnections(): void;
+  /** Encrypts a file the way a phone does and puts it on the mock's CDN 3: what its pointer needs. */
+  storeAttachment(
+    data: Buffer,
+  ): Promise<{ cdnKey: string; cdnNumber: 3; key: Buffer; digest: Buffer; size: number }>;
+  /** Downloads and decrypts what a pointer names (what a phone does with an attachment it got). */
+  fetchAttachment(pointer: {
+    cdnKey: string;
+    key: Uint8Array;
+    digest?: Uint8Array;
+    size?: number;
+  }): Promise<Buffer>;
   close(): Promise<void>;
 }
 
@@ -70,6 +83,8 @@ export async function startMockSignal(): Promise<MockSignal> {
   const port = (server.address() as AddressInfo).port;
   const certs = await loadCertificates();
   const base = `https://localhost:${port}`;
+  // CDN 3 lives under /cdn3 on the mock; CDN 0 is its in-memory store under /attachments.
+  const urls: ServiceUrls = { cdn: { 0: base, 2: base, 3: `${base}/cdn3` }, storage: base };
   const http = httpFetch(certs.certificateAuthority);
   const nets: Net.Net[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -93,8 +108,7 @@ export async function startMockSignal(): Promise<MockSignal> {
     rootCertificate: certs.certificateAuthority,
     trustRoot: certs.serverTrustRoots[0]!,
     zkPublicParams: certs.serverPublicParams,
-    // CDN 3 lives under /cdn3 on the mock; CDN 0 is its in-memory store under /attachments.
-    urls: { cdn: { 0: base, 2: base, 3: `${base}/cdn3` }, storage: base },
+    urls,
     http: http.fetch,
     net,
     async chatAs(primary, password) {
@@ -120,6 +134,21 @@ export async function startMockSignal(): Promise<MockSignal> {
       const sockets = (server as unknown as { webSockets: Map<unknown, { close(code: number): void }> })
         .webSockets;
       for (const socket of sockets.values()) socket.close(4401);
+    },
+    async storeAttachment(data) {
+      const enc = encryptAttachment(data);
+      const cdnKey = randomUUID();
+      await server.storeAttachmentOnCdn(3, cdnKey, new Uint8Array(enc.ciphertext));
+      return { cdnKey, cdnNumber: 3 as const, key: enc.key, digest: enc.digest, size: enc.size };
+    },
+    fetchAttachment(pointer) {
+      return downloadAttachment(http.fetch, urls, {
+        cdnNumber: 3,
+        cdnKey: pointer.cdnKey,
+        key: Buffer.from(pointer.key),
+        ...(pointer.digest ? { digest: Buffer.from(pointer.digest) } : {}),
+        ...(pointer.size !== undefined ? { size: pointer.size } : {}),
+      });
     },
     async close() {
       for (const c of closers) await c();
