@@ -84,7 +84,10 @@ export async function startMockSignal(): Promise<MockSignal> {
   const certs = await loadCertificates();
   const base = `https://localhost:${port}`;
   // CDN 3 lives under /cdn3 on the mock; CDN 0 is its in-memory store under /attachments.
-  const urls: ServiceUrls = { cdn: { 0: base, 2: base, 3: `${base}/cdn3` }, storage: base };
+  const urls: ServiceUrls = {
+    cdn: { 0: base, 2: base, 3: `${base}/cdn3` },
+    storage: `${base}/storageService`,
+  };
   const http = httpFetch(certs.certificateAuthority);
   const nets: Net.Net[] = [];
   const closers: Array<() => Promise<void>> = [];
