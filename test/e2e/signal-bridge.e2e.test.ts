@@ -11,18 +11,21 @@ import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { EMPTY_DATA_MESSAGE, type Device, type PrimaryDevice } from "@signalapp/mock-server";
-import { startMockSignal, type MockSignal } from "@switchboard/bridge-signal/testing";
+import { EMPTY_DATA_MESSAGE, ServiceIdKind, type Device, type PrimaryDevice } from "@signalapp/mock-server";
+import { GroupsClient, startMockSignal, type MockSignal } from "@switchboard/bridge-signal/testing";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { TestMatrixClient, botSays, dmWithBot, type MatrixTestEvent } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
 let mock: MockSignal;
+const CAROL_PASSWORD = "carol-password-1234";
 let env: BridgeEnvironment;
 let alice: TestMatrixClient;
 let mgmt: string;
 let phone: PrimaryDevice;
 let carol: PrimaryDevice;
+let dave: PrimaryDevice;
+let erin: PrimaryDevice;
 let device: Device;
 let portal: string;
 
@@ -45,8 +48,10 @@ const text = (body: string) => (e: MatrixTestEvent) => e.type === "m.room.messag
 
 before(async () => {
   mock = await startMockSignal();
-  carol = await mock.server.createPrimaryDevice({ profileName: "Carol" });
-  phone = await mock.server.createPrimaryDevice({ profileName: "Alice", contacts: [carol] });
+  carol = await mock.server.createPrimaryDevice({ profileName: "Carol", password: CAROL_PASSWORD });
+  dave = await mock.server.createPrimaryDevice({ profileName: "Dave" });
+  erin = await mock.server.createPrimaryDevice({ profileName: "Erin" });
+  phone = await mock.server.createPrimaryDevice({ profileName: "Alice", contacts: [carol, dave, erin] });
   const base = `https://localhost:${mock.port}`;
   env = await startBridgeEnvironment({
     bridges: {
@@ -57,7 +62,7 @@ before(async () => {
           local_port: mock.port,
           root_certificate: mock.rootCertificate,
           cdn_urls: { "0": base, "2": base, "3": `${base}/cdn3` },
-          storage_url: base,
+          storage_url: `${base}/storageService`,
           trust_roots: [mock.trustRoot],
           zkgroup_public_params: mock.zkPublicParams,
           link_username: "aci",
@@ -366,6 +371,95 @@ describe("Signal", () => {
     const receipt = await within(carol.waitForReceipt(), 20_000, "the read receipt");
     assert.equal(receipt.receiptMessage.type, 1);
     assert.deepEqual(receipt.receiptMessage.timestamp.map(Number), [readTs]);
+  });
+
+  test("a group of three: messages both ways, a member added and the title changed on Signal", async () => {
+    let group = await phone.createGroup({ title: "Hiking", members: [phone, carol, dave] });
+    await dave.addSingleUseKey(device, await device.popSingleUseKey());
+    await within(carol.sendText(device, "hi hikers", { group }), 15_000, "delivery");
+    const groupPortal = await until(
+      "the group portal's invite",
+      async () => {
+        await alice.syncOnce(500);
+        return [...alice.invites].find((r) => r !== portal) ?? null;
+      },
+      20_000,
+    );
+    await alice.join(groupPortal);
+    const hi = await alice.waitForEvent(groupPortal, text("hi hikers"), 20_000);
+    assert.match(hi.sender, new RegExp(carol.device.aci));
+    const name = await alice.request<{ name: string }>(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(groupPortal)}/state/m.room.name/`,
+    );
+    assert.equal(name.name, "Hiking");
+    // The members are in the room as ghosts named from their Signal profiles.
+    const members = await alice.request<{ joined: Record<string, { display_name?: string }> }>(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(groupPortal)}/joined_members`,
+    );
+    const ghostOf = (p: PrimaryDevice) =>
+      Object.entries(members.joined).find(([id]) => id.includes(p.device.aci));
+    assert.equal(ghostOf(carol)?.[1].display_name, "Carol");
+    assert.equal(ghostOf(dave)?.[1].display_name, "Dave");
+
+    await alice.sendText(groupPortal, "hello from Matrix");
+    const forCarol = await carolGets((m) => m.body === "hello from Matrix", "the group message");
+    assert.ok(Buffer.from(forCarol.dataMessage.groupV2!.masterKey!).equals(group.masterKey));
+    const forDave = await within(dave.waitForMessage(), 20_000, "dave's copy");
+    assert.equal(forDave.body, "hello from Matrix");
+
+    // erin joins on Signal (invited by the phone, she accepts); the next message carries the revision.
+    group = await phone.inviteToGroup(group, erin.device, {
+      serviceIdKind: ServiceIdKind.PNI,
+      sendUpdateTo: [],
+    });
+    group = await erin.acceptPniInvite(group, { sendUpdateTo: [] });
+    await within(carol.sendText(device, "welcome erin", { group }), 15_000, "delivery");
+    await alice.waitForEvent(
+      groupPortal,
+      (e) =>
+        e.type === "m.room.member" &&
+        String(e.state_key).includes(erin.device.aci) &&
+        e.content.membership === "join",
+      20_000,
+    );
+    await alice.waitForEvent(groupPortal, text("welcome erin"), 20_000);
+
+    // carol renames the group from her Signal app (the group service's own PATCH).
+    const carolChat = await mock.chatAs(carol, CAROL_PASSWORD);
+    const groups = new GroupsClient({
+      chat: carolChat.fetch,
+      http: mock.http,
+      urls: mock.urls,
+      serverPublicParams: new Uint8Array(Buffer.from(mock.zkPublicParams, "base64")),
+      aci: carol.device.aci,
+      pni: carol.device.pni!,
+    });
+    const renamed = await groups.setTitle(group.masterKey, "Hiking 2027");
+    await carol.sendRaw(
+      device,
+      {
+        content: {
+          dataMessage: {
+            ...EMPTY_DATA_MESSAGE,
+            body: "new name",
+            timestamp: BigInt(Date.now()),
+            groupV2: { masterKey: group.masterKey, revision: renamed.revision, groupChange: null },
+          },
+        },
+        senderKeyDistributionMessage: null,
+        pniSignatureMessage: null,
+      } as never,
+      { timestamp: Date.now() },
+    );
+    await alice.waitForEvent(
+      groupPortal,
+      (e) => e.type === "m.room.name" && e.content.name === "Hiking 2027",
+      20_000,
+    );
+    await alice.waitForEvent(groupPortal, text("new name"), 20_000);
+    await carolChat.close();
   });
 
   test("the phone unlinks the device: the user is told and the login is LOGGED_OUT", async () => {

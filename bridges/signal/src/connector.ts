@@ -218,7 +218,7 @@ export class SignalConnector implements Connector, HasLogins, StartsDms, Fetches
       this.ctx,
       this.config,
       this.net,
-      { url: this.chatUrl, http: this.http.fetch },
+      { url: this.chatUrl, http: this.http.fetch, urls: this.urls },
       login.matrixUserId,
       login.remoteName,
       creds,

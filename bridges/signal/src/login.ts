@@ -5,7 +5,6 @@ import {
   PublicKey,
   type Net,
 } from "@signalapp/libsignal-client";
-import { GroupMasterKey, GroupSecretParams } from "@signalapp/libsignal-client/dist/zkgroup/index.js";
 import {
   BridgeStoppingError,
   PermanentError,
@@ -25,12 +24,14 @@ import {
   type Reacts,
   type SendResult,
   type SendsTyping,
+  type ListsMembers,
+  type RemoteUser,
   type BridgeContent,
 } from "@switchboard/framework";
 import { ChatConnection } from "./chat-connection.js";
 import type { SignalConfig } from "./config.js";
 import { groupChannel, isAci, isGroupChannel, messageId, parseMessageId } from "./ids.js";
-import { toRemoteEvents, type InboundContext } from "./inbound.js";
+import { toRemoteEvents, type Emission, type InboundContext } from "./inbound.js";
 import { KeyManager } from "./key-manager.js";
 import {
   ReceiptType,
@@ -41,9 +42,12 @@ import {
 } from "./proto.js";
 import { uploadAttachment } from "./attachments.js";
 import type { ProtocolStore } from "./protocol-store.js";
-import { decodeEnvelope, openEnvelope, type Failed, type ReceiverContext } from "./receiver.js";
+import { decodeEnvelope, openEnvelope, type Failed, type Opened, type ReceiverContext } from "./receiver.js";
 import { Sender } from "./sender.js";
-import type { HttpFetch } from "./transport.js";
+import { GroupTracker } from "./group-tracker.js";
+import { GroupsClient } from "./groups.js";
+import { Profiles } from "./profiles.js";
+import type { HttpFetch, ServiceUrls } from "./transport.js";
 import { matrixToSignal } from "./format.js";
 import { Style } from "./proto.js";
 
@@ -96,13 +100,14 @@ export class SignalLogin
   private readonly trustRoots: PublicKey[];
   /** Chat of each of our recent sends by timestamp: receipts name only timestamps. */
   private readonly sentChats = new Map<number, ChatRef>();
-  private readonly groupKeys = new Map<string, Uint8Array>();
+  private readonly groups: GroupTracker;
+  readonly profiles: Profiles;
 
   constructor(
     private readonly ctx: BridgeContext,
     private readonly config: SignalConfig,
     net: Net.Net,
-    private readonly rest: { url: string; http: HttpFetch },
+    private readonly rest: { url: string; http: HttpFetch; urls: ServiceUrls },
     readonly matrixUserId: string,
     readonly remoteName: string,
     readonly creds: SignalCredentials,
@@ -144,6 +149,24 @@ export class SignalLogin
       self: { aci: creds.aci, deviceId: creds.deviceId },
       exclusive: (fn) => this.exclusive(fn),
     });
+    const zk = config.service.zkgroup_public_params;
+    const groupsClient = zk
+      ? new GroupsClient({
+          chat: this.connection.fetch,
+          http: rest.http,
+          urls: rest.urls,
+          serverPublicParams: new Uint8Array(Buffer.from(zk, "base64")),
+          aci: creds.aci,
+          pni: creds.pni,
+        })
+      : null;
+    this.groups = new GroupTracker(state, groupsClient, this.loginId, (err, channelId) =>
+      this.ctx.log.warn(
+        { err, login: this.loginId, channelId },
+        "Signal's group service could not be read; will try again",
+      ),
+    );
+    this.profiles = new Profiles(state, this.connection.fetch);
     this.keys = new KeyManager(state, [stores.aci, stores.pni], this.connection.fetch, {
       refillBelow: config.prekeys.refill_below,
       batch: config.prekeys.batch,
@@ -207,17 +230,10 @@ export class SignalLogin
     return {
       loginId: this.loginId,
       selfAci: this.creds.aci,
-      groupChat: (masterKey) => this.groupChatFor(masterKey),
+      groupChat: (masterKey) => GroupTracker.chatOf(masterKey),
       mentionHtml: (aci, name) => this.ctx.mentionHtml(aci, name),
-      nameOf: (aci) => aci,
+      nameOf: (aci) => this.profiles.cachedName(aci) ?? aci,
     };
-  }
-
-  private groupChatFor(masterKey: Uint8Array): ChatRef {
-    const params = GroupSecretParams.deriveFromMasterKey(new GroupMasterKey(new Uint8Array(masterKey)));
-    const channelId = groupChannel(params.getPublicParams().getGroupIdentifier().serialize());
-    this.groupKeys.set(channelId, masterKey);
-    return { channelId };
   }
 
   private async receive(bytes: Uint8Array, ack: () => void): Promise<void> {
@@ -249,14 +265,7 @@ export class SignalLogin
           const result = await openEnvelope(rctx, envelope);
           if (result.kind === "opened") {
             usedPreKey = envelope.type === 3;
-            for (const { event, options } of toRemoteEvents(
-              this.inbound(),
-              result,
-              (ts) => this.sentChats.get(ts) ?? null,
-            )) {
-              await this.ctx.emit(event, options);
-            }
-            await this.rememberGroups(result.content);
+            for (const { event, options } of await this.eventsOf(result)) await this.ctx.emit(event, options);
             keep = true;
           } else if (result.kind === "failed") {
             keep = true;
@@ -283,13 +292,36 @@ export class SignalLogin
     }
   }
 
-  private async rememberGroups(content: Content): Promise<void> {
-    const key =
-      content.dataMessage?.groupV2?.masterKey ?? content.syncMessage?.sent?.message?.groupV2?.masterKey;
-    if (!key) return;
-    const chat = this.groupChatFor(key);
-    const stored = await this.state.get(`group:${chat.channelId}`);
-    if (!stored) await this.state.set(`group:${chat.channelId}`, Buffer.from(key).toString("base64"));
+  /**
+   * An opened envelope's events: first what its group's newer revision changed (read from the
+   * group service), then the envelope's own, each sender named from their Signal profile.
+   */
+  private async eventsOf(opened: Opened): Promise<Emission[]> {
+    const content = opened.content;
+    const dm = content.dataMessage ?? content.syncMessage?.sent?.message ?? content.editMessage?.dataMessage;
+    if (dm?.profileKey && opened.sender !== this.creds.aci)
+      await this.profiles.rememberKey(opened.sender, dm.profileKey);
+    const out: Emission[] = [];
+    const gv2 = dm?.groupV2;
+    if (gv2?.masterKey?.length === 32) {
+      out.push(...(await this.groups.observe(gv2.masterKey, gv2.revision ?? 0)));
+      const known = await this.groups.known(GroupTracker.chatOf(gv2.masterKey).channelId);
+      for (const [aci, key] of Object.entries(known?.profileKeys ?? {})) {
+        if (aci !== this.creds.aci) await this.profiles.rememberKey(aci, Buffer.from(key, "base64"));
+      }
+    }
+    out.push(...toRemoteEvents(this.inbound(), opened, (ts) => this.sentChats.get(ts) ?? null));
+    for (const { event } of out) {
+      if ("sender" in event && event.sender && !event.sender.fromLogin) {
+        const name = await this.profiles.displayName(event.sender.userId);
+        if (name) event.sender.displayname = name;
+      }
+      if (event.type === "member") {
+        const name = await this.profiles.displayName(event.user.id);
+        if (name) event.user.displayname = name;
+      }
+    }
+    return out;
   }
 
   /**
@@ -343,31 +375,67 @@ export class SignalLogin
   // ---- the framework's client ----
 
   capabilities(chat: ChatRef): ChatCapabilities {
-    return isGroupChannel(chat.channelId) ? { ...DM_CAPABILITIES } : DM_CAPABILITIES;
+    return chat.channelId in this.readOnly
+      ? { ...DM_CAPABILITIES, readOnly: this.readOnly[chat.channelId] }
+      : DM_CAPABILITIES;
   }
 
-  inChat(chat: ChatRef): boolean {
+  /** Announcement-only groups where this account is no admin, with why (asked per event: kept in memory). */
+  private readonly readOnly: Record<string, string> = {};
+
+  async inChat(chat: ChatRef): Promise<boolean> {
     if (chat.receiver) return chat.receiver === this.loginId;
-    return isGroupChannel(chat.channelId) && this.groupKeys.has(chat.channelId);
+    if (!isGroupChannel(chat.channelId)) return false;
+    const known = await this.groups.known(chat.channelId);
+    if (!known) return false;
+    this.noteAnnouncements(chat.channelId, known);
+    return known.members.length === 0 || known.members.includes(this.creds.aci);
+  }
+
+  private noteAnnouncements(
+    channelId: string,
+    known: { announcementsOnly: boolean; admins: string[] },
+  ): void {
+    if (known.announcementsOnly && !known.admins.includes(this.creds.aci)) {
+      this.readOnly[channelId] = "only the group's admins can send messages in this Signal group";
+    } else delete this.readOnly[channelId];
   }
 
   async getChat(chat: ChatRef): Promise<ChatInfo | null> {
     if (isGroupChannel(chat.channelId)) {
-      return { name: "Signal group", isPrivate: true };
+      const known = await this.groups.known(chat.channelId);
+      if (!known) return null;
+      this.noteAnnouncements(chat.channelId, known);
+      return {
+        name: known.title,
+        ...(known.description ? { topic: known.description } : {}),
+        isPrivate: true,
+      };
     }
     if (chat.receiver !== this.loginId) return null;
-    const name = chat.channelId;
-    return { name, isDirect: true, isPrivate: true, otherUser: { id: chat.channelId } };
+    const name = (await this.profiles.displayName(chat.channelId)) ?? chat.channelId;
+    return { name, isDirect: true, isPrivate: true, otherUser: { id: chat.channelId, displayname: name } };
+  }
+
+  async getMembers(chat: ChatRef): Promise<RemoteUser[]> {
+    if (!isGroupChannel(chat.channelId)) return [{ id: chat.channelId }];
+    const known = await this.groups.known(chat.channelId);
+    const out: RemoteUser[] = [];
+    for (const aci of known?.members ?? []) {
+      if (aci === this.creds.aci) continue;
+      const name = await this.profiles.displayName(aci);
+      out.push({ id: aci, ...(name ? { displayname: name } : {}) });
+    }
+    return out;
   }
 
   private async masterKeyOf(chat: ChatRef): Promise<Uint8Array | null> {
-    const known = this.groupKeys.get(chat.channelId);
-    if (known) return known;
-    const stored = await this.state.get(`group:${chat.channelId}`);
-    if (!stored) return null;
-    const key = new Uint8Array(Buffer.from(stored, "base64"));
-    this.groupKeys.set(chat.channelId, key);
-    return key;
+    const known = await this.groups.known(chat.channelId);
+    return known ? new Uint8Array(Buffer.from(known.masterKey, "base64")) : null;
+  }
+
+  private async revisionOf(chat: ChatRef): Promise<number> {
+    return (await this.groups.known(chat.channelId))?.revision ?? 0;
   }
 
   /**
@@ -410,12 +478,13 @@ export class SignalLogin
     make: (timestamp: number) => DataMessage,
   ): Promise<number> {
     const masterKey = isGroupChannel(chat.channelId) ? await this.masterKeyOf(chat) : null;
+    const revision = await this.revisionOf(chat);
     if (isGroupChannel(chat.channelId) && !masterKey) {
       throw new PermanentError("this Signal group is not known to your linked device yet");
     }
     return this.deliver(eventId, chat, (timestamp) => {
       const dm = make(timestamp);
-      if (masterKey) dm.groupV2 = { masterKey, revision: 0 };
+      if (masterKey) dm.groupV2 = { masterKey, revision };
       if (this.creds.profileKey) dm.profileKey = Buffer.from(this.creds.profileKey, "base64");
       return { content: { dataMessage: dm }, sync: { message: dm } };
     });
@@ -441,10 +510,16 @@ export class SignalLogin
     );
   }
 
+  /** Who gets a message in this chat: the contact, or every other member of the group (one 1:1 send each). */
   private async recipientsOf(chat: ChatRef): Promise<string[]> {
     if (!isGroupChannel(chat.channelId)) return [chat.channelId];
-    const members = await this.state.get(`members:${chat.channelId}`);
-    return members ? (JSON.parse(members) as string[]).filter((m) => m !== this.creds.aci) : [];
+    const known = await this.groups.known(chat.channelId);
+    if (!known || known.members.length === 0) {
+      throw new PermanentError(
+        "this Signal group's members are not known (is bridges.signal.service.zkgroup_public_params set?)",
+      );
+    }
+    return known.members.filter((m) => m !== this.creds.aci);
   }
 
   private toSignalText(content: BridgeContent): { body: string; bodyRanges: DataMessage["bodyRanges"] } {
@@ -532,9 +607,10 @@ export class SignalLogin
       throw new UnsupportedError("only your own Signal messages can be edited");
     const text = this.toSignalText(edit.content);
     const masterKey = isGroupChannel(edit.chat.channelId) ? await this.masterKeyOf(edit.chat) : null;
+    const revision = await this.revisionOf(edit.chat);
     await this.deliver(edit.eventId, edit.chat, (timestamp) => {
       const dm: DataMessage = { timestamp, body: text.body, bodyRanges: text.bodyRanges };
-      if (masterKey) dm.groupV2 = { masterKey, revision: 0 };
+      if (masterKey) dm.groupV2 = { masterKey, revision };
       const editMessage = { targetSentTimestamp: target.timestamp, dataMessage: dm };
       return { content: { editMessage }, sync: { editMessage } };
     });
@@ -618,8 +694,17 @@ export class SignalLogin
   async setTyping(chat: ChatRef, typing: boolean): Promise<void> {
     const timestamp = Date.now();
     const action = typing ? TypingAction.STARTED : TypingAction.STOPPED;
+    const masterKey = isGroupChannel(chat.channelId) ? await this.masterKeyOf(chat) : null;
+    const groupId = masterKey
+      ? Buffer.from(GroupTracker.chatOf(masterKey).channelId.slice(2), "base64url")
+      : null;
     for (const to of await this.recipientsOf(chat)) {
-      await this.sender.send(to, { typingMessage: { timestamp, action } }, timestamp, { urgent: false });
+      await this.sender.send(
+        to,
+        { typingMessage: { timestamp, action, ...(groupId ? { groupId } : {}) } },
+        timestamp,
+        { urgent: false },
+      );
     }
   }
 }

@@ -162,3 +162,6 @@ export async function startMockSignal(): Promise<MockSignal> {
     },
   };
 }
+
+// What the suites drive a contact's own group changes with (the requests a phone makes).
+export { GroupsClient } from "../groups.js";

@@ -1,0 +1,82 @@
+import { createDecipheriv } from "node:crypto";
+import { Aci } from "@signalapp/libsignal-client";
+import { ProfileKey } from "@signalapp/libsignal-client/dist/zkgroup/index.js";
+import type { LoginState } from "@switchboard/framework";
+import { parseJson, type ChatFetch } from "./transport.js";
+
+/**
+ * Signal profiles: names are encrypted with each person's profile key, which reaches us in
+ * their messages (`profileKey`) and in group state. Keys are kept in the login's sealed state;
+ * decrypted names are cached for an hour, so a busy chat costs one profile fetch per person.
+ */
+
+const NAME_TTL_MS = 3600_000;
+
+export function decryptProfileName(ciphertext: Buffer, profileKey: Buffer): string | null {
+  if (ciphertext.length < 12 + 16 || profileKey.length !== 32) return null;
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", profileKey, ciphertext.subarray(0, 12));
+    decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
+    const plain = Buffer.concat([
+      decipher.update(ciphertext.subarray(12, ciphertext.length - 16)),
+      decipher.final(),
+    ]);
+    // Padded with NULs to hide its length; given and family name are NUL-separated.
+    const [given = "", family = ""] = plain.toString("utf8").replace(/\0+$/, "").split("\0");
+    const name = [given, family].filter(Boolean).join(" ").trim();
+    return name || null;
+  } catch {
+    return null;
+  }
+}
+
+export class Profiles {
+  private readonly names = new Map<string, { name: string | null; at: number }>();
+  private readonly keys = new Map<string, string>();
+
+  constructor(
+    private readonly state: LoginState,
+    private readonly chat: ChatFetch,
+  ) {}
+
+  /** Remembers someone's profile key (a changed key means a changed profile: forget the name). */
+  async rememberKey(aci: string, profileKey: Uint8Array): Promise<void> {
+    if (profileKey.length !== 32) return;
+    const value = Buffer.from(profileKey).toString("base64");
+    if ((this.keys.get(aci) ?? (await this.state.get(`pkey:${aci}`))) === value) {
+      this.keys.set(aci, value);
+      return;
+    }
+    await this.state.set(`pkey:${aci}`, value);
+    this.keys.set(aci, value);
+    this.names.delete(aci);
+  }
+
+  /** The name someone chose on Signal, or null when we have no key for them or Signal will not say. */
+  async displayName(aci: string): Promise<string | null> {
+    const cached = this.names.get(aci);
+    if (cached && Date.now() - cached.at < NAME_TTL_MS) return cached.name;
+    const key = this.keys.get(aci) ?? (await this.state.get(`pkey:${aci}`));
+    if (!key) return null;
+    this.keys.set(aci, key);
+    let name: string | null = null;
+    try {
+      // The versioned path: Signal answers with the name sealed for this key's version.
+      const version = new ProfileKey(new Uint8Array(Buffer.from(key, "base64"))).getProfileKeyVersion(
+        Aci.fromUuid(aci),
+      );
+      const res = await this.chat({ verb: "GET", path: `/v1/profile/${aci}/${version.toString()}` });
+      const body = res.status === 200 ? (parseJson(res) as { name?: string } | null) : null;
+      if (body?.name) name = decryptProfileName(Buffer.from(body.name, "base64"), Buffer.from(key, "base64"));
+    } catch {
+      return cached?.name ?? null;
+    }
+    this.names.set(aci, { name, at: Date.now() });
+    return name;
+  }
+
+  /** The cached name only (for mentions, which are rendered synchronously). */
+  cachedName(aci: string): string | null {
+    return this.names.get(aci)?.name ?? null;
+  }
+}
