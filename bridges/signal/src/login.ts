@@ -87,7 +87,7 @@ const STYLE_NUMBERS = {
  * durable in the framework's journal.
  */
 export class SignalLogin
-  implements LoginClient, EditsMessages, DeletesMessages, Reacts, MarksRead, SendsTyping
+  implements LoginClient, EditsMessages, DeletesMessages, Reacts, MarksRead, SendsTyping, ListsMembers
 {
   readonly loginId: string;
   private readonly connection: ChatConnection;
