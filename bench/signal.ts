@@ -22,6 +22,13 @@ function heapMb(): number {
   return process.memoryUsage().heapUsed / 1024 / 1024;
 }
 
+/** Characters of login state held (each one a UTF-16 unit in the heap). */
+function stateBytes(kv: Map<string, unknown>): number {
+  let n = 0;
+  for (const [k, v] of kv) if (k.startsWith("login\0")) n += k.length + String(v).length;
+  return n;
+}
+
 function context(mock: MockSignal, kv: Map<string, unknown>, received: number[]): BridgeContext {
   const base = `https://localhost:${mock.port}`;
   const ns = (loginId: string, key: string) => `login\0${loginId}\0${key}`;
@@ -123,12 +130,15 @@ async function main(): Promise<void> {
   const ms = Date.now() - t0;
   const perSecond = Math.round((MESSAGES / ms) * 1000);
 
-  // 2. Idle logins: heap per connected login.
+  // 2. Idle logins: heap per connected login, and how much of it is the login state the
+  // in-memory stand-in store holds (NeDB keeps its records in memory the same way).
   const before = heapMb();
+  const stateBefore = stateBytes(kv);
   const rest: Linked[] = [];
   for (let i = 1; i < LOGINS; i++) rest.push(await link(mock, connector, i));
   await new Promise((r) => setTimeout(r, 1000));
   const perLogin = (heapMb() - before) / (LOGINS - 1);
+  const statePerLogin = (stateBytes(kv) - stateBefore) / (LOGINS - 1);
 
   // 3. Start with every login stored: a fresh connector loads them all.
   await connector.stop();
@@ -145,6 +155,7 @@ async function main(): Promise<void> {
     messagesPerSecond: perSecond,
     messages: MESSAGES,
     heapPerIdleLoginKb: Math.round(perLogin * 1024),
+    loginStatePerLoginKb: Math.round(statePerLogin / 1024),
     startMsWithStoredLogins: startMs,
     logins: LOGINS,
   };

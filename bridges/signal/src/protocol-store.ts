@@ -31,7 +31,13 @@ export type IdentityKind = "aci" | "pni";
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
 const unb64 = (text: string): Uint8Array<ArrayBuffer> => new Uint8Array(Buffer.from(text, "base64"));
 
-/** A record cache over LoginState: values are base64 of libsignal's serialized records. */
+/**
+ * A record cache over LoginState: values are base64 of libsignal's serialized records. One-time
+ * prekeys are not cached: each is read once, and a login uploads 200 of them (Kyber ones are
+ * several kB), which would be most of an idle login's memory.
+ */
+const cacheable = (key: string): boolean => !key.startsWith("pk:") && !key.startsWith("kpk:");
+
 class Records {
   private cache = new Map<string, string | null>();
   /** Writes held back while a received message is opened (see ProtocolStore.hold). */
@@ -53,7 +59,7 @@ class Records {
       }
       if (value === null) await this.state.delete(key);
       else await this.state.set(key, value);
-      this.cache.set(key, value);
+      if (cacheable(key)) this.cache.set(key, value);
     }
   }
 
@@ -63,7 +69,7 @@ class Records {
     let value = this.cache.get(key);
     if (value === undefined) {
       value = await this.state.get(key);
-      this.cache.set(key, value);
+      if (cacheable(key)) this.cache.set(key, value);
     }
     return value === null ? null : unb64(value);
   }
@@ -75,7 +81,7 @@ class Records {
       return;
     }
     await this.state.set(key, value);
-    this.cache.set(key, value);
+    if (cacheable(key)) this.cache.set(key, value);
   }
 
   async delete(key: string): Promise<void> {
