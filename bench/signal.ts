@@ -8,11 +8,14 @@
  *  - heap per idle, connected login;
  *  - start time with stored logins (opening their state, connecting, checking their keys).
  */
-import { pino } from "pino";
-import type { BridgeContext, LoginClient, LoginStep, RemoteEvent } from "@switchboard/framework";
 import { SignalConnector } from "@switchboard/bridge-signal";
-import { startMockSignal, type MockSignal } from "@switchboard/bridge-signal/testing";
-import type { PrimaryDevice } from "@signalapp/mock-server";
+import {
+  linkWithMock,
+  startMockSignal,
+  stateBytes,
+  stubSignalContext,
+  type Linked,
+} from "@switchboard/bridge-signal/testing";
 
 const MESSAGES = Number(process.env.BENCH_SIGNAL_MESSAGES ?? 2000);
 const LOGINS = Number(process.env.BENCH_SIGNAL_LOGINS ?? 20);
@@ -22,103 +25,16 @@ function heapMb(): number {
   return process.memoryUsage().heapUsed / 1024 / 1024;
 }
 
-/** Characters of login state held (each one a UTF-16 unit in the heap). */
-function stateBytes(kv: Map<string, unknown>): number {
-  let n = 0;
-  for (const [k, v] of kv) if (k.startsWith("login\0")) n += k.length + String(v).length;
-  return n;
-}
-
-function context(mock: MockSignal, kv: Map<string, unknown>, received: number[]): BridgeContext {
-  const base = `https://localhost:${mock.port}`;
-  const ns = (loginId: string, key: string) => `login\0${loginId}\0${key}`;
-  return {
-    network: "signal",
-    config: {
-      enabled: true,
-      device_name: "bench",
-      link_timeout_seconds: 300,
-      redact_expired: true,
-      prekeys: { refill_below: 10, batch: 100, rotate_days: 2 },
-      service: {
-        environment: "local",
-        local_port: mock.port,
-        root_certificate: mock.rootCertificate,
-        cdn_urls: { "0": base, "2": base, "3": `${base}/cdn3` },
-        storage_url: `${base}/storageService`,
-        trust_roots: [mock.trustRoot],
-        zkgroup_public_params: mock.zkPublicParams,
-        link_username: "aci",
-      },
-    },
-    log: pino({ level: process.env.BENCH_LOG_LEVEL ?? "warn" }),
-    emit: async (event: RemoteEvent) => {
-      if (event.type === "message") received.push(Date.now());
-    },
-    kvGet: async <T>(key: string) => (kv.get(key) as T | undefined) ?? null,
-    kvSet: async (key, value) => void kv.set(key, value),
-    kvDelete: async (key) => void kv.delete(key),
-    kvList: async () => [],
-    loginState: (loginId) => ({
-      get: async (key) => (kv.get(ns(loginId, key)) as string | undefined) ?? null,
-      set: async (key, value) => void kv.set(ns(loginId, key), value),
-      delete: async (key) => void kv.delete(ns(loginId, key)),
-      list: async (prefix) =>
-        [...kv.entries()]
-          .filter(([key]) => key.startsWith(ns(loginId, prefix)))
-          .sort(([a], [b]) => (a < b ? -1 : 1))
-          .map(([key, value]) => ({ key: key.slice(ns(loginId, "").length), value: value as string })),
-    }),
-    updateCredentials: async () => {},
-    mentionHtml: (_id, name) => name,
-    loginFailed: async () => {},
-    notifyUser: async () => {},
-    uploadMedia: async () => ({ mxc: "mxc://x/y", link: "http://x/y" }),
-    noticeInChat: async () => {},
-    reportState: () => {},
-    openDm: async () => "!dm:x",
-    linkedChats: async () => [],
-  };
-}
-
-interface Linked {
-  phone: PrimaryDevice;
-  record: { loginId: string; matrixUserId: string; remoteName: string; credentials: unknown };
-  client: LoginClient;
-  device: Awaited<ReturnType<Awaited<ReturnType<MockSignal["server"]["waitForProvision"]>>["complete"]>>;
-}
-
-/** Links a new phone the way the bot DM does: the QR URL goes to the mock phone. */
-async function link(mock: MockSignal, connector: SignalConnector, i: number): Promise<Linked> {
-  const phone = await mock.server.createPrimaryDevice({ profileName: `Phone ${i}` });
-  const provisioning = mock.server.waitForProvision();
-  const login = connector.createLogin("qr", `@user${i}:bench`);
-  const shown = await login.start();
-  if (shown.type !== "display" || !shown.url) throw new Error("no QR URL");
-  const provision = await provisioning;
-  const completing = provision.complete({ provisionURL: shown.url, primaryDevice: phone });
-  const step = (await login.wait!()) as Extract<LoginStep, { type: "complete" }>;
-  const record = {
-    loginId: step.loginId,
-    matrixUserId: `@user${i}:bench`,
-    remoteName: step.remoteName,
-    credentials: step.credentials,
-  };
-  const client = await connector.loadLogin(record);
-  const device = await completing;
-  return { phone, record, client, device };
-}
-
 async function main(): Promise<void> {
   const mock = await startMockSignal();
   const kv = new Map<string, unknown>();
   const received: number[] = [];
-  const ctx = context(mock, kv, received);
+  const ctx = stubSignalContext(mock, kv, received);
   let connector = new SignalConnector();
   await connector.start(ctx);
 
   // 1. One login: a contact's burst of pre-encrypted envelopes.
-  const first = await link(mock, connector, 0);
+  const first = await linkWithMock(mock, connector, 0);
   const contact = await mock.server.createPrimaryDevice({ profileName: "Contact" });
   await contact.addSingleUseKey(first.device, await first.device.popSingleUseKey());
   const envelopes: Array<Buffer<ArrayBuffer>> = [];
@@ -135,7 +51,7 @@ async function main(): Promise<void> {
   const before = heapMb();
   const stateBefore = stateBytes(kv);
   const rest: Linked[] = [];
-  for (let i = 1; i < LOGINS; i++) rest.push(await link(mock, connector, i));
+  for (let i = 1; i < LOGINS; i++) rest.push(await linkWithMock(mock, connector, i));
   await new Promise((r) => setTimeout(r, 1000));
   const perLogin = (heapMb() - before) / (LOGINS - 1);
   const statePerLogin = (stateBytes(kv) - stateBefore) / (LOGINS - 1);

@@ -76,9 +76,15 @@ export async function startMockSignal(): Promise<MockSignal> {
   // libsignal keeps its HTTP/2 session open after disconnect(), and the mock's close() waits for
   // every session: track them so close() can end them.
   const sessions = new Set<{ destroy(): void }>();
-  (server as unknown as { https: Http2SecureServer }).https.on("session", (session) => {
+  const https = (server as unknown as { https: Http2SecureServer }).https;
+  https.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+  });
+  // HTTP/1.1 clients (undici, for the CDN and REST calls) are plain TLS sockets, not sessions.
+  https.on("secureConnection", (socket) => {
+    sessions.add(socket);
+    socket.once("close", () => sessions.delete(socket));
   });
   const port = (server.address() as AddressInfo).port;
   const certs = await loadCertificates();
@@ -165,3 +171,4 @@ export async function startMockSignal(): Promise<MockSignal> {
 
 // What the suites drive a contact's own group changes with (the requests a phone makes).
 export { GroupsClient } from "../groups.js";
+export { linkWithMock, stateBytes, stubSignalContext, type Linked } from "./stub-context.js";
