@@ -151,8 +151,12 @@ export type RemoteEvent =
   | { type: "chat-update"; chat: ChatRef; name?: string; topic?: string; avatar?: RemoteMedia | null }
   | { type: "typing"; chat: ChatRef; userId: string; typing: boolean }
   | { type: "read"; chat: ChatRef; userId: string; upTo: string; fromLogin?: string }
-  /** A remote user's standing in the chat (e.g. IRC channel operator): their ghost's power level; 0 clears it. */
-  | { type: "power"; chat: ChatRef; userId: string; level: number }
+  /**
+   * A remote user's standing in the chat (e.g. IRC channel operator): their ghost's power level;
+   * 0 clears it. With `fromLogin`, the user is that login's own account (a Signal group admin
+   * who is the bridge's user): the level goes to their Matrix user instead of a ghost.
+   */
+  | { type: "power"; chat: ChatRef; userId: string; level: number; fromLogin?: string }
   /**
    * A login joined or left a chat on the network. The framework records it (whom to invite,
    * whom to choose as sender or relay), creates the chat's portal per the bridge's

@@ -382,7 +382,7 @@ describe("Signal", () => {
     assert.deepEqual(receipt.receiptMessage.timestamp.map(Number), [readTs]);
   });
 
-  test("a group of three: messages both ways, a member added and the title changed on Signal", async () => {
+  test("a group of three: messages both ways, a member added and the title changed on Signal, a relay for people without a login", async () => {
     let group = await phone.createGroup({ title: "Hiking", members: [phone, carol, dave] });
     await dave.addSingleUseKey(device, await device.popSingleUseKey());
     await within(carol.sendText(device, "hi hikers", { group }), 15_000, "delivery");
@@ -469,6 +469,20 @@ describe("Signal", () => {
     );
     await alice.waitForEvent(groupPortal, text("new name"), 20_000);
     await carolChat.close();
+
+    // Signal has no bot: alice makes her login the room's relay; bob, without a login, is heard as "bob: …".
+    await alice.sendText(groupPortal, "!set-relay");
+    // She may: as a Signal admin of the group she administers its portal.
+    await alice.waitForEvent(groupPortal, botSays(env.botUserId, /now relayed through/), 20_000);
+    const b = await env.hs.registerUser("bob");
+    const bob = new TestMatrixClient(env.hs.url, b.accessToken, b.userId);
+    await alice.request("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(groupPortal)}/invite`, {
+      user_id: b.userId,
+    });
+    await bob.join(groupPortal);
+    await bob.sendText(groupPortal, "hello from bob");
+    const relayed = await carolGets((m) => /hello from bob/.test(m.body), "bob's relayed message");
+    assert.match(relayed.body, /^bob: hello from bob$/);
   });
 
   test("the phone unlinks the device: the user is told and the login is LOGGED_OUT", async () => {

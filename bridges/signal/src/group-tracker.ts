@@ -24,6 +24,15 @@ export interface KnownGroup {
   admins: string[];
 }
 
+/** Events for a group message: the ones to emit before it, and after it (once its portal exists). */
+export interface Observed {
+  before: Emission[];
+  after: Emission[];
+}
+
+/** A Signal group admin's power level in the portal: enough to manage the bridge there (relay, unlink). */
+export const ADMIN_LEVEL = 100;
+
 export class GroupTracker {
   private readonly cache = new Map<string, KnownGroup>();
 
@@ -31,6 +40,7 @@ export class GroupTracker {
     private readonly state: LoginState,
     private readonly client: GroupsClient | null,
     private readonly loginId: string,
+    private readonly selfAci: string,
     private readonly onError: (err: unknown, channelId: string) => void,
   ) {}
 
@@ -57,37 +67,54 @@ export class GroupTracker {
    * A group message arrived with this master key and revision: brings our copy up to date and
    * returns the events for what changed (emitted before the message itself).
    */
-  async observe(masterKey: Uint8Array, revision: number): Promise<Emission[]> {
+  async observe(masterKey: Uint8Array, revision: number): Promise<Observed> {
     const chat = GroupTracker.chatOf(masterKey);
     const known = await this.known(chat.channelId);
-    if (known && known.revision >= revision) return [];
+    if (known && known.revision >= revision) return { before: [], after: [] };
     const key = Buffer.from(masterKey).toString("base64");
     if (!this.client) {
       // Without the group service only the key and revision are known: messages still bridge.
       const fresh = known ?? emptyGroup(key);
       await this.save(chat.channelId, { ...fresh, revision });
-      return known ? [] : [this.joined(chat)];
+      return { before: known ? [] : [this.joined(chat)], after: [] };
     }
     try {
       if (!known) {
         const state = await this.client.getGroup(masterKey);
-        await this.save(chat.channelId, fromState(key, state));
-        return [this.joined(chat)];
+        const group = fromState(key, state);
+        await this.save(chat.channelId, group);
+        return { before: [this.joined(chat)], after: this.ownLevel(chat, group, revision) };
       }
       const log = await this.client.getChanges(masterKey, known.revision);
       const events: Emission[] = [];
-      for (const change of log.changes) events.push(...changeEvents(chat, change));
+      for (const change of log.changes)
+        events.push(...changeEvents(chat, change, this.loginId, this.selfAci));
       const latest = log.state ?? (await this.client.getGroup(masterKey));
       await this.save(chat.channelId, fromState(key, latest));
-      return events;
+      return { before: events, after: [] };
     } catch (err) {
       this.onError(err, chat.channelId);
       if (!known) {
         await this.save(chat.channelId, { ...emptyGroup(key), revision });
-        return [this.joined(chat)];
+        return { before: [this.joined(chat)], after: [] };
       }
-      return [];
+      return { before: [], after: [] };
     }
+  }
+
+  /**
+   * A group admin administers its portal: the login's own Matrix user gets the room's admin
+   * level (sent after the first message, which creates the portal); ghosts get theirs from
+   * `getMembers`.
+   */
+  private ownLevel(chat: ChatRef, group: KnownGroup, revision: number): Emission[] {
+    if (!group.admins.includes(this.selfAci)) return [];
+    return [
+      {
+        event: { type: "power", chat, userId: this.selfAci, level: ADMIN_LEVEL, fromLogin: this.loginId },
+        options: { key: `group-admin:${this.loginId}:${chat.channelId}:${revision}` },
+      },
+    ];
   }
 
   private joined(chat: ChatRef): Emission {
@@ -127,7 +154,12 @@ function fromState(masterKey: string, state: GroupState): KnownGroup {
 }
 
 /** One change from the group's log as room events; keyed by revision so a replay adds nothing. */
-export function changeEvents(chat: ChatRef, change: GroupChange): Emission[] {
+export function changeEvents(
+  chat: ChatRef,
+  change: GroupChange,
+  loginId: string,
+  selfAci: string,
+): Emission[] {
   const out: Emission[] = [];
   const key = (what: string, i = 0) => ({ key: `group:${chat.channelId}:${change.revision}:${what}:${i}` });
   const by = change.editor && !change.editor.startsWith("PNI:") ? { by: change.editor } : {};
@@ -145,6 +177,14 @@ export function changeEvents(chat: ChatRef, change: GroupChange): Emission[] {
       ...by,
     };
     out.push({ event, options: key("leave", i) });
+  });
+  change.rolesChanged.forEach((r, i) => {
+    const level = r.role === "admin" ? ADMIN_LEVEL : 0;
+    const event: RemoteEvent =
+      r.aci === selfAci
+        ? { type: "power", chat, userId: r.aci, level, fromLogin: loginId }
+        : { type: "power", chat, userId: r.aci, level };
+    out.push({ event, options: key("role", i) });
   });
   if (change.title !== undefined || change.description !== undefined) {
     out.push({

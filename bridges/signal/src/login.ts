@@ -44,7 +44,7 @@ import { uploadAttachment } from "./attachments.js";
 import type { ProtocolStore } from "./protocol-store.js";
 import { decodeEnvelope, openEnvelope, type Failed, type Opened, type ReceiverContext } from "./receiver.js";
 import { Sender } from "./sender.js";
-import { GroupTracker } from "./group-tracker.js";
+import { ADMIN_LEVEL, GroupTracker } from "./group-tracker.js";
 import { GroupsClient } from "./groups.js";
 import { Profiles } from "./profiles.js";
 import type { HttpFetch, ServiceUrls } from "./transport.js";
@@ -160,7 +160,7 @@ export class SignalLogin
           pni: creds.pni,
         })
       : null;
-    this.groups = new GroupTracker(state, groupsClient, this.loginId, (err, channelId) =>
+    this.groups = new GroupTracker(state, groupsClient, this.loginId, creds.aci, (err, channelId) =>
       this.ctx.log.warn(
         { err, login: this.loginId, channelId },
         "Signal's group service could not be read; will try again",
@@ -302,15 +302,18 @@ export class SignalLogin
     if (dm?.profileKey && opened.sender !== this.creds.aci)
       await this.profiles.rememberKey(opened.sender, dm.profileKey);
     const out: Emission[] = [];
+    const after: Emission[] = [];
     const gv2 = dm?.groupV2;
     if (gv2?.masterKey?.length === 32) {
-      out.push(...(await this.groups.observe(gv2.masterKey, gv2.revision ?? 0)));
+      const observed = await this.groups.observe(gv2.masterKey, gv2.revision ?? 0);
+      out.push(...observed.before);
+      after.push(...observed.after);
       const known = await this.groups.known(GroupTracker.chatOf(gv2.masterKey).channelId);
       for (const [aci, key] of Object.entries(known?.profileKeys ?? {})) {
         if (aci !== this.creds.aci) await this.profiles.rememberKey(aci, Buffer.from(key, "base64"));
       }
     }
-    out.push(...toRemoteEvents(this.inbound(), opened, (ts) => this.sentChats.get(ts) ?? null));
+    out.push(...toRemoteEvents(this.inbound(), opened, (ts) => this.sentChats.get(ts) ?? null), ...after);
     for (const { event } of out) {
       if ("sender" in event && event.sender && !event.sender.fromLogin) {
         const name = await this.profiles.displayName(event.sender.userId);
@@ -424,7 +427,8 @@ export class SignalLogin
     for (const aci of known?.members ?? []) {
       if (aci === this.creds.aci) continue;
       const name = await this.profiles.displayName(aci);
-      out.push({ id: aci, ...(name ? { displayname: name } : {}) });
+      const level = known?.admins.includes(aci) ? ADMIN_LEVEL : 0;
+      out.push({ id: aci, ...(name ? { displayname: name } : {}), ...(level ? { level } : {}) });
     }
     return out;
   }

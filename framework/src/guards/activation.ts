@@ -190,20 +190,20 @@ export class ActivationGuard {
   /** The members' remote standing (IRC operators) as power levels: one state event for all. */
   private async applyLevels(roomId: string, levels: Record<string, number>): Promise<void> {
     if (Object.keys(levels).length === 0) return;
-    const pl =
-      (await this.s.bot.getState<{ users?: Record<string, number> }>(roomId, "m.room.power_levels")) ?? {};
-    const users = { ...(pl.users ?? {}) };
-    // A level the room already gives someone is the room's decision: only new ones are added.
-    let changed = false;
-    for (const [userId, level] of Object.entries(levels)) {
-      if (users[userId] !== undefined) continue;
-      users[userId] = level;
-      changed = true;
-    }
-    if (!changed) return;
-    await this.s.bot.sendState(roomId, "m.room.power_levels", "", { ...pl, users }).catch((err: unknown) => {
-      this.s.log.warn({ err: String(err), roomId }, "could not mirror remote roles into power levels");
-    });
+    await this.s.bot
+      .updatePowerLevels(roomId, (users) => {
+        // A level the room already gives someone is the room's decision: only new ones are added.
+        let changed = false;
+        for (const [userId, level] of Object.entries(levels)) {
+          if (users[userId] !== undefined) continue;
+          users[userId] = level;
+          changed = true;
+        }
+        return changed;
+      })
+      .catch((err: unknown) => {
+        this.s.log.warn({ err: String(err), roomId }, "could not mirror remote roles into power levels");
+      });
   }
 
   /** "synced 40/120 members" for `status`, or null when there is nothing in progress. */

@@ -136,6 +136,31 @@ export class Intent {
     return event_id;
   }
 
+  /**
+   * Changes a room's power levels by read-modify-write, one change at a time per room: two
+   * writers reading the same levels would each drop the other's change (a remote role mirrored
+   * while the activation sync writes the members' levels). `change` edits `users` in place and
+   * says whether anything changed; nothing is sent when not.
+   */
+  updatePowerLevels(roomId: string, change: (users: Record<string, number>) => boolean): Promise<void> {
+    const previous = this.powerLevelWrites.get(roomId) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const pl =
+        (await this.getState<{ users?: Record<string, number> }>(roomId, "m.room.power_levels")) ?? {};
+      const users = { ...(pl.users ?? {}) };
+      if (!change(users)) return;
+      await this.sendState(roomId, "m.room.power_levels", "", { ...pl, users });
+    });
+    const settled = next.catch(() => undefined);
+    this.powerLevelWrites.set(roomId, settled);
+    void settled.then(() => {
+      if (this.powerLevelWrites.get(roomId) === settled) this.powerLevelWrites.delete(roomId);
+    });
+    return next;
+  }
+
+  private readonly powerLevelWrites = new Map<string, Promise<void>>();
+
   async getState<T>(roomId: string, type: string, stateKey = ""): Promise<T | null> {
     try {
       return await this.req<T>(

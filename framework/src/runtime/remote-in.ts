@@ -522,18 +522,15 @@ export class RemoteIn {
       case "power": {
         const link = await this.roomFor(network, event.chat, false);
         if (!link) return;
-        const ghost = this.ghosts.userId(network, event.userId);
-        const pl =
-          (await this.s.bot.getState<{ users?: Record<string, number> }>(
-            link.roomId,
-            "m.room.power_levels",
-          )) ?? {};
-        const users = { ...(pl.users ?? {}) };
-        if ((users[ghost] ?? 0) === event.level) return;
-        if (event.level > 0) users[ghost] = event.level;
-        else delete users[ghost];
+        const owner = event.fromLogin ? await this.s.store.loginGet(network, event.fromLogin) : null;
+        const target = owner?.matrixUserId ?? this.ghosts.userId(network, event.userId);
         await this.s.bot
-          .sendState(link.roomId, "m.room.power_levels", "", { ...pl, users })
+          .updatePowerLevels(link.roomId, (users) => {
+            if ((users[target] ?? 0) === event.level) return false;
+            if (event.level > 0) users[target] = event.level;
+            else delete users[target];
+            return true;
+          })
           .catch((err: unknown) => {
             this.s.log.warn(
               { err: String(err), roomId: link.roomId },
