@@ -382,6 +382,41 @@ describe("Signal", () => {
     assert.deepEqual(receipt.receiptMessage.timestamp.map(Number), [readTs]);
   });
 
+  test("disappearing messages: the timer is told, bridged copies are redacted when it runs out, replies carry it", async () => {
+    const raw = (dataMessage: Record<string, unknown>) =>
+      carol.sendRaw(
+        device,
+        {
+          content: { dataMessage: { ...EMPTY_DATA_MESSAGE, timestamp: BigInt(Date.now()), ...dataMessage } },
+          senderKeyDistributionMessage: null,
+          pniSignatureMessage: null,
+        } as never,
+        { timestamp: Date.now() },
+      );
+    await raw({ flags: 2, expireTimer: 3 });
+    await alice.waitForEvent(
+      portal,
+      (e) => /disappearing messages to 3 seconds/.test(String(e.content.body)),
+      20_000,
+    );
+    await raw({ body: "this will vanish", expireTimer: 3 });
+    const vanishing = await alice.waitForEvent(portal, text("this will vanish"), 20_000);
+    await alice.waitForEvent(
+      portal,
+      (e) => e.type === "m.room.redaction" && (e.redacts ?? e.content.redacts) === vanishing.event_id,
+      20_000,
+    );
+    await alice.sendText(portal, "mine too");
+    const reply = await carolGets((m) => m.body === "mine too", "alice's reply");
+    assert.equal(reply.dataMessage.expireTimer, 3);
+    await raw({ flags: 2, expireTimer: 0 });
+    await alice.waitForEvent(
+      portal,
+      (e) => /turned off disappearing messages/.test(String(e.content.body)),
+      20_000,
+    );
+  });
+
   test("a group of three: messages both ways, a member added and the title changed on Signal, a relay for people without a login", async () => {
     let group = await phone.createGroup({ title: "Hiking", members: [phone, carol, dave] });
     await dave.addSingleUseKey(device, await device.popSingleUseKey());

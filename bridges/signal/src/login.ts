@@ -45,11 +45,12 @@ import type { ProtocolStore } from "./protocol-store.js";
 import { decodeEnvelope, openEnvelope, type Failed, type Opened, type ReceiverContext } from "./receiver.js";
 import { Sender } from "./sender.js";
 import { ADMIN_LEVEL, GroupTracker } from "./group-tracker.js";
+import { Expiries } from "./expiry.js";
 import { GroupsClient } from "./groups.js";
 import { Profiles } from "./profiles.js";
 import type { HttpFetch, ServiceUrls } from "./transport.js";
 import { matrixToSignal } from "./format.js";
-import { Style } from "./proto.js";
+import { DataFlags, Style } from "./proto.js";
 
 /** What a stored login keeps in its (sealed) credentials. */
 export interface SignalCredentials {
@@ -102,6 +103,7 @@ export class SignalLogin
   private readonly sentChats = new Map<number, ChatRef>();
   private readonly groups: GroupTracker;
   readonly profiles: Profiles;
+  private readonly expiries: Expiries;
 
   constructor(
     private readonly ctx: BridgeContext,
@@ -167,6 +169,13 @@ export class SignalLogin
       ),
     );
     this.profiles = new Profiles(state, this.connection.fetch);
+    this.expiries = new Expiries(
+      state,
+      (item) =>
+        this.ctx.emit({ type: "delete", chat: item.chat, id: item.id }, { key: `expired:${item.id}` }),
+      (err) =>
+        this.ctx.log.warn({ err, login: this.loginId }, "a disappearing message could not be redacted yet"),
+    );
     this.keys = new KeyManager(state, [stores.aci, stores.pni], this.connection.fetch, {
       refillBelow: config.prekeys.refill_below,
       batch: config.prekeys.batch,
@@ -191,6 +200,7 @@ export class SignalLogin
   async start(): Promise<void> {
     await this.connection.connect();
     await this.exclusive(() => this.keys.maintain());
+    void this.expiries.run();
     this.maintenance = setInterval(() => void this.maintainKeys(), 6 * 3600_000);
     this.maintenance.unref();
   }
@@ -213,6 +223,7 @@ export class SignalLogin
   async disconnect(): Promise<void> {
     this.stopped = true;
     if (this.maintenance) clearInterval(this.maintenance);
+    this.expiries.stop();
     await this.connection.close();
     await this.incoming.catch(() => undefined);
   }
@@ -314,6 +325,7 @@ export class SignalLogin
       }
     }
     out.push(...toRemoteEvents(this.inbound(), opened, (ts) => this.sentChats.get(ts) ?? null), ...after);
+    if (dm) await this.disappearing(dm, out);
     for (const { event } of out) {
       if ("sender" in event && event.sender && !event.sender.fromLogin) {
         const name = await this.profiles.displayName(event.sender.userId);
@@ -325,6 +337,26 @@ export class SignalLogin
       }
     }
     return out;
+  }
+
+  /**
+   * A chat's disappearing-message timer, as its messages carry it: remembered (outgoing
+   * messages carry it too) and, with `redact_expired`, each bridged copy is redacted when the
+   * timer runs out.
+   */
+  private async disappearing(dm: DataMessage, events: Emission[]): Promise<void> {
+    const seconds = dm.expireTimer ?? 0;
+    const explicit = ((dm.flags ?? 0) & DataFlags.EXPIRATION_TIMER_UPDATE) !== 0;
+    for (const { event } of events) {
+      if (event.type !== "message") continue;
+      if (explicit || seconds > 0) await this.expiries.setTimer(event.chat.channelId, seconds);
+      if (seconds > 0 && !explicit && this.config.redact_expired) {
+        await this.expiries.schedule((event.timestamp ?? Date.now()) + seconds * 1000, {
+          chat: event.chat,
+          id: event.id ?? "",
+        });
+      }
+    }
   }
 
   /**
@@ -483,6 +515,7 @@ export class SignalLogin
   ): Promise<number> {
     const masterKey = isGroupChannel(chat.channelId) ? await this.masterKeyOf(chat) : null;
     const revision = await this.revisionOf(chat);
+    const timer = await this.expiries.timerOf(chat.channelId);
     if (isGroupChannel(chat.channelId) && !masterKey) {
       throw new PermanentError("this Signal group is not known to your linked device yet");
     }
@@ -490,6 +523,7 @@ export class SignalLogin
       const dm = make(timestamp);
       if (masterKey) dm.groupV2 = { masterKey, revision };
       if (this.creds.profileKey) dm.profileKey = Buffer.from(this.creds.profileKey, "base64");
+      if (timer > 0 && (dm.body !== undefined || dm.attachments)) dm.expireTimer = timer;
       return { content: { dataMessage: dm }, sync: { message: dm } };
     });
   }
@@ -572,6 +606,13 @@ export class SignalLogin
         : {}),
     }));
     this.rememberSent(timestamp, msg.chat);
+    const timer = await this.expiries.timerOf(msg.chat.channelId);
+    if (timer > 0 && this.config.redact_expired) {
+      await this.expiries.schedule(timestamp + timer * 1000, {
+        chat: msg.chat,
+        id: messageId(this.creds.aci, timestamp),
+      });
+    }
     return { remoteId: messageId(this.creds.aci, timestamp), timestamp };
   }
 
