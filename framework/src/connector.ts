@@ -481,6 +481,16 @@ export interface SetsRoles {
   setPowerLevel(chat: ChatRef, user: MatrixSender, level: number, previous: number): Promise<void>;
 }
 
+/**
+ * Networks where members rename a chat or change its description (a Signal group's title): the
+ * way back of `chat-update`. Called on the sender's own login only, never for ghosts or the bot,
+ * so a name the bridge mirrored in does not bounce back. Throw `PermanentError` when the
+ * account's role does not allow it.
+ */
+export interface ChangesChatInfo {
+  setChatInfo(chat: ChatRef, change: { name?: string; topic?: string }, sender: MatrixSender): Promise<void>;
+}
+
 /** The network-wide core every connector implements. */
 export interface Connector {
   /** Lowercase id used in config, commands, ghost and alias prefixes: "irc", "slack". */
@@ -596,6 +606,8 @@ export const supportsTyping = (c: NetworkClient): c is NetworkClient & SendsTypi
 export const supportsMembership = (c: NetworkClient): c is NetworkClient & JoinsChats => has(c, "joinChat");
 export const supportsPowerLevels = (c: NetworkClient): c is NetworkClient & SetsRoles =>
   has(c, "setPowerLevel");
+export const supportsChatInfo = (c: NetworkClient): c is NetworkClient & ChangesChatInfo =>
+  has(c, "setChatInfo");
 
 export const supportsLogins = (c: Connector): c is Connector & HasLogins =>
   Array.isArray((c as Partial<HasLogins>).loginFlows) && has(c, "createLogin") && has(c, "loadLogin");

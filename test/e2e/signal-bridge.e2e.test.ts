@@ -503,6 +503,16 @@ describe("Signal", () => {
       20_000,
     );
     await alice.waitForEvent(groupPortal, text("new name"), 20_000);
+
+    // Renamed in Matrix by alice (a group admin): the group's title changes, and members are told.
+    await alice.request(
+      "PUT",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(groupPortal)}/state/m.room.name/`,
+      { name: "Hiking, from Matrix" },
+    );
+    const update = await carolGets((m) => m.dataMessage.groupV2?.groupChange != null, "the group change");
+    assert.ok(Number(update.dataMessage.groupV2!.revision) > renamed.revision);
+    assert.equal((await groups.getGroup(group.masterKey)).title, "Hiking, from Matrix");
     await carolChat.close();
 
     // Signal has no bot: alice makes her login the room's relay; bob, without a login, is heard as "bob: …".

@@ -393,17 +393,35 @@ export class GroupsClient {
   }
 
   /** Renames the group, if this login's role allows it. */
-  async setTitle(masterKey: Uint8Array, title: string): Promise<GroupModification> {
+  setTitle(masterKey: Uint8Array, title: string): Promise<GroupModification> {
+    return this.setAttributes(masterKey, { title });
+  }
+
+  /** Changes the title and/or description, if this login's role allows it: one change, one revision. */
+  async setAttributes(
+    masterKey: Uint8Array,
+    attributes: { title?: string; description?: string },
+  ): Promise<GroupModification> {
     const cipher = new GroupCipher(secretParamsOf(masterKey));
     for (let attempt = 0; ; attempt++) {
       const res = await this.request(cipher, "GET", "/v2/groups", "fetch the group");
       const group = GroupResponseCodec.decode(res.body).group;
       if (!group) throw new Error("Signal's groups service answered without a group");
       const state = cipher.state(group);
-      this.assertMayModifyAttributes(state, "change the title of");
+      this.assertMayModifyAttributes(
+        state,
+        attributes.title !== undefined ? "change the title of" : "change the description of",
+      );
       const actions = GroupChangeActionsCodec.encode({
         version: state.revision + 1,
-        modifyTitle: { title: cipher.encryptBlob({ title }) },
+        ...(attributes.title !== undefined
+          ? { modifyTitle: { title: cipher.encryptBlob({ title: attributes.title }) } }
+          : {}),
+        ...(attributes.description !== undefined
+          ? {
+              modifyDescription: { description: cipher.encryptBlob({ description: attributes.description }) },
+            }
+          : {}),
       });
       const patch = await this.request(
         cipher,

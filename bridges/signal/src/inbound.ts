@@ -178,6 +178,8 @@ function dataEvents(
   ) {
     return out;
   }
+  // A group update, a profile key or a timer carried alone: nothing to show.
+  if (!dm.body && !dm.attachments?.length && !dm.sticker) return out;
   const replyTo =
     dm.quote?.id !== undefined
       ? messageId(serviceIdOf(dm.quote.authorAciBinary, dm.quote.authorAci) ?? author, dm.quote.id)

@@ -25,6 +25,7 @@ import {
   type SendResult,
   type SendsTyping,
   type ListsMembers,
+  type ChangesChatInfo,
   type RemoteUser,
   type BridgeContent,
 } from "@switchboard/framework";
@@ -88,7 +89,15 @@ const STYLE_NUMBERS = {
  * durable in the framework's journal.
  */
 export class SignalLogin
-  implements LoginClient, EditsMessages, DeletesMessages, Reacts, MarksRead, SendsTyping, ListsMembers
+  implements
+    LoginClient,
+    EditsMessages,
+    DeletesMessages,
+    Reacts,
+    MarksRead,
+    SendsTyping,
+    ListsMembers,
+    ChangesChatInfo
 {
   readonly loginId: string;
   private readonly connection: ChatConnection;
@@ -104,6 +113,7 @@ export class SignalLogin
   private readonly groups: GroupTracker;
   readonly profiles: Profiles;
   private readonly expiries: Expiries;
+  private readonly groupsClient: GroupsClient | null;
 
   constructor(
     private readonly ctx: BridgeContext,
@@ -162,6 +172,7 @@ export class SignalLogin
           pni: creds.pni,
         })
       : null;
+    this.groupsClient = groupsClient;
     this.groups = new GroupTracker(state, groupsClient, this.loginId, creds.aci, (err, channelId) =>
       this.ctx.log.warn(
         { err, login: this.loginId, channelId },
@@ -715,6 +726,35 @@ export class SignalLogin
         targetSentTimestamp: target.timestamp,
       },
     }));
+  }
+
+  /**
+   * A Matrix rename or topic change of a group portal: the group's title or description through
+   * the group service (where this account's role allows), then the signed change to every member
+   * so their phones show it, as Signal's own clients do.
+   */
+  async setChatInfo(
+    chat: ChatRef,
+    change: { name?: string; topic?: string },
+    _sender: MatrixSender,
+  ): Promise<void> {
+    if (!isGroupChannel(chat.channelId)) throw new UnsupportedError("a Signal DM has no name of its own");
+    if (!this.groupsClient)
+      throw new UnsupportedError("the group service is not configured (zkgroup_public_params)");
+    const masterKey = await this.masterKeyOf(chat);
+    if (!masterKey) throw new PermanentError("this Signal group is not known to your linked device yet");
+    const modified = await this.groupsClient.setAttributes(masterKey, {
+      ...(change.name !== undefined ? { title: change.name } : {}),
+      ...(change.topic !== undefined ? { description: change.topic } : {}),
+    });
+    await this.groups.observe(masterKey, modified.revision);
+    await this.deliver(`group-change:${chat.channelId}:${modified.revision}`, chat, (timestamp) => {
+      const dm: DataMessage = {
+        timestamp,
+        groupV2: { masterKey, revision: modified.revision, groupChange: modified.groupChange },
+      };
+      return { content: { dataMessage: dm }, sync: { message: dm } };
+    });
   }
 
   async markRead(chat: ChatRef, target: MessageRef): Promise<void> {

@@ -13,6 +13,7 @@ import {
   supportsEdits,
   supportsMembership,
   supportsPowerLevels,
+  supportsChatInfo,
   supportsReactions,
   supportsRedactions,
 } from "../connector.js";
@@ -339,6 +340,9 @@ export class MatrixIn {
         return link.network;
       case "m.room.power_levels":
         return (await this.powerLevels(slot, link, event)) ? link.network : undefined;
+      case "m.room.name":
+      case "m.room.topic":
+        return (await this.chatInfo(slot, link, event)) ? link.network : undefined;
       default:
         return undefined;
     }
@@ -601,6 +605,22 @@ export class MatrixIn {
       handled = true;
     }
     return handled;
+  }
+
+  /**
+   * A Matrix user renamed the room or changed its topic: it follows to the chat through their
+   * own account where the network has such a thing (a Signal group's title). Changes by the
+   * bridge's own users (a name mirrored from the network) stay in Matrix.
+   */
+  private async chatInfo(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<boolean> {
+    if (event.state_key !== "" || this.s.isOurs(event.sender)) return false;
+    const client = await this.clients.own(slot, chatOf(link), event.sender);
+    if (!client || !supportsChatInfo(client)) return false;
+    const value = event.content[event.type === "m.room.name" ? "name" : "topic"];
+    const text = typeof value === "string" ? value : "";
+    const change = event.type === "m.room.name" ? { name: text } : { topic: text };
+    await client.setChatInfo(chatOf(link), change, await this.matrixUser(event.sender, false));
+    return true;
   }
 
   /** Says once per room and state why messages are not crossing. */
