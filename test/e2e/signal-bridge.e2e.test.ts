@@ -11,7 +11,13 @@ import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { EMPTY_DATA_MESSAGE, ServiceIdKind, type Device, type PrimaryDevice } from "@signalapp/mock-server";
+import {
+  EMPTY_DATA_MESSAGE,
+  Proto,
+  ServiceIdKind,
+  type Device,
+  type PrimaryDevice,
+} from "@signalapp/mock-server";
 import { GroupsClient, startMockSignal, type MockSignal } from "@switchboard/bridge-signal/testing";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { TestMatrixClient, botSays, dmWithBot, type MatrixTestEvent } from "../harness/matrix-client.js";
@@ -120,7 +126,12 @@ describe("Signal", () => {
 
   test("a contact's message opens a DM portal; the reply reaches them and the phone's transcript", async () => {
     const sentAt = Date.now();
-    await within(carol.sendText(device, "hello from carol", { timestamp: sentAt }), 15_000, "delivery");
+    // Her message carries her profile key, as Signal's clients do with contacts: the reply can be sealed.
+    await within(
+      carol.sendText(device, "hello from carol", { timestamp: sentAt, withProfileKey: true }),
+      15_000,
+      "delivery",
+    );
     portal = await until(
       "the DM portal's invite",
       async () => {
@@ -132,10 +143,22 @@ describe("Signal", () => {
     await alice.join(portal);
     await alice.waitForEvent(portal, text("hello from carol"), 20_000);
 
+    // Who the server saw sending to carol: nobody, for a sealed-sender send.
+    const server = mock.server as unknown as {
+      handlePreparedMultiDeviceMessage(source: unknown, target: string, ...rest: unknown[]): Promise<unknown>;
+    };
+    const handle = server.handlePreparedMultiDeviceMessage.bind(server);
+    const seenSenders: string[] = [];
+    server.handlePreparedMultiDeviceMessage = (source, target, ...rest) => {
+      if (target === carol.device.aci) seenSenders.push(source ? "known" : "sealed");
+      return handle(source, target, ...rest);
+    };
     await alice.sendText(portal, "hi carol, from Matrix");
     const got = await within(carol.waitForMessage(), 20_000, "carol's copy");
     assert.equal(got.body, "hi carol, from Matrix");
     assert.equal(got.source.aci, phone.device.aci);
+    assert.deepEqual(seenSenders, ["sealed"], "sealed sender: the server did not see who sent it");
+    server.handlePreparedMultiDeviceMessage = handle;
     const sync = await within(phone.waitForSyncMessage(), 20_000, "the phone's transcript");
     const sent = sync.syncMessage.content?.sent;
     assert.equal(sent?.message?.body, "hi carol, from Matrix");

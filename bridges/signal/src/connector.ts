@@ -20,6 +20,7 @@ import { isAci } from "./ids.js";
 import { KeyManager } from "./key-manager.js";
 import { DeviceLink, type LinkedAccount } from "./link.js";
 import { SignalLogin, type SignalCredentials } from "./login.js";
+import { UnauthChat } from "./unauth-chat.js";
 import { ProtocolStore } from "./protocol-store.js";
 import { downloadAttachment } from "./attachments.js";
 import type { HttpFetch, ServiceUrls } from "./transport.js";
@@ -53,6 +54,7 @@ export class SignalConnector implements Connector, HasLogins, StartsDms, Fetches
   private readonly logins = new Map<string, SignalLogin>();
   /** The chat service's REST URL (the same service as the websocket). */
   private chatUrl = "https://chat.signal.org";
+  private unauth!: UnauthChat;
 
   async start(ctx: BridgeContext): Promise<void> {
     this.ctx = ctx;
@@ -80,6 +82,7 @@ export class SignalConnector implements Connector, HasLogins, StartsDms, Fetches
       });
     }
     this.http = httpFetch(service.root_certificate);
+    this.unauth = new UnauthChat(this.net);
     this.chatUrl =
       service.environment === "local"
         ? `https://localhost:${service.local_port}`
@@ -95,6 +98,7 @@ export class SignalConnector implements Connector, HasLogins, StartsDms, Fetches
   async stop(): Promise<void> {
     await Promise.all([...this.logins.values()].map((l) => l.disconnect().catch(() => undefined)));
     this.logins.clear();
+    await this.unauth?.close();
     await this.http?.close().catch(() => undefined);
   }
 
@@ -218,7 +222,7 @@ export class SignalConnector implements Connector, HasLogins, StartsDms, Fetches
       this.ctx,
       this.config,
       this.net,
-      { url: this.chatUrl, http: this.http.fetch, urls: this.urls },
+      { url: this.chatUrl, http: this.http.fetch, urls: this.urls, unauth: this.unauth.fetch },
       login.matrixUserId,
       login.remoteName,
       creds,

@@ -49,7 +49,7 @@ import { ADMIN_LEVEL, GroupTracker } from "./group-tracker.js";
 import { Expiries } from "./expiry.js";
 import { GroupsClient } from "./groups.js";
 import { Profiles } from "./profiles.js";
-import type { HttpFetch, ServiceUrls } from "./transport.js";
+import type { ChatFetch, HttpFetch, ServiceUrls } from "./transport.js";
 import { matrixToSignal } from "./format.js";
 import { DataFlags, Style } from "./proto.js";
 
@@ -119,7 +119,7 @@ export class SignalLogin
     private readonly ctx: BridgeContext,
     private readonly config: SignalConfig,
     net: Net.Net,
-    private readonly rest: { url: string; http: HttpFetch; urls: ServiceUrls },
+    private readonly rest: { url: string; http: HttpFetch; urls: ServiceUrls; unauth: ChatFetch },
     readonly matrixUserId: string,
     readonly remoteName: string,
     readonly creds: SignalCredentials,
@@ -157,6 +157,7 @@ export class SignalLogin
     );
     this.sender = new Sender({
       chat: this.connection.fetch,
+      unauth: rest.unauth,
       store: stores.aci,
       self: { aci: creds.aci, deviceId: creds.deviceId },
       exclusive: (fn) => this.exclusive(fn),
@@ -510,7 +511,10 @@ export class SignalLogin
     for (const to of recipients) {
       if (out.done.includes(to)) continue;
       if (to === this.creds.aci && sync) await this.syncSent(chat, sync, out.timestamp);
-      else await this.sender.send(to, content, out.timestamp);
+      else {
+        const accessKey = await this.profiles.accessKey(to);
+        await this.sender.send(to, content, out.timestamp, accessKey ? { accessKey } : {});
+      }
       out.done.push(to);
       await this.state.set(`out:${eventId}`, JSON.stringify(out));
     }

@@ -75,6 +75,14 @@ export class Profiles {
     return name;
   }
 
+  /** Someone's unidentified access key (from their profile key): what a sealed-sender send to them needs. */
+  async accessKey(aci: string): Promise<Uint8Array | undefined> {
+    const key = this.keys.get(aci) ?? (await this.state.get(`pkey:${aci}`));
+    if (!key) return undefined;
+    this.keys.set(aci, key);
+    return new ProfileKey(new Uint8Array(Buffer.from(key, "base64"))).deriveAccessKey();
+  }
+
   /** The cached name only (for mentions, which are rendered synchronously). */
   cachedName(aci: string): string | null {
     return this.names.get(aci)?.name ?? null;

@@ -6,6 +6,8 @@ import {
   ProtocolAddress,
   PublicKey,
   processPreKeyBundle,
+  sealedSenderEncryptMessage,
+  SenderCertificate,
   signalEncrypt,
   type PlaintextContent,
 } from "@signalapp/libsignal-client";
@@ -23,6 +25,8 @@ import { json, parseJson, type ChatFetch, type ChatResponse } from "./transport.
 
 export interface SenderContext {
   chat: ChatFetch;
+  /** The shared unauthenticated connection sealed-sender sends go through. */
+  unauth?: ChatFetch;
   store: ProtocolStore;
   self: { aci: string; deviceId: number };
   /** Runs protocol-store work one at a time per login (sends and receives share sessions). */
@@ -52,12 +56,25 @@ export class Sender {
   constructor(private readonly ctx: SenderContext) {}
 
   /** Sends a Content to every device of `destination` (an ACI). */
+  /**
+   * Sends a Content to every device of `destination` (an ACI). With the recipient's access key
+   * (derived from their profile key) it goes sealed over the unauthenticated connection, so the
+   * server does not learn the sender; a refused key falls back to an ordinary send.
+   */
   async send(
     destination: string,
     content: Content,
     timestamp: number,
-    options: { urgent?: boolean } = {},
+    options: { urgent?: boolean; accessKey?: Uint8Array } = {},
   ): Promise<void> {
+    if (options.accessKey && this.ctx.unauth && destination !== this.ctx.self.aci) {
+      try {
+        if (await this.sendSealed(destination, content, timestamp, options.accessKey, options.urgent ?? true))
+          return;
+      } catch (err) {
+        if (!(err instanceof SealedRefused)) throw err;
+      }
+    }
     const plaintext = pad(ContentCodec.encode(content));
     const isSelf = destination === this.ctx.self.aci;
     for (let attempt = 0; attempt < 4; attempt++) {
@@ -80,7 +97,7 @@ export class Sender {
       if (res.status === 409 || res.status === 410) {
         const list = (parseJson(res) ?? {}) as DeviceList;
         for (const d of [...(list.extraDevices ?? []), ...(list.staleDevices ?? [])]) {
-          await this.ctx.store.archiveSession(ProtocolAddress.new(destination, d));
+          await this.ctx.exclusive(() => this.ctx.store.archiveSession(ProtocolAddress.new(destination, d)));
         }
         for (const d of [...(list.missingDevices ?? []), ...(list.staleDevices ?? [])]) {
           if (isSelf && d === this.ctx.self.deviceId) continue;
@@ -91,6 +108,81 @@ export class Sender {
       throw sendError(res, destination);
     }
     throw new Error(`Signal kept correcting ${destination}'s device list; will retry`);
+  }
+
+  private certificate: { cert: SenderCertificate; expires: number } | null = null;
+
+  /** Our sender certificate (signed by Signal, names this device), cached until shortly before it expires. */
+  private async senderCertificate(): Promise<SenderCertificate> {
+    if (this.certificate && this.certificate.expires - Date.now() > 3600_000) return this.certificate.cert;
+    const res = await this.ctx.chat({ verb: "GET", path: "/v1/certificate/delivery?includeE164=false" });
+    if (res.status !== 200) throw sendError(res, "the sender certificate");
+    const body = parseJson(res) as { certificate?: string } | null;
+    if (!body?.certificate) throw new Error("Signal sent no sender certificate");
+    const cert = SenderCertificate.deserialize(unb64(body.certificate));
+    this.certificate = { cert, expires: cert.expiration() };
+    return cert;
+  }
+
+  /** The sealed send; false when there is nothing to seal to yet (no sessions: the ordinary path learns devices). */
+  private async sendSealed(
+    destination: string,
+    content: Content,
+    timestamp: number,
+    accessKey: Uint8Array,
+    urgent: boolean,
+  ): Promise<boolean> {
+    const plaintext = pad(ContentCodec.encode(content));
+    const cert = await this.senderCertificate();
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const devices = await this.ctx.store.sessionDevices(destination);
+      if (devices.length === 0) return false;
+      const messages = await this.ctx.exclusive(async () => {
+        const out: Array<Record<string, unknown>> = [];
+        for (const deviceId of devices) {
+          const addr = ProtocolAddress.new(destination, deviceId);
+          const record = await this.ctx.store.session.getSession(addr);
+          if (!record || !record.hasCurrentState()) continue;
+          const sealed = await sealedSenderEncryptMessage(
+            new Uint8Array(plaintext),
+            addr,
+            cert,
+            this.ctx.store.session,
+            this.ctx.store.identity,
+          );
+          out.push({
+            type: EnvelopeType.UNIDENTIFIED_SENDER,
+            destinationDeviceId: deviceId,
+            destinationRegistrationId: record.remoteRegistrationId(),
+            content: Buffer.from(sealed).toString("base64"),
+          });
+        }
+        return out;
+      });
+      const res = await this.ctx.unauth!({
+        verb: "PUT",
+        path: `/v1/messages/${destination}`,
+        headers: [
+          ["content-type", "application/json"],
+          ["unidentified-access-key", Buffer.from(accessKey).toString("base64")],
+        ],
+        body: json({ messages, timestamp, online: false, urgent }),
+      });
+      if (res.status === 200) return true;
+      if (res.status === 401) throw new SealedRefused();
+      if (res.status === 409 || res.status === 410) {
+        const list = (parseJson(res) ?? {}) as DeviceList;
+        for (const d of [...(list.extraDevices ?? []), ...(list.staleDevices ?? [])]) {
+          await this.ctx.exclusive(() => this.ctx.store.archiveSession(ProtocolAddress.new(destination, d)));
+        }
+        for (const d of [...(list.missingDevices ?? []), ...(list.staleDevices ?? [])]) {
+          await this.fetchBundles(destination, String(d));
+        }
+        continue;
+      }
+      throw sendError(res, destination);
+    }
+    return false;
   }
 
   /** A retry request (DecryptionErrorMessage) to the one device whose message failed. */
@@ -201,6 +293,9 @@ export class Sender {
     });
   }
 }
+
+/** Signal refused the access key (a stale profile key): the send goes unsealed instead. */
+class SealedRefused extends Error {}
 
 /** What Signal's refusals mean for the framework: rate limits wait, challenges and unknown recipients are told. */
 export function sendError(res: ChatResponse, destination: string): Error {
