@@ -11,13 +11,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  EMPTY_DATA_MESSAGE,
-  Proto,
-  ServiceIdKind,
-  type Device,
-  type PrimaryDevice,
-} from "@signalapp/mock-server";
+import { EMPTY_DATA_MESSAGE, ServiceIdKind, type Device, type PrimaryDevice } from "@signalapp/mock-server";
 import { GroupsClient, startMockSignal, type MockSignal } from "@switchboard/bridge-signal/testing";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { TestMatrixClient, botSays, dmWithBot, type MatrixTestEvent } from "../harness/matrix-client.js";
