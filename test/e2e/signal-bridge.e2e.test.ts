@@ -26,6 +26,7 @@ let phone: PrimaryDevice;
 let carol: PrimaryDevice;
 let dave: PrimaryDevice;
 let erin: PrimaryDevice;
+let frank: PrimaryDevice;
 let device: Device;
 let portal: string;
 
@@ -56,7 +57,12 @@ before(async () => {
   carol = await mock.server.createPrimaryDevice({ profileName: "Carol", password: CAROL_PASSWORD });
   dave = await mock.server.createPrimaryDevice({ profileName: "Dave" });
   erin = await mock.server.createPrimaryDevice({ profileName: "Erin" });
-  phone = await mock.server.createPrimaryDevice({ profileName: "Alice", contacts: [carol, dave, erin] });
+  frank = await mock.server.createPrimaryDevice({ profileName: "Frank" });
+  phone = await mock.server.createPrimaryDevice({
+    profileName: "Alice",
+    contacts: [carol, dave, erin],
+    contactsWithoutProfileKey: [frank],
+  });
   const base = `https://localhost:${mock.port}`;
   env = await startBridgeEnvironment({
     bridges: {
@@ -113,6 +119,8 @@ describe("Signal", () => {
     assert.equal(images.length >= 1, true);
     await alice.sendText(mgmt, "status");
     await alice.waitForEvent(mgmt, botSays(env.botUserId, /Signal[\s\S]*connected/i));
+    // The new device asked the phone for its contacts, blocked list and settings.
+    await within(phone.waitForSync(device), 20_000, "the sync requests");
     // What a real phone learns from the server: the new device's one-time keys.
     await phone.addSingleUseKey(device, await device.popSingleUseKey());
     await carol.addSingleUseKey(device, await device.popSingleUseKey());
@@ -157,6 +165,26 @@ describe("Signal", () => {
     const sent = sync.syncMessage.content?.sent;
     assert.equal(sent?.message?.body, "hi carol, from Matrix");
     assert.equal(sent?.destinationServiceId ?? carol.device.aci, carol.device.aci);
+  });
+
+  test("the phone's contacts name people who shared no profile key", async () => {
+    await frank.addSingleUseKey(device, await device.popSingleUseKey());
+    await within(frank.sendText(device, "hi, frank here"), 15_000, "delivery");
+    const frankPortal = await until(
+      "frank's DM portal",
+      async () => {
+        await alice.syncOnce(500);
+        return [...alice.invites].find((r) => r !== portal) ?? null;
+      },
+      20_000,
+    );
+    await alice.join(frankPortal);
+    const hi = await alice.waitForEvent(frankPortal, text("hi, frank here"), 20_000);
+    const profile = await alice.request<{ displayname?: string }>(
+      "GET",
+      `/_matrix/client/v3/profile/${encodeURIComponent(hi.sender)}`,
+    );
+    assert.equal(profile.displayname, "Frank");
   });
 
   test("an image both ways, with identical bytes", async () => {

@@ -31,7 +31,7 @@ import {
 } from "@switchboard/framework";
 import { ChatConnection } from "./chat-connection.js";
 import type { SignalConfig } from "./config.js";
-import { groupChannel, isAci, isGroupChannel, messageId, parseMessageId } from "./ids.js";
+import { groupChannel, isAci, isGroupChannel, messageId, parseMessageId, serviceIdOf } from "./ids.js";
 import { toRemoteEvents, type Emission, type InboundContext } from "./inbound.js";
 import { KeyManager } from "./key-manager.js";
 import {
@@ -41,7 +41,7 @@ import {
   type Content,
   type DataMessage,
 } from "./proto.js";
-import { uploadAttachment } from "./attachments.js";
+import { downloadAttachment, uploadAttachment } from "./attachments.js";
 import type { ProtocolStore } from "./protocol-store.js";
 import { decodeEnvelope, openEnvelope, type Failed, type Opened, type ReceiverContext } from "./receiver.js";
 import { Sender } from "./sender.js";
@@ -51,7 +51,7 @@ import { GroupsClient } from "./groups.js";
 import { Profiles } from "./profiles.js";
 import type { ChatFetch, HttpFetch, ServiceUrls } from "./transport.js";
 import { matrixToSignal } from "./format.js";
-import { DataFlags, Style } from "./proto.js";
+import { DataFlags, Style, SyncRequestType, parseContacts } from "./proto.js";
 
 /** What a stored login keeps in its (sealed) credentials. */
 export interface SignalCredentials {
@@ -215,6 +215,54 @@ export class SignalLogin
     void this.expiries.run();
     this.maintenance = setInterval(() => void this.maintainKeys(), 6 * 3600_000);
     this.maintenance.unref();
+    void this.requestSync();
+  }
+
+  /**
+   * A newly linked device asks the phone for what it cannot read from the server: contacts
+   * (names for people who have not shared a profile key), blocked people, settings. Once per
+   * link; the phone answers with sync messages.
+   */
+  private async requestSync(): Promise<void> {
+    if (await this.state.get("sync-requested")) return;
+    try {
+      for (const type of [SyncRequestType.CONTACTS, SyncRequestType.BLOCKED, SyncRequestType.CONFIGURATION]) {
+        const timestamp = Date.now();
+        await this.sender.send(this.creds.aci, { syncMessage: { request: { type } } }, timestamp, {
+          urgent: false,
+        });
+      }
+      await this.state.set("sync-requested", String(Date.now()));
+    } catch (err) {
+      this.ctx.log.warn(
+        { err, login: this.loginId },
+        "could not ask the phone for its contacts; will ask at the next start",
+      );
+    }
+  }
+
+  /** The phone's contacts blob: names for contacts without a profile key. */
+  private async contactsSynced(blob: AttachmentPointer): Promise<void> {
+    if (!blob.key || !(blob.cdnKey || blob.cdnId !== undefined)) return;
+    try {
+      const data = await downloadAttachment(this.rest.http, this.rest.urls, {
+        cdnNumber: blob.cdnNumber ?? 0,
+        ...(blob.cdnKey ? { cdnKey: blob.cdnKey } : { cdnId: String(blob.cdnId) }),
+        key: Buffer.from(blob.key),
+        ...(blob.digest ? { digest: Buffer.from(blob.digest) } : {}),
+        ...(blob.size !== undefined ? { size: blob.size } : {}),
+      });
+      let named = 0;
+      for (const contact of parseContacts(data)) {
+        const aci = serviceIdOf(contact.aciBinary, contact.aci);
+        if (!aci || !isAci(aci) || !contact.name) continue;
+        await this.profiles.rememberContactName(aci, contact.name);
+        named++;
+      }
+      this.ctx.log.info({ login: this.loginId, contacts: named }, "Signal contacts synced from the phone");
+    } catch (err) {
+      this.ctx.log.warn({ err, login: this.loginId }, "the phone's contacts could not be read");
+    }
   }
 
   private async maintainKeys(): Promise<void> {
@@ -321,6 +369,8 @@ export class SignalLogin
    */
   private async eventsOf(opened: Opened): Promise<Emission[]> {
     const content = opened.content;
+    const contacts = content.syncMessage?.contacts?.blob;
+    if (contacts && opened.sender === this.creds.aci) await this.contactsSynced(contacts);
     const dm = content.dataMessage ?? content.syncMessage?.sent?.message ?? content.editMessage?.dataMessage;
     if (dm?.profileKey && opened.sender !== this.creds.aci)
       await this.profiles.rememberKey(opened.sender, dm.profileKey);

@@ -57,7 +57,11 @@ export class Profiles {
     const cached = this.names.get(aci);
     if (cached && Date.now() - cached.at < NAME_TTL_MS) return cached.name;
     const key = this.keys.get(aci) ?? (await this.state.get(`pkey:${aci}`));
-    if (!key) return null;
+    const contactName = await this.state.get(`cname:${aci}`);
+    if (!key) {
+      if (contactName) this.names.set(aci, { name: contactName, at: Date.now() });
+      return contactName;
+    }
     this.keys.set(aci, key);
     let name: string | null = null;
     try {
@@ -71,8 +75,20 @@ export class Profiles {
     } catch {
       return cached?.name ?? null;
     }
+    name ??= contactName;
     this.names.set(aci, { name, at: Date.now() });
     return name;
+  }
+
+  /**
+   * The name the user's phone has for a contact (contacts sync): used only while Signal gives
+   * no profile name for them (no profile key yet), as Signal's own apps do.
+   */
+  async rememberContactName(aci: string, name: string): Promise<void> {
+    if ((await this.state.get(`cname:${aci}`)) === name) return;
+    await this.state.set(`cname:${aci}`, name);
+    const cached = this.names.get(aci);
+    if (cached && !cached.name) this.names.delete(aci);
   }
 
   /** Someone's unidentified access key (from their profile key): what a sealed-sender send to them needs. */

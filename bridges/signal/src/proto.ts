@@ -139,11 +139,21 @@ message SyncMessage {
     optional bytes destinationServiceIdBinary = 12;
   }
   message Request { optional int32 type = 1; }
+  message Contacts { optional AttachmentPointer blob = 1; optional bool complete = 2; }
   message Read { optional string senderAci = 3; optional uint64 timestamp = 2; optional bytes senderAciBinary = 4; }
   optional Sent sent = 1;
+  optional Contacts contacts = 2;
   optional Request request = 4;
   repeated Read read = 5;
   optional bytes padding = 8;
+}
+
+message ContactDetails {
+  optional string number = 1;
+  optional string name = 2;
+  optional uint32 expireTimer = 8;
+  optional string aci = 9;
+  optional bytes aciBinary = 13;
 }
 
 message UnidentifiedSenderMessage {
@@ -288,6 +298,7 @@ export interface SyncMessage {
     destinationServiceIdBinary?: Uint8Array;
   };
   request?: { type?: number };
+  contacts?: { blob?: AttachmentPointer; complete?: boolean };
   read?: Array<{ senderAci?: string; timestamp?: number; senderAciBinary?: Uint8Array }>;
   padding?: Uint8Array;
 }
@@ -302,6 +313,14 @@ export interface Content {
   decryptionErrorMessage?: Uint8Array;
   storyMessage?: Uint8Array;
   editMessage?: EditMessage;
+}
+
+export interface ContactDetails {
+  number?: string;
+  name?: string;
+  expireTimer?: number;
+  aci?: string;
+  aciBinary?: Uint8Array;
 }
 
 export interface Codec<T> {
@@ -328,6 +347,47 @@ export const DeviceNameCodec = codec<DeviceName>("DeviceName");
 export const EnvelopeCodec = codec<Envelope>("Envelope");
 export const ContentCodec = codec<Content>("Content");
 export const DataMessageCodec = codec<DataMessage>("DataMessage");
+const ContactDetailsCodec = codec<ContactDetails>("ContactDetails");
+
+/**
+ * A contacts sync blob: ContactDetails messages, each after its varint length (an avatar, when
+ * a contact has one, follows its record: `avatar.length` bytes, which this subset skips by
+ * reading the avatar field's length).
+ */
+export function parseContacts(blob: Uint8Array): ContactDetails[] {
+  const out: ContactDetails[] = [];
+  let at = 0;
+  while (at < blob.length) {
+    let length = 0;
+    let shift = 0;
+    for (;;) {
+      if (at >= blob.length) throw new Error("contacts blob ends inside a length");
+      const byte = blob[at++]!;
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(byte & 0x80)) break;
+      if (shift > 35) throw new Error("contacts blob has a malformed length");
+    }
+    if (at + length > blob.length) throw new Error("contacts blob ends inside a record");
+    const record = blob.subarray(at, at + length);
+    at += length;
+    out.push(ContactDetailsCodec.decode(record));
+    const avatarLength = avatarLengthOf(record);
+    if (avatarLength) at += avatarLength;
+  }
+  return out;
+}
+
+const ContactAvatarType = protobuf
+  .parse(
+    `syntax = "proto2"; message A { message Av { optional uint32 length = 2; } optional Av avatar = 3; }`,
+  )
+  .root.lookupType("A");
+
+function avatarLengthOf(record: Uint8Array): number {
+  const m = ContactAvatarType.toObject(ContactAvatarType.decode(record)) as { avatar?: { length?: number } };
+  return m.avatar?.length ?? 0;
+}
 
 /** Signal's content padding: one 0x80 byte, then zeros up to the next multiple of 160 bytes. */
 export function pad(plaintext: Uint8Array): Uint8Array {
