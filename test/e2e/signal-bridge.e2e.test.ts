@@ -63,21 +63,11 @@ before(async () => {
     contacts: [carol, dave, erin],
     contactsWithoutProfileKey: [frank],
   });
-  const base = `https://localhost:${mock.port}`;
   env = await startBridgeEnvironment({
     bridges: {
       signal: {
         enabled: true,
-        service: {
-          environment: "local",
-          local_port: mock.port,
-          root_certificate: mock.rootCertificate,
-          cdn_urls: { "0": base, "2": base, "3": `${base}/cdn3` },
-          storage_url: `${base}/storageService`,
-          trust_roots: [mock.trustRoot],
-          zkgroup_public_params: mock.zkPublicParams,
-          link_username: "aci",
-        },
+        service: mock.serviceConfig(),
       },
     },
   });

@@ -101,15 +101,8 @@ export class ChatConnection {
     for (const w of this.readyWaiters.splice(0)) w();
   }
 
-  private async send(chat: Net.AuthenticatedChatConnection, request: ChatRequest): Promise<ChatResponse> {
-    const res = await chat.fetch({
-      verb: request.verb,
-      path: request.path,
-      headers: request.headers ?? [],
-      ...(request.body ? { body: new Uint8Array(request.body) } : {}),
-      timeoutMillis: 30_000,
-    });
-    return { status: res.status, headers: res.headers, body: res.body };
+  private send(chat: Net.AuthenticatedChatConnection, request: ChatRequest): Promise<ChatResponse> {
+    return requestOver(chat, request);
   }
 
   private ready(timeoutMs: number): Promise<Net.AuthenticatedChatConnection> {
@@ -212,6 +205,21 @@ export class ChatConnection {
       backoffMs(this.attempt, 1000, 60_000),
     );
   }
+}
+
+/** One REST request over a libsignal chat connection (authenticated or not), in our request shape. */
+export async function requestOver(
+  chat: Net.AuthenticatedChatConnection | Net.UnauthenticatedChatConnection,
+  request: ChatRequest,
+): Promise<ChatResponse> {
+  const res = await chat.fetch({
+    verb: request.verb,
+    path: request.path,
+    headers: request.headers ?? [],
+    ...(request.body ? { body: new Uint8Array(request.body) } : {}),
+    timeoutMillis: 30_000,
+  });
+  return { status: res.status, headers: res.headers, body: res.body };
 }
 
 function isConnectionError(err: unknown): boolean {

@@ -1,4 +1,5 @@
 import protobuf from "protobufjs";
+import { codecOf, type Codec } from "./proto.js";
 
 /**
  * The part of Signal's groups v2 protocol (the storage service's `/v2/groups` API) the bridge
@@ -212,22 +213,7 @@ export interface GroupChangeResponseProto {
   groupSendEndorsementsResponse?: Uint8Array;
 }
 
-export interface Codec<T> {
-  encode(message: T): Uint8Array;
-  decode(bytes: Uint8Array): T;
-}
-
-function codec<T>(name: string): Codec<T> {
-  const type = root.lookupType(`sbgroups.${name}`);
-  return {
-    encode: (message) => {
-      const err = type.verify(message as Record<string, unknown>);
-      if (err) throw new Error(`bad ${name}: ${err}`);
-      return type.encode(type.fromObject(message as Record<string, unknown>)).finish();
-    },
-    decode: (bytes) => type.toObject(type.decode(bytes), { longs: Number, bytes: Buffer }) as T,
-  };
-}
+const codec = <T>(name: string): Codec<T> => codecOf<T>(root.lookupType(`sbgroups.${name}`));
 
 export const GroupCodec = codec<GroupProto>("Group");
 export const GroupAttributeBlobCodec = codec<GroupAttributeBlob>("GroupAttributeBlob");

@@ -328,18 +328,20 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
 }
 
-function codec<T>(name: string): Codec<T> {
-  const type = root.lookupType(`sb.${name}`);
+/** A typed codec for one message type of a parsed schema (this one, or the groups schema). */
+export function codecOf<T>(type: protobuf.Type): Codec<T> {
   return {
     encode: (message) => {
       const err = type.verify(message as Record<string, unknown>);
-      if (err) throw new Error(`bad ${name}: ${err}`);
+      if (err) throw new Error(`bad ${type.name}: ${err}`);
       return type.encode(type.fromObject(message as Record<string, unknown>)).finish();
     },
-    // toObject with longs as numbers and bytes as Buffers: what the interfaces above promise.
+    // toObject with longs as numbers and bytes as Buffers: what the interfaces promise.
     decode: (bytes) => type.toObject(type.decode(bytes), { longs: Number, bytes: Buffer }) as T,
   };
 }
+
+const codec = <T>(name: string): Codec<T> => codecOf<T>(root.lookupType(`sb.${name}`));
 
 export const ProvisionEnvelopeCodec = codec<ProvisionEnvelope>("ProvisionEnvelope");
 export const ProvisionMessageCodec = codec<ProvisionMessage>("ProvisionMessage");

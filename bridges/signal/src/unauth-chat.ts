@@ -1,5 +1,6 @@
 import type { Net } from "@signalapp/libsignal-client";
 import type { ChatFetch } from "./transport.js";
+import { requestOver } from "./chat-connection.js";
 
 /**
  * One unauthenticated chat connection shared by every login: sealed-sender sends go through it
@@ -31,14 +32,7 @@ export class UnauthChat {
     for (let tries = 0; ; tries++) {
       const chat = await this.open();
       try {
-        const res = await chat.fetch({
-          verb: request.verb,
-          path: request.path,
-          headers: request.headers ?? [],
-          ...(request.body ? { body: new Uint8Array(request.body) } : {}),
-          timeoutMillis: 30_000,
-        });
-        return { status: res.status, headers: res.headers, body: res.body };
+        return await requestOver(chat, request);
       } catch (err) {
         // A dropped connection: once more on a fresh one.
         this.chat = null;

@@ -7,6 +7,7 @@ import { Net } from "@signalapp/libsignal-client";
 import { Server, loadCertificates, type PrimaryDevice } from "@signalapp/mock-server";
 import type { ChatFetch } from "../transport.js";
 import { httpFetch } from "../http.js";
+import { requestOver } from "../chat-connection.js";
 import { downloadAttachment, encryptAttachment } from "../attachments.js";
 import { randomUUID } from "node:crypto";
 import type { HttpFetch, ServiceUrls } from "../transport.js";
@@ -36,6 +37,8 @@ export interface MockSignal {
    * (close code 4401): the mock itself leaves an unlinked device's socket open.
    */
   dropConnections(): void;
+  /** `bridges.signal.service` for a bridge that should use this mock instead of Signal. */
+  serviceConfig(): Record<string, unknown>;
   /** Encrypts a file the way a phone does and puts it on the mock's CDN 3: what its pointer needs. */
   storeAttachment(
     data: Buffer,
@@ -128,21 +131,26 @@ export async function startMockSignal(): Promise<MockSignal> {
       });
       const close = () => chat.disconnect().catch(() => undefined);
       closers.push(close);
-      const fetch: ChatFetch = async (req) => {
-        const res = await chat.fetch({
-          verb: req.verb,
-          path: req.path,
-          headers: req.headers ?? [],
-          ...(req.body ? { body: new Uint8Array(req.body) } : {}),
-        });
-        return { status: res.status, headers: res.headers, body: res.body };
-      };
+      const fetch: ChatFetch = (req) => requestOver(chat, req);
       return { fetch, close };
     },
     dropConnections() {
       const sockets = (server as unknown as { webSockets: Map<unknown, { close(code: number): void }> })
         .webSockets;
       for (const socket of sockets.values()) socket.close(4401);
+    },
+    serviceConfig() {
+      return {
+        environment: "local",
+        local_port: port,
+        root_certificate: certs.certificateAuthority,
+        cdn_urls: { "0": base, "2": base, "3": `${base}/cdn3` },
+        storage_url: `${base}/storageService`,
+        trust_roots: [certs.serverTrustRoots[0]!],
+        zkgroup_public_params: certs.serverPublicParams,
+        // The mock looks the linking account up by ACI; Signal's service by number.
+        link_username: "aci",
+      };
     },
     async storeAttachment(data) {
       const enc = encryptAttachment(data);

@@ -24,7 +24,6 @@ export function stubSignalContext(
   /** Decides each emit: throw to refuse it (as the framework does while stopping). */
   gate: (event: RemoteEvent) => void = () => undefined,
 ): BridgeContext {
-  const base = `https://localhost:${mock.port}`;
   const ns = (loginId: string, key: string) => `login\0${loginId}\0${key}`;
   return {
     network: "signal",
@@ -34,16 +33,7 @@ export function stubSignalContext(
       link_timeout_seconds: 300,
       redact_expired: true,
       prekeys: { refill_below: 10, batch: 100, rotate_days: 2 },
-      service: {
-        environment: "local",
-        local_port: mock.port,
-        root_certificate: mock.rootCertificate,
-        cdn_urls: { "0": base, "2": base, "3": `${base}/cdn3` },
-        storage_url: `${base}/storageService`,
-        trust_roots: [mock.trustRoot],
-        zkgroup_public_params: mock.zkPublicParams,
-        link_username: "aci",
-      },
+      service: mock.serviceConfig(),
     },
     log: pino({ level: process.env.BENCH_LOG_LEVEL ?? "warn" }),
     emit: async (event: RemoteEvent) => {
