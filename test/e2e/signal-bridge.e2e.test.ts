@@ -38,6 +38,16 @@ const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
     ),
   ]);
 
+/** carol's app sends a Content of its own making (a reaction, an edit, a timer, a file): what sendText cannot. */
+const carolSends = (content: Record<string, unknown>) =>
+  carol.sendRaw(device, { content, senderKeyDistributionMessage: null, pniSignatureMessage: null } as never, {
+    timestamp: Date.now(),
+  });
+
+/** A data message from carol: the mock's empty one with these fields. */
+const carolSendsData = (fields: Record<string, unknown>) =>
+  carolSends({ dataMessage: { ...EMPTY_DATA_MESSAGE, timestamp: BigInt(Date.now()), ...fields } });
+
 /** carol's next message from the bridge that `match`es (what else she got is logged, so a failure explains itself). */
 async function carolGets(
   match: (m: Awaited<ReturnType<PrimaryDevice["waitForMessage"]>>) => boolean,
@@ -180,41 +190,29 @@ describe("Signal", () => {
   test("an image both ways, with identical bytes", async () => {
     const png = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), randomBytes(20_000)]);
     const stored = await mock.storeAttachment(png);
-    await carol.sendRaw(
-      device,
-      {
-        content: {
-          dataMessage: {
-            ...EMPTY_DATA_MESSAGE,
-            timestamp: BigInt(Date.now()),
-            attachments: [
-              {
-                attachmentIdentifier: { cdnKey: stored.cdnKey },
-                clientUuid: null,
-                contentType: "image/png",
-                key: stored.key,
-                size: stored.size,
-                thumbnail: null,
-                digest: stored.digest,
-                incrementalMac: null,
-                chunkSize: null,
-                fileName: "carol.png",
-                flags: null,
-                width: null,
-                height: null,
-                caption: null,
-                blurHash: null,
-                uploadTimestamp: null,
-                cdnNumber: 3,
-              },
-            ],
-          },
+    await carolSendsData({
+      attachments: [
+        {
+          attachmentIdentifier: { cdnKey: stored.cdnKey },
+          clientUuid: null,
+          contentType: "image/png",
+          key: stored.key,
+          size: stored.size,
+          thumbnail: null,
+          digest: stored.digest,
+          incrementalMac: null,
+          chunkSize: null,
+          fileName: "carol.png",
+          flags: null,
+          width: null,
+          height: null,
+          caption: null,
+          blurHash: null,
+          uploadTimestamp: null,
+          cdnNumber: 3,
         },
-        senderKeyDistributionMessage: null,
-        pniSignatureMessage: null,
-      } as never,
-      { timestamp: Date.now() },
-    );
+      ],
+    });
     const image = await alice.waitForEvent(portal, (e) => e.content.msgtype === "m.image", 20_000);
     const mxc = String(image.content.url);
     const res = await fetch(`${env.hs.url}/_matrix/client/v1/media/download/${mxc.slice("mxc://".length)}`, {
@@ -295,27 +293,15 @@ describe("Signal", () => {
     await within(carol.sendText(device, "react to me", { timestamp: ts }), 15_000, "delivery");
     const original = await alice.waitForEvent(portal, text("react to me"), 20_000);
     // carol reacts to her own message and edits it.
-    await carol.sendRaw(
-      device,
-      {
-        content: {
-          dataMessage: {
-            ...EMPTY_DATA_MESSAGE,
-            timestamp: BigInt(Date.now()),
-            reaction: {
-              emoji: "👍",
-              remove: false,
-              targetAuthorAci: carol.device.aci,
-              targetSentTimestamp: BigInt(ts),
-              targetAuthorAciBinary: null,
-            },
-          },
-        },
-        senderKeyDistributionMessage: null,
-        pniSignatureMessage: null,
+    await carolSendsData({
+      reaction: {
+        emoji: "👍",
+        remove: false,
+        targetAuthorAci: carol.device.aci,
+        targetSentTimestamp: BigInt(ts),
+        targetAuthorAciBinary: null,
       },
-      { timestamp: Date.now() },
-    );
+    });
     await alice.waitForEvent(
       portal,
       (e) =>
@@ -363,13 +349,7 @@ describe("Signal", () => {
     assert.equal(Number(del.dataMessage.delete?.targetSentTimestamp), mineTs);
 
     // carol edits, then deletes, her message; she types.
-    const raw = (content: Record<string, unknown>) =>
-      carol.sendRaw(
-        device,
-        { content, senderKeyDistributionMessage: null, pniSignatureMessage: null } as never,
-        { timestamp: Date.now() },
-      );
-    await raw({
+    await carolSends({
       editMessage: {
         targetSentTimestamp: BigInt(ts),
         dataMessage: { ...EMPTY_DATA_MESSAGE, body: "react to me (edited)", timestamp: BigInt(Date.now()) },
@@ -382,7 +362,7 @@ describe("Signal", () => {
         (e.content["m.relates_to"] as { event_id?: string })?.event_id === original.event_id,
       20_000,
     );
-    await raw({
+    await carolSends({
       dataMessage: {
         ...EMPTY_DATA_MESSAGE,
         timestamp: BigInt(Date.now()),
@@ -394,7 +374,7 @@ describe("Signal", () => {
       (e) => e.type === "m.room.redaction" && (e.redacts ?? e.content.redacts) === original.event_id,
       20_000,
     );
-    await raw({ typingMessage: { timestamp: BigInt(Date.now()), action: 0, groupId: null } });
+    await carolSends({ typingMessage: { timestamp: BigInt(Date.now()), action: 0, groupId: null } });
     await alice.waitForEvent(
       portal,
       (e) =>
@@ -418,23 +398,13 @@ describe("Signal", () => {
   });
 
   test("disappearing messages: the timer is told, bridged copies are redacted when it runs out, replies carry it", async () => {
-    const raw = (dataMessage: Record<string, unknown>) =>
-      carol.sendRaw(
-        device,
-        {
-          content: { dataMessage: { ...EMPTY_DATA_MESSAGE, timestamp: BigInt(Date.now()), ...dataMessage } },
-          senderKeyDistributionMessage: null,
-          pniSignatureMessage: null,
-        } as never,
-        { timestamp: Date.now() },
-      );
-    await raw({ flags: 2, expireTimer: 3 });
+    await carolSendsData({ flags: 2, expireTimer: 3 });
     await alice.waitForEvent(
       portal,
       (e) => /disappearing messages to 3 seconds/.test(String(e.content.body)),
       20_000,
     );
-    await raw({ body: "this will vanish", expireTimer: 3 });
+    await carolSendsData({ body: "this will vanish", expireTimer: 3 });
     const vanishing = await alice.waitForEvent(portal, text("this will vanish"), 20_000);
     await alice.waitForEvent(
       portal,
@@ -444,7 +414,7 @@ describe("Signal", () => {
     await alice.sendText(portal, "mine too");
     const reply = await carolGets((m) => m.body === "mine too", "alice's reply");
     assert.equal(reply.dataMessage.expireTimer, 3);
-    await raw({ flags: 2, expireTimer: 0 });
+    await carolSendsData({ flags: 2, expireTimer: 0 });
     await alice.waitForEvent(
       portal,
       (e) => /turned off disappearing messages/.test(String(e.content.body)),
@@ -516,22 +486,10 @@ describe("Signal", () => {
       pni: carol.device.pni!,
     });
     const renamed = await groups.setTitle(group.masterKey, "Hiking 2027");
-    await carol.sendRaw(
-      device,
-      {
-        content: {
-          dataMessage: {
-            ...EMPTY_DATA_MESSAGE,
-            body: "new name",
-            timestamp: BigInt(Date.now()),
-            groupV2: { masterKey: group.masterKey, revision: renamed.revision, groupChange: null },
-          },
-        },
-        senderKeyDistributionMessage: null,
-        pniSignatureMessage: null,
-      } as never,
-      { timestamp: Date.now() },
-    );
+    await carolSendsData({
+      body: "new name",
+      groupV2: { masterKey: group.masterKey, revision: renamed.revision, groupChange: null },
+    });
     await alice.waitForEvent(
       groupPortal,
       (e) => e.type === "m.room.name" && e.content.name === "Hiking 2027",
