@@ -11,7 +11,13 @@ import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { EMPTY_DATA_MESSAGE, ServiceIdKind, type Device, type PrimaryDevice } from "@signalapp/mock-server";
+import {
+  EMPTY_DATA_MESSAGE,
+  EnvelopeType,
+  ServiceIdKind,
+  type Device,
+  type PrimaryDevice,
+} from "@signalapp/mock-server";
 import { GroupsClient, startMockSignal, type MockSignal } from "@switchboard/bridge-signal/testing";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { TestMatrixClient, botSays, dmWithBot, type MatrixTestEvent } from "../harness/matrix-client.js";
@@ -455,6 +461,7 @@ describe("Signal", () => {
     await alice.sendText(groupPortal, "hello from Matrix");
     const forCarol = await carolGets((m) => m.body === "hello from Matrix", "the group message");
     assert.ok(Buffer.from(forCarol.dataMessage.groupV2!.masterKey!).equals(group.masterKey));
+    assert.equal(forCarol.envelopeType, EnvelopeType.SenderKey, "sent with the bridge's sender key");
     const forDave = await within(dave.waitForMessage(), 20_000, "dave's copy");
     assert.equal(forDave.body, "hello from Matrix");
 

@@ -6,6 +6,9 @@ import {
   ClientZkGroupCipher,
   GroupMasterKey,
   GroupSecretParams,
+  GroupSendEndorsement,
+  GroupSendEndorsementsResponse,
+  type GroupSendFullToken,
   NotarySignature,
   ProfileKeyCiphertext,
   ProfileKeyCredentialPresentation,
@@ -322,6 +325,31 @@ class GroupCipher {
   }
 }
 
+/** A group's send endorsements (see GroupsClient.sendEndorsements), valid until `expiration`. */
+export class SendEndorsements {
+  constructor(
+    private readonly secret: GroupSecretParams,
+    readonly expiration: Date,
+    private readonly byMember: ReadonlyMap<string, GroupSendEndorsement>,
+  ) {}
+
+  /** Still good for a send now (a margin for the clock and the request in flight). */
+  fresh(now = Date.now()): boolean {
+    return this.expiration.getTime() - now > 60_000;
+  }
+
+  /** The token for a send to exactly these members; null if one of them has no endorsement. */
+  tokenFor(members: readonly string[]): GroupSendFullToken | null {
+    const endorsements: GroupSendEndorsement[] = [];
+    for (const aci of members) {
+      const e = this.byMember.get(aci);
+      if (!e) return null;
+      endorsements.push(e);
+    }
+    return GroupSendEndorsement.combine(endorsements).toFullToken(this.secret, this.expiration);
+  }
+}
+
 export class GroupsClient {
   private readonly serverParams: ServerPublicParams;
   private readonly auth: ClientZkAuthOperations;
@@ -343,6 +371,30 @@ export class GroupsClient {
     const group = GroupResponseCodec.decode(res.body).group;
     if (!group) throw new Error("Signal's groups service answered without a group");
     return cipher.state(group);
+  }
+
+  /**
+   * The group's send endorsements: the service's blind signatures, one per member, that let a
+   * member prove to the chat service it may send sealed messages to any set of the group's
+   * members without saying who it is (what authorizes a multi-recipient send). Null when the
+   * service gave none or they do not verify against the group's state.
+   */
+  async sendEndorsements(masterKey: Uint8Array): Promise<SendEndorsements | null> {
+    const secret = secretParamsOf(masterKey);
+    const cipher = new GroupCipher(secret);
+    const res = await this.request(cipher, "GET", "/v2/groups", "fetch the group");
+    const decoded = GroupResponseCodec.decode(res.body);
+    if (!decoded.group || !nonEmpty(decoded.groupSendEndorsementsResponse)) return null;
+    const members = cipher.state(decoded.group).members.map((m) => m.aci);
+    const response = new GroupSendEndorsementsResponse(own(decoded.groupSendEndorsementsResponse));
+    const received = response.receiveWithServiceIds(
+      members.map((aci) => Aci.fromUuid(aci)),
+      this.aci,
+      secret,
+      this.serverParams,
+    );
+    const byMember = new Map(members.map((aci, i) => [aci, received.endorsements[i]!] as const));
+    return new SendEndorsements(secret, response.getExpiration(), byMember);
   }
 
   /**

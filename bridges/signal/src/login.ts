@@ -47,7 +47,8 @@ import { decodeEnvelope, openEnvelope, type Failed, type Opened, type ReceiverCo
 import { Sender } from "./sender.js";
 import { ADMIN_LEVEL, GroupTracker } from "./group-tracker.js";
 import { Expiries } from "./expiry.js";
-import { GroupsClient } from "./groups.js";
+import { GroupsClient, type SendEndorsements } from "./groups.js";
+import { GroupSender, type GroupSendContext } from "./group-send.js";
 import { Profiles } from "./profiles.js";
 import type { ChatFetch, HttpFetch, ServiceUrls } from "./transport.js";
 import { matrixToSignal } from "./format.js";
@@ -114,12 +115,21 @@ export class SignalLogin
   readonly profiles: Profiles;
   private readonly expiries: Expiries;
   private readonly groupsClient: GroupsClient | null;
+  private readonly groupSender: GroupSender;
+  /** Each group's send endorsements and the revision they were fetched at (a day's worth; memory only). */
+  private readonly endorsements = new Map<string, { revision: number; value: SendEndorsements | null }>();
 
   constructor(
     private readonly ctx: BridgeContext,
     private readonly config: SignalConfig,
     net: Net.Net,
-    private readonly rest: { url: string; http: HttpFetch; urls: ServiceUrls; unauth: ChatFetch },
+    private readonly rest: {
+      url: string;
+      http: HttpFetch;
+      urls: ServiceUrls;
+      unauth: ChatFetch;
+      multiRecipient: GroupSendContext["multiRecipient"];
+    },
     readonly matrixUserId: string,
     readonly remoteName: string,
     readonly creds: SignalCredentials,
@@ -181,6 +191,16 @@ export class SignalLogin
       ),
     );
     this.profiles = new Profiles(state, this.connection.fetch);
+    this.groupSender = new GroupSender({
+      sender: this.sender,
+      store: stores.aci,
+      state,
+      self: { aci: creds.aci, deviceId: creds.deviceId },
+      multiRecipient: groupsClient ? rest.multiRecipient : null,
+      endorsements: (channelId, refresh) => this.endorsementsOf(channelId, refresh),
+      accessKey: async (aci) => (await this.profiles.accessKey(aci)) ?? null,
+      exclusive: (fn) => this.exclusive(fn),
+    });
     this.expiries = new Expiries(
       state,
       (item) =>
@@ -369,6 +389,9 @@ export class SignalLogin
    */
   private async eventsOf(opened: Opened): Promise<Emission[]> {
     const content = opened.content;
+    if (content.decryptionErrorMessage && opened.sender !== this.creds.aci) {
+      await this.retryRequested(opened.sender, opened.senderDevice, content.decryptionErrorMessage);
+    }
     const contacts = content.syncMessage?.contacts?.blob;
     if (contacts && opened.sender === this.creds.aci) await this.contactsSynced(contacts);
     const dm = content.dataMessage ?? content.syncMessage?.sent?.message ?? content.editMessage?.dataMessage;
@@ -419,6 +442,30 @@ export class SignalLogin
         });
       }
     }
+  }
+
+  /**
+   * A member's device could not open something we sent and asks for it again. No copy of what
+   * was sent is kept (Signal's apps keep a day's send log; a bridge's messages live in Matrix),
+   * so the device gets a fresh start instead: a new session if the failure was one to one (the
+   * request names the ratchet key), and our sender keys again in every group, so the next
+   * message opens.
+   */
+  private async retryRequested(aci: string, device: number, bytes: Uint8Array): Promise<void> {
+    let dem: DecryptionErrorMessage;
+    try {
+      dem = DecryptionErrorMessage.deserialize(new Uint8Array(bytes));
+    } catch (err) {
+      this.ctx.log.warn({ err, login: this.loginId, sender: aci }, "an unreadable Signal retry request");
+      return;
+    }
+    if (dem.deviceId() !== this.creds.deviceId) return;
+    this.ctx.log.info(
+      { login: this.loginId, sender: aci, device, timestamp: dem.timestamp() },
+      "a Signal contact could not decrypt a message from this device; the next one starts afresh",
+    );
+    if (dem.ratchetKey()) await this.stores.aci.archiveSession(ProtocolAddress.new(aci, device));
+    await this.groupSender.forgetDevice(aci, device);
   }
 
   /**
@@ -527,6 +574,25 @@ export class SignalLogin
     return out;
   }
 
+  /** A group's send endorsements, fetched again when the group changed since or when asked. */
+  private async endorsementsOf(channelId: string, refresh: boolean): Promise<SendEndorsements | null> {
+    const known = await this.groups.known(channelId);
+    if (!known || !this.groupsClient) return null;
+    const cached = this.endorsements.get(channelId);
+    if (cached && !refresh && cached.revision === known.revision) return cached.value;
+    const value = await this.groupsClient
+      .sendEndorsements(Buffer.from(known.masterKey, "base64"))
+      .catch((err: unknown) => {
+        this.ctx.log.warn(
+          { err, login: this.loginId, channelId },
+          "no group send endorsements; sending to each member one by one",
+        );
+        return null;
+      });
+    this.endorsements.set(channelId, { revision: known.revision, value });
+    return value;
+  }
+
   private async masterKeyOf(chat: ChatRef): Promise<Uint8Array | null> {
     const known = await this.groups.known(chat.channelId);
     return known ? new Uint8Array(Buffer.from(known.masterKey, "base64")) : null;
@@ -557,7 +623,23 @@ export class SignalLogin
   ): Promise<number> {
     const out = await this.outgoing(eventId);
     const { content, sync } = build(out.timestamp);
-    const recipients = [...(await this.recipientsOf(chat)), ...(sync ? [this.creds.aci] : [])];
+    const members = await this.recipientsOf(chat);
+    if (isGroupChannel(chat.channelId)) {
+      // One sender-key message for the group; whoever it cannot reach is sent to one by one below.
+      const pending = members.filter((m) => !out.done.includes(m));
+      const result = await this.groupSender.send(
+        { channelId: chat.channelId, groupId: Buffer.from(chat.channelId.slice(2), "base64url") },
+        members,
+        pending,
+        content,
+        out.timestamp,
+      );
+      if (result.sent.length + result.gone.length > 0) {
+        out.done.push(...result.sent, ...result.gone);
+        await this.state.set(`out:${eventId}`, JSON.stringify(out));
+      }
+    }
+    const recipients = [...members, ...(sync ? [this.creds.aci] : [])];
     for (const to of recipients) {
       if (out.done.includes(to)) continue;
       if (to === this.creds.aci && sync) await this.syncSent(chat, sync, out.timestamp);
@@ -837,13 +919,20 @@ export class SignalLogin
     const groupId = masterKey
       ? Buffer.from(GroupTracker.chatOf(masterKey).channelId.slice(2), "base64url")
       : null;
-    for (const to of await this.recipientsOf(chat)) {
-      await this.sender.send(
-        to,
-        { typingMessage: { timestamp, action, ...(groupId ? { groupId } : {}) } },
+    const content: Content = { typingMessage: { timestamp, action, ...(groupId ? { groupId } : {}) } };
+    let recipients = await this.recipientsOf(chat);
+    if (groupId) {
+      // Typing in a group rides the group's sender key too, to whoever is online right now.
+      const result = await this.groupSender.send(
+        { channelId: chat.channelId, groupId },
+        recipients,
+        recipients,
+        content,
         timestamp,
-        { urgent: false },
+        { urgent: false, onlineOnly: true },
       );
+      recipients = result.fallback;
     }
+    for (const to of recipients) await this.sender.send(to, content, timestamp, { urgent: false });
   }
 }

@@ -33,7 +33,7 @@ export interface SenderContext {
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-interface DeviceList {
+export interface DeviceList {
   missingDevices?: number[];
   extraDevices?: number[];
   staleDevices?: number[];
@@ -55,7 +55,6 @@ const unb64 = (s: string): Uint8Array<ArrayBuffer> => new Uint8Array(Buffer.from
 export class Sender {
   constructor(private readonly ctx: SenderContext) {}
 
-  /** Sends a Content to every device of `destination` (an ACI). */
   /**
    * Sends a Content to every device of `destination` (an ACI). With the recipient's access key
    * (derived from their profile key) it goes sealed over the unauthenticated connection, so the
@@ -95,14 +94,7 @@ export class Sender {
       });
       if (res.status === 200) return;
       if (res.status === 409 || res.status === 410) {
-        const list = (parseJson(res) ?? {}) as DeviceList;
-        for (const d of [...(list.extraDevices ?? []), ...(list.staleDevices ?? [])]) {
-          await this.ctx.exclusive(() => this.ctx.store.archiveSession(ProtocolAddress.new(destination, d)));
-        }
-        for (const d of [...(list.missingDevices ?? []), ...(list.staleDevices ?? [])]) {
-          if (isSelf && d === this.ctx.self.deviceId) continue;
-          await this.fetchBundles(destination, String(d));
-        }
+        await this.correctDevices(destination, (parseJson(res) ?? {}) as DeviceList);
         continue;
       }
       throw sendError(res, destination);
@@ -110,10 +102,33 @@ export class Sender {
     throw new Error(`Signal kept correcting ${destination}'s device list; will retry`);
   }
 
+  /**
+   * Signal's correction of a recipient's device list (409/410, or libsignal's
+   * MismatchedDevicesError): sessions with removed or stale devices are archived, and new or
+   * stale ones get sessions from fresh prekey bundles. This device never sends to itself.
+   */
+  async correctDevices(destination: string, list: DeviceList): Promise<void> {
+    for (const d of [...(list.extraDevices ?? []), ...(list.staleDevices ?? [])]) {
+      await this.ctx.exclusive(() => this.ctx.store.archiveSession(ProtocolAddress.new(destination, d)));
+    }
+    for (const d of [...(list.missingDevices ?? []), ...(list.staleDevices ?? [])]) {
+      if (destination === this.ctx.self.aci && d === this.ctx.self.deviceId) continue;
+      await this.fetchBundles(destination, String(d));
+    }
+  }
+
+  /** Devices of `destination` we can encrypt to, starting sessions from their keys on first contact. */
+  async devicesOf(destination: string): Promise<number[]> {
+    const known = await this.ctx.store.sessionDevices(destination);
+    if (known.length > 0) return known;
+    await this.fetchBundles(destination, "*");
+    return this.ctx.store.sessionDevices(destination);
+  }
+
   private certificate: { cert: SenderCertificate; expires: number } | null = null;
 
   /** Our sender certificate (signed by Signal, names this device), cached until shortly before it expires. */
-  private async senderCertificate(): Promise<SenderCertificate> {
+  async senderCertificate(): Promise<SenderCertificate> {
     if (this.certificate && this.certificate.expires - Date.now() > 3600_000) return this.certificate.cert;
     const res = await this.ctx.chat({ verb: "GET", path: "/v1/certificate/delivery?includeE164=false" });
     if (res.status !== 200) throw sendError(res, "the sender certificate");
@@ -171,13 +186,7 @@ export class Sender {
       if (res.status === 200) return true;
       if (res.status === 401) throw new SealedRefused();
       if (res.status === 409 || res.status === 410) {
-        const list = (parseJson(res) ?? {}) as DeviceList;
-        for (const d of [...(list.extraDevices ?? []), ...(list.staleDevices ?? [])]) {
-          await this.ctx.exclusive(() => this.ctx.store.archiveSession(ProtocolAddress.new(destination, d)));
-        }
-        for (const d of [...(list.missingDevices ?? []), ...(list.staleDevices ?? [])]) {
-          await this.fetchBundles(destination, String(d));
-        }
+        await this.correctDevices(destination, (parseJson(res) ?? {}) as DeviceList);
         continue;
       }
       throw sendError(res, destination);

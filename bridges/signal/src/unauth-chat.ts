@@ -1,4 +1,8 @@
-import type { Net } from "@signalapp/libsignal-client";
+import { ErrorCode, LibSignalErrorBase, type Net } from "@signalapp/libsignal-client";
+import type {
+  MultiRecipientMessageRequest,
+  UnauthMessagesService,
+} from "@signalapp/libsignal-client/dist/net/chat/UnauthMessagesService.js";
 import type { ChatFetch } from "./transport.js";
 import { requestOver } from "./chat-connection.js";
 
@@ -41,9 +45,40 @@ export class UnauthChat {
     }
   };
 
+  /**
+   * A sealed-sender v2 message to many recipients at once (group sends with sender keys),
+   * through libsignal's typed service. Its errors (mismatched devices, a refused endorsement,
+   * rate limits) are libsignal's and left to the caller; only a dropped connection is retried.
+   */
+  async sendMultiRecipient(request: MultiRecipientMessageRequest): Promise<string[]> {
+    for (let tries = 0; ; tries++) {
+      const chat = await this.open();
+      try {
+        // libsignal adds the typed services to the connection's prototype; its module
+        // augmentation does not resolve under NodeNext, hence the cast.
+        const res = await (
+          chat as Net.UnauthenticatedChatConnection & UnauthMessagesService
+        ).sendMultiRecipientMessage(request);
+        return res.unregisteredIds.map((id) => id.getServiceIdString());
+      } catch (err) {
+        if (!isConnectionLoss(err) || tries >= 1) throw err;
+        this.chat = null;
+      }
+    }
+  }
+
   async close(): Promise<void> {
     const chat = this.chat;
     this.chat = null;
     await chat?.then((c) => c.disconnect()).catch(() => undefined);
   }
+}
+
+/** libsignal's "the connection is gone" errors, as opposed to the server's answers. */
+function isConnectionLoss(err: unknown): boolean {
+  return (
+    LibSignalErrorBase.is(err, ErrorCode.ChatServiceInactive) ||
+    LibSignalErrorBase.is(err, ErrorCode.IoError) ||
+    LibSignalErrorBase.is(err, ErrorCode.ConnectionInvalidated)
+  );
 }

@@ -73,9 +73,17 @@ export interface Linked {
   device: Awaited<ReturnType<Awaited<ReturnType<MockSignal["server"]["waitForProvision"]>>["complete"]>>;
 }
 
-/** Links a new phone the way the bot DM does: the QR URL goes to the mock phone. */
-export async function linkWithMock(mock: MockSignal, connector: SignalConnector, i: number): Promise<Linked> {
-  const phone = await mock.server.createPrimaryDevice({ profileName: `Phone ${i}` });
+/**
+ * Links a device the way the bot DM does: the QR URL goes to a new mock phone, or to `phone`
+ * (which then has one more linked device).
+ */
+export async function linkWithMock(
+  mock: MockSignal,
+  connector: SignalConnector,
+  i: number,
+  existing?: PrimaryDevice,
+): Promise<Linked> {
+  const phone = existing ?? (await mock.server.createPrimaryDevice({ profileName: `Phone ${i}` }));
   const provisioning = mock.server.waitForProvision();
   const login = connector.createLogin("qr", `@user${i}:bench`);
   const shown = await login.start();
