@@ -18,7 +18,12 @@ import {
   type Device,
   type PrimaryDevice,
 } from "@signalapp/mock-server";
-import { GroupsClient, startMockSignal, type MockSignal } from "@switchboard/bridge-signal/testing";
+import {
+  encryptGroupAvatar,
+  GroupsClient,
+  startMockSignal,
+  type MockSignal,
+} from "@switchboard/bridge-signal/testing";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { TestMatrixClient, botSays, dmWithBot, type MatrixTestEvent } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
@@ -430,6 +435,14 @@ describe("Signal", () => {
 
   test("a group of three: messages both ways, a member added and the title changed on Signal, a relay for people without a login", async () => {
     let group = await phone.createGroup({ title: "Hiking", members: [phone, carol, dave] });
+    // The group has a picture (on CDN 0, encrypted with the group's key). The mock's phones cannot
+    // set one, so it goes into the mock service's copy of the group.
+    const picture = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), randomBytes(5_000)]);
+    const onServer = await mock.server.getGroup(group.secretParams.getPublicParams().serialize());
+    assert.ok(onServer);
+    Object.assign(onServer.state, {
+      avatarUrl: await mock.storeOnCdn0(encryptGroupAvatar(group.masterKey, picture)),
+    });
     await dave.addSingleUseKey(device, await device.popSingleUseKey());
     await within(carol.sendText(device, "hi hikers", { group }), 15_000, "delivery");
     const groupPortal = await until(
@@ -442,6 +455,20 @@ describe("Signal", () => {
     );
     await alice.join(groupPortal);
     const hi = await alice.waitForEvent(groupPortal, text("hi hikers"), 20_000);
+    const avatar = await alice.waitForEvent(
+      groupPortal,
+      (e) => e.type === "m.room.avatar" && !!e.content.url,
+      20_000,
+    );
+    const avatarRes = await fetch(
+      `${env.hs.url}/_matrix/client/v1/media/download/${String(avatar.content.url).slice("mxc://".length)}`,
+      { headers: { authorization: `Bearer ${alice.accessToken}` } },
+    );
+    assert.equal(avatarRes.headers.get("content-type"), "image/png");
+    assert.ok(
+      Buffer.from(await avatarRes.arrayBuffer()).equals(picture),
+      "the room's picture is the group's",
+    );
     assert.match(hi.sender, new RegExp(carol.device.aci));
     const name = await alice.request<{ name: string }>(
       "GET",

@@ -21,6 +21,8 @@ import { KeyManager } from "./key-manager.js";
 import { DeviceLink, type LinkedAccount } from "./link.js";
 import { SignalLogin, type SignalCredentials } from "./login.js";
 import { UnauthChat } from "./unauth-chat.js";
+import { decryptGroupAvatar } from "./groups.js";
+import { decryptProfileAvatar } from "./profiles.js";
 import { ProtocolStore } from "./protocol-store.js";
 import { downloadAttachment } from "./attachments.js";
 import type { HttpFetch, ServiceUrls } from "./transport.js";
@@ -123,6 +125,21 @@ export class SignalConnector implements Connector, HasLogins, StartsDms, Fetches
 
   async fetchMedia(ref: MediaRef): Promise<{ data: Buffer; mimetype?: string }> {
     const m = ref.meta ?? {};
+    if (typeof m.groupMasterKey === "string") {
+      // A group's picture: on CDN 0, encrypted with the group's key.
+      const res = await this.http.fetch({ method: "GET", url: ref.url });
+      if (res.status !== 200) throw new Error(`Signal's CDN answered ${res.status} for a group picture`);
+      const data = decryptGroupAvatar(Buffer.from(m.groupMasterKey, "base64"), res.body);
+      return { data, ...(imageType(data) ? { mimetype: imageType(data)! } : {}) };
+    }
+    if (typeof m.profileKey === "string") {
+      // A profile picture: on CDN 0, encrypted with its owner's profile key.
+      const res = await this.http.fetch({ method: "GET", url: ref.url });
+      if (res.status !== 200) throw new Error(`Signal's CDN answered ${res.status} for a profile picture`);
+      const data = decryptProfileAvatar(res.body, Buffer.from(m.profileKey, "base64"));
+      if (!data) throw new PermanentError("the Signal profile picture does not open with its profile key");
+      return { data, ...(imageType(data) ? { mimetype: imageType(data)! } : {}) };
+    }
     if (typeof m.key !== "string") throw new PermanentError("the Signal attachment has no key");
     const data = await downloadAttachment(this.http.fetch, this.urls, {
       cdnNumber: Number(m.cdnNumber ?? 0),
@@ -247,4 +264,15 @@ export class SignalConnector implements Connector, HasLogins, StartsDms, Fetches
     await client.start();
     return client;
   }
+}
+
+/** The image type from its first bytes (Signal's pictures carry none): PNG, JPEG, GIF or WebP. */
+export function imageType(data: Buffer): string | null {
+  if (data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return "image/png";
+  if (data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return "image/jpeg";
+  if (data.subarray(0, 4).toString("latin1") === "GIF8") return "image/gif";
+  if (data.subarray(0, 4).toString("latin1") === "RIFF" && data.subarray(8, 12).toString("latin1") === "WEBP")
+    return "image/webp";
+  return null;
 }

@@ -1,4 +1,4 @@
-import type { ChatRef, LoginState, RemoteEvent } from "@switchboard/framework";
+import type { ChatRef, LoginState, RemoteEvent, RemoteMedia } from "@switchboard/framework";
 import { groupChannel } from "./ids.js";
 import type { GroupChange, GroupState, GroupsClient } from "./groups.js";
 import { groupIdFromMasterKey } from "./groups.js";
@@ -22,7 +22,12 @@ export interface KnownGroup {
   profileKeys: Record<string, string>;
   announcementsOnly: boolean;
   admins: string[];
+  /** CDN 0 path of the group's encrypted picture. */
+  avatar?: string;
 }
+
+/** Where a group's picture is fetched from: the framework asks the connector for it lazily. */
+export type AvatarMedia = (masterKey: string, path: string) => RemoteMedia;
 
 /** Events for a group message: the ones to emit before it, and after it (once its portal exists). */
 export interface Observed {
@@ -42,6 +47,7 @@ export class GroupTracker {
     private readonly loginId: string,
     private readonly selfAci: string,
     private readonly onError: (err: unknown, channelId: string) => void,
+    private readonly avatarMedia: AvatarMedia,
   ) {}
 
   static chatOf(masterKey: Uint8Array): ChatRef {
@@ -83,12 +89,22 @@ export class GroupTracker {
         const state = await this.client.getGroup(masterKey);
         const group = fromState(key, state);
         await this.save(chat.channelId, group);
-        return { before: [this.joined(chat)], after: this.ownLevel(chat, group, revision) };
+        const picture: Emission[] = group.avatar
+          ? [
+              {
+                event: { type: "chat-update", chat, avatar: this.avatarMedia(key, group.avatar) },
+                options: { key: `group:${chat.channelId}:${group.revision}:avatar` },
+              },
+            ]
+          : [];
+        return { before: [this.joined(chat)], after: [...this.ownLevel(chat, group, revision), ...picture] };
       }
       const log = await this.client.getChanges(masterKey, known.revision);
       const events: Emission[] = [];
       for (const change of log.changes)
-        events.push(...changeEvents(chat, change, this.loginId, this.selfAci));
+        events.push(
+          ...changeEvents(chat, change, this.loginId, this.selfAci, (path) => this.avatarMedia(key, path)),
+        );
       const latest = log.state ?? (await this.client.getGroup(masterKey));
       await this.save(chat.channelId, fromState(key, latest));
       return { before: events, after: [] };
@@ -150,6 +166,7 @@ function fromState(masterKey: string, state: GroupState): KnownGroup {
     profileKeys,
     announcementsOnly: state.announcementsOnly,
     admins: state.members.filter((m) => m.role === "admin").map((m) => m.aci),
+    ...(state.avatarUrl ? { avatar: state.avatarUrl } : {}),
   };
 }
 
@@ -159,6 +176,7 @@ export function changeEvents(
   change: GroupChange,
   loginId: string,
   selfAci: string,
+  avatarMedia: (path: string) => RemoteMedia,
 ): Emission[] {
   const out: Emission[] = [];
   const key = (what: string, i = 0) => ({ key: `group:${chat.channelId}:${change.revision}:${what}:${i}` });
@@ -186,13 +204,16 @@ export function changeEvents(
         : { type: "power", chat, userId: r.aci, level };
     out.push({ event, options: key("role", i) });
   });
-  if (change.title !== undefined || change.description !== undefined) {
+  if (change.title !== undefined || change.description !== undefined || change.avatarUrl !== undefined) {
     out.push({
       event: {
         type: "chat-update",
         chat,
         ...(change.title !== undefined ? { name: change.title } : {}),
         ...(change.description !== undefined ? { topic: change.description } : {}),
+        ...(change.avatarUrl !== undefined
+          ? { avatar: change.avatarUrl ? avatarMedia(change.avatarUrl) : null }
+          : {}),
       },
       options: key("update"),
     });

@@ -195,6 +195,21 @@ function isAuthCredentialJson(value: unknown): value is AuthCredentialJson {
   );
 }
 
+/**
+ * A group's picture is a GroupAttributeBlob on CDN 0, encrypted with the group's secret params
+ * like its title: these turn the downloaded bytes into the image, and an image into what is
+ * uploaded.
+ */
+export function decryptGroupAvatar(masterKey: Uint8Array, encrypted: Uint8Array): Buffer {
+  const avatar = new GroupCipher(secretParamsOf(masterKey)).blob(encrypted)?.avatar;
+  if (!avatar?.length) throw new PermanentError("the Signal group's picture is empty");
+  return Buffer.from(avatar);
+}
+
+export function encryptGroupAvatar(masterKey: Uint8Array, image: Uint8Array): Uint8Array {
+  return new GroupCipher(secretParamsOf(masterKey)).encryptBlob({ avatar: image });
+}
+
 /** Decrypts one group's ciphertexts; built per request from the group's master key. */
 class GroupCipher {
   private readonly cipher: ClientZkGroupCipher;

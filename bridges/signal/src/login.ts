@@ -184,13 +184,25 @@ export class SignalLogin
         })
       : null;
     this.groupsClient = groupsClient;
-    this.groups = new GroupTracker(state, groupsClient, this.loginId, creds.aci, (err, channelId) =>
-      this.ctx.log.warn(
-        { err, login: this.loginId, channelId },
-        "Signal's group service could not be read; will try again",
-      ),
+    this.groups = new GroupTracker(
+      state,
+      groupsClient,
+      this.loginId,
+      creds.aci,
+      (err, channelId) =>
+        this.ctx.log.warn(
+          { err, login: this.loginId, channelId },
+          "Signal's group service could not be read; will try again",
+        ),
+      (masterKey, path) => ({
+        key: `signal-group-avatar:${path}`,
+        ref: {
+          url: `${(rest.urls.cdn[0] ?? "").replace(/\/+$/, "")}/${path}`,
+          meta: { groupMasterKey: masterKey },
+        },
+      }),
     );
-    this.profiles = new Profiles(state, this.connection.fetch);
+    this.profiles = new Profiles(state, this.connection.fetch, rest.urls.cdn[0] ?? "");
     this.groupSender = new GroupSender({
       sender: this.sender,
       store: stores.aci,
@@ -415,10 +427,14 @@ export class SignalLogin
       if ("sender" in event && event.sender && !event.sender.fromLogin) {
         const name = await this.profiles.displayName(event.sender.userId);
         if (name) event.sender.displayname = name;
+        const avatar = await this.profiles.avatar(event.sender.userId);
+        if (avatar) event.sender.avatar = avatar;
       }
       if (event.type === "member") {
         const name = await this.profiles.displayName(event.user.id);
         if (name) event.user.displayname = name;
+        const avatar = await this.profiles.avatar(event.user.id);
+        if (avatar) event.user.avatar = avatar;
       }
     }
     return out;

@@ -1,7 +1,7 @@
 import { createDecipheriv } from "node:crypto";
 import { Aci } from "@signalapp/libsignal-client";
 import { ProfileKey } from "@signalapp/libsignal-client/dist/zkgroup/index.js";
-import type { LoginState } from "@switchboard/framework";
+import type { LoginState, RemoteMedia } from "@switchboard/framework";
 import { parseJson, type ChatFetch } from "./transport.js";
 
 /**
@@ -12,31 +12,45 @@ import { parseJson, type ChatFetch } from "./transport.js";
 
 const NAME_TTL_MS = 3600_000;
 
-export function decryptProfileName(ciphertext: Buffer, profileKey: Buffer): string | null {
+/** Profile fields and the avatar file are AES-256-GCM under the profile key: nonce (12) | ciphertext | tag (16). */
+function openProfileCiphertext(ciphertext: Buffer, profileKey: Buffer): Buffer | null {
   if (ciphertext.length < 12 + 16 || profileKey.length !== 32) return null;
   try {
     const decipher = createDecipheriv("aes-256-gcm", profileKey, ciphertext.subarray(0, 12));
     decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
-    const plain = Buffer.concat([
+    return Buffer.concat([
       decipher.update(ciphertext.subarray(12, ciphertext.length - 16)),
       decipher.final(),
     ]);
-    // Padded with NULs to hide its length; given and family name are NUL-separated.
-    const [given = "", family = ""] = plain.toString("utf8").replace(/\0+$/, "").split("\0");
-    const name = [given, family].filter(Boolean).join(" ").trim();
-    return name || null;
   } catch {
     return null;
   }
 }
 
+/** Someone's profile picture, as downloaded from CDN 0; null when it does not open with their key. */
+export function decryptProfileAvatar(ciphertext: Buffer, profileKey: Buffer): Buffer | null {
+  const plain = openProfileCiphertext(ciphertext, profileKey);
+  return plain?.length ? plain : null;
+}
+
+export function decryptProfileName(ciphertext: Buffer, profileKey: Buffer): string | null {
+  const plain = openProfileCiphertext(ciphertext, profileKey);
+  if (!plain) return null;
+  // Padded with NULs to hide its length; given and family name are NUL-separated.
+  const [given = "", family = ""] = plain.toString("utf8").replace(/\0+$/, "").split("\0");
+  const name = [given, family].filter(Boolean).join(" ").trim();
+  return name || null;
+}
+
 export class Profiles {
-  private readonly names = new Map<string, { name: string | null; at: number }>();
+  private readonly names = new Map<string, { name: string | null; avatar?: string; at: number }>();
   private readonly keys = new Map<string, string>();
 
   constructor(
     private readonly state: LoginState,
     private readonly chat: ChatFetch,
+    /** CDN 0, where profile pictures are. */
+    private readonly cdn0: string,
   ) {}
 
   /** Remembers someone's profile key (a changed key means a changed profile: forget the name). */
@@ -64,20 +78,38 @@ export class Profiles {
     }
     this.keys.set(aci, key);
     let name: string | null = null;
+    let avatar: string | undefined;
     try {
       // The versioned path: Signal answers with the name sealed for this key's version.
       const version = new ProfileKey(new Uint8Array(Buffer.from(key, "base64"))).getProfileKeyVersion(
         Aci.fromUuid(aci),
       );
       const res = await this.chat({ verb: "GET", path: `/v1/profile/${aci}/${version.toString()}` });
-      const body = res.status === 200 ? (parseJson(res) as { name?: string } | null) : null;
+      const body = res.status === 200 ? (parseJson(res) as { name?: string; avatar?: string } | null) : null;
       if (body?.name) name = decryptProfileName(Buffer.from(body.name, "base64"), Buffer.from(key, "base64"));
+      if (typeof body?.avatar === "string" && body.avatar) avatar = body.avatar;
     } catch {
       return cached?.name ?? null;
     }
     name ??= contactName;
-    this.names.set(aci, { name, at: Date.now() });
+    this.names.set(aci, { name, ...(avatar ? { avatar } : {}), at: Date.now() });
     return name;
+  }
+
+  /**
+   * Someone's profile picture as the framework fetches it (lazily, and only when its CDN path
+   * changed); undefined when their profile is unknown or has none. Read with `displayName`,
+   * which fetches the profile.
+   */
+  async avatar(aci: string): Promise<RemoteMedia | undefined> {
+    await this.displayName(aci);
+    const path = this.names.get(aci)?.avatar;
+    const key = this.keys.get(aci);
+    if (!path || !key) return undefined;
+    return {
+      key: `signal-profile-avatar:${path}`,
+      ref: { url: `${this.cdn0.replace(/\/+$/, "")}/${path}`, meta: { profileKey: key } },
+    };
   }
 
   /**

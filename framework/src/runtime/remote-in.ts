@@ -509,6 +509,9 @@ export class RemoteIn {
           const { data, mimetype } = await fetchRemoteMedia(this.s, network, event.avatar.ref);
           const url = await this.s.bot.upload(data, mimetype ?? "application/octet-stream", "avatar");
           await this.s.bot.sendState(link.roomId, "m.room.avatar", "", { url });
+        } else if (event.avatar === null && link.kind !== "plumbed") {
+          // The remote chat's picture was removed.
+          await this.s.bot.sendState(link.roomId, "m.room.avatar", "", {});
         }
         return;
       }

@@ -43,6 +43,8 @@ export interface MockSignal {
   storeAttachment(
     data: Buffer,
   ): Promise<{ cdnKey: string; cdnNumber: 3; key: Buffer; digest: Buffer; size: number }>;
+  /** Puts bytes as they are on the mock's CDN 0 (group pictures live there): the CDN path to them. */
+  storeOnCdn0(data: Uint8Array): Promise<string>;
   /** Downloads and decrypts what a pointer names (what a phone does with an attachment it got). */
   fetchAttachment(pointer: {
     cdnKey: string;
@@ -158,6 +160,11 @@ export async function startMockSignal(): Promise<MockSignal> {
       await server.storeAttachmentOnCdn(3, cdnKey, new Uint8Array(enc.ciphertext));
       return { cdnKey, cdnNumber: 3 as const, key: enc.key, digest: enc.digest, size: enc.size };
     },
+    async storeOnCdn0(data) {
+      // The mock's CDN 0 store is not in its public typings.
+      const cdn0 = server as unknown as { storeAttachment(data: Buffer): Promise<string> };
+      return `attachments/${await cdn0.storeAttachment(Buffer.from(data))}`;
+    },
     fetchAttachment(pointer) {
       return downloadAttachment(http.fetch, urls, {
         cdnNumber: 3,
@@ -178,5 +185,5 @@ export async function startMockSignal(): Promise<MockSignal> {
 }
 
 // What the suites drive a contact's own group changes with (the requests a phone makes).
-export { GroupsClient } from "../groups.js";
+export { encryptGroupAvatar, GroupsClient } from "../groups.js";
 export { linkWithMock, stateBytes, stubSignalContext, type Linked } from "./stub-context.js";
