@@ -2,6 +2,14 @@ import { Type, type Static } from "@sinclair/typebox";
 import { BridgeSectionCommon } from "@switchboard/framework";
 
 /**
+ * The zkgroup ServerPublicParams of Signal's production service, as Signal's apps ship them
+ * (Signal-iOS `TSConstants`, Signal-Desktop's production config): a public value that lets a
+ * client verify the groups service's credentials. 673 bytes in libsignal 0.103's format.
+ */
+const PRODUCTION_ZKGROUP_PUBLIC_PARAMS =
+  "AMhf5ywVwITZMsff/eCyudZx9JDmkkkbV6PInzG4p8x3VqVJSFiMvnvlEKWuRob/1eaIetR31IYeAbm0NdOuHH8Qi+Rexi1wLlpzIo1gstHWBfZzy1+qHRV5A4TqPp15YzBPm0WSggW6PbSn+F4lf57VCnHF7p8SvzAA2ZZJPYJURt8X7bbg+H3i+PEjH9DXItNEqs2sNcug37xZQDLm7X36nOoGPs54XsEGzPdEV+itQNGUFEjY6X9Uv+Acuks7NpyGvCoKxGwgKgE5XyJ+nNKlyHHOLb6N1NuHyBrZrgtY/JYJHRooo5CEqYKBqdFnmbTVGEkCvJKxLnjwKWf+fEPoWeQFj5ObDjcKMZf2Jm2Ae69x+ikU5gBXsRmoF94GXTLfN0/vLt98KDPnxwAQL9j5V1jGOY8jQl6MLxEs56cwXN0dqCnImzVH3TZT1cJ8SW1BRX6qIVxEzjsSGx3yxF3suAilPMqGRp4ffyopjMD1JXiKR2RwLKzizUe5e8XyGOy9fplzhw3jVzTRyUZTRSZKkMLWcQ/gv0E4aONNqs4P+NameAZYOD12qRkxosQQP5uux6B2nRyZ7sAV54DgFyLiRcq1FvwKw2EPQdk4HDoePrO/RNUbyNddnM/mMgj4FW65xCoT1LmjrIjsv/Ggdlx46ueczhMgtBunx1/w8k8V+l8LVZ8gAT6wkU5J+DPQalQguMg12Jzug3q4TbdHiGCmD9EunCwOmsLuLJkz6EcSYXtrlDEnAM+hicw7iergYLLlMXpfTdGxJCWJmP4zqUFeTTmsmhsjGBt7NiEB/9pFFEB3pSbf4iiUukw63Eo8Aqnf4iwob6X1QviCWuc8t0LUlT9vALgh/f2DPVOOmR0RW6bgRvc7DSF20V/omg+YBw==";
+
+/**
  * Where Signal is. The defaults are Signal's production service; every endpoint, the TLS root,
  * the sealed-sender trust root and the zkgroup public params can be replaced so a staging or
  * test server (Signal's own mock server in our suites) stands in.
@@ -46,13 +54,13 @@ export const SignalServiceSchema = Type.Object(
       description:
         "Base64 public keys that sign sealed-sender server certificates (Signal's production root by default)",
     }),
-    zkgroup_public_params: Type.Optional(
-      Type.String({
-        minLength: 100,
-        description:
-          "Base64 zkgroup ServerPublicParams for the groups service (Signal-Desktop's config/production.json serverPublicParams); without it groups are bridged from messages only",
-      }),
-    ),
+    zkgroup_public_params: Type.String({
+      minLength: 100,
+      // Signal's production groups service's public parameters (what Signal's own apps ship).
+      default: PRODUCTION_ZKGROUP_PUBLIC_PARAMS,
+      description:
+        "Base64 zkgroup ServerPublicParams of the groups service (Signal's production value by default; staging and test servers have their own)",
+    }),
     link_username: Type.Union([Type.Literal("aci"), Type.Literal("number")], {
       default: "number",
       description:

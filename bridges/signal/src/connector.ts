@@ -21,6 +21,7 @@ import { KeyManager } from "./key-manager.js";
 import { DeviceLink, type LinkedAccount } from "./link.js";
 import { SignalLogin, type SignalCredentials } from "./login.js";
 import { UnauthChat } from "./unauth-chat.js";
+import { ServerPublicParams } from "@signalapp/libsignal-client/dist/zkgroup/index.js";
 import { decryptGroupAvatar } from "./groups.js";
 import { decryptProfileAvatar } from "./profiles.js";
 import { ProtocolStore } from "./protocol-store.js";
@@ -62,6 +63,13 @@ export class SignalConnector implements Connector, HasLogins, StartsDms, Fetches
     this.ctx = ctx;
     this.config = ctx.config as unknown as SignalConfig;
     const service = this.config.service;
+    try {
+      new ServerPublicParams(new Uint8Array(Buffer.from(service.zkgroup_public_params, "base64")));
+    } catch (err) {
+      throw new Error(
+        `bridges.signal.service.zkgroup_public_params is not a zkgroup ServerPublicParams value (${String(err)}): leave it unset for Signal's production service`,
+      );
+    }
     if (service.environment === "local") {
       if (!service.local_port || !service.root_certificate) {
         throw new Error("bridges.signal.service: environment local needs local_port and root_certificate");
