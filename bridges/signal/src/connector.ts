@@ -68,6 +68,7 @@ export class SignalConnector implements Connector, HasLogins, StartsDms, Fetches
     } catch (err) {
       throw new Error(
         `bridges.signal.service.zkgroup_public_params is not a zkgroup ServerPublicParams value (${String(err)}): leave it unset for Signal's production service`,
+        { cause: err },
       );
     }
     if (service.environment === "local") {
