@@ -444,7 +444,8 @@ describe("Signal", () => {
       avatarUrl: await mock.storeOnCdn0(encryptGroupAvatar(group.masterKey, picture)),
     });
     await dave.addSingleUseKey(device, await device.popSingleUseKey());
-    await within(carol.sendText(device, "hi hikers", { group }), 15_000, "delivery");
+    const hiAt = Date.now();
+    await within(carol.sendText(device, "hi hikers", { group, timestamp: hiAt }), 15_000, "delivery");
     const groupPortal = await until(
       "the group portal's invite",
       async () => {
@@ -455,11 +456,39 @@ describe("Signal", () => {
     );
     await alice.join(groupPortal);
     const hi = await alice.waitForEvent(groupPortal, text("hi hikers"), 20_000);
-    const avatar = await alice.waitForEvent(
+    // alice reads it on her phone: the read marker moves in the group's room, not in a DM.
+    await phone.sendRaw(
+      device,
+      {
+        content: {
+          syncMessage: {
+            content: null,
+            read: [{ senderAci: carol.device.aci, timestamp: BigInt(hiAt), senderAciBinary: null }],
+            stickerPackOperation: null,
+            viewed: null,
+            padding: null,
+          },
+        },
+        senderKeyDistributionMessage: null,
+        pniSignatureMessage: null,
+      } as never,
+      { timestamp: Date.now() },
+    );
+    // The portal's picture and alice's read marker may come in one sync: watch for both at once.
+    let avatar: MatrixTestEvent | undefined;
+    let readMarker = false;
+    await alice.waitForEvent(
       groupPortal,
-      (e) => e.type === "m.room.avatar" && !!e.content.url,
+      (e) => {
+        if (e.type === "m.room.avatar" && e.content.url) avatar = e;
+        const read = (e.content[hi.event_id!] as { "m.read"?: object } | undefined)?.["m.read"];
+        if (e.type === "m.receipt" && Object.keys(read ?? {}).some((u) => u.includes(phone.device.aci)))
+          readMarker = true;
+        return avatar !== undefined && readMarker;
+      },
       20_000,
     );
+    assert.ok(avatar);
     const avatarRes = await fetch(
       `${env.hs.url}/_matrix/client/v1/media/download/${String(avatar.content.url).slice("mxc://".length)}`,
       { headers: { authorization: `Bearer ${alice.accessToken}` } },

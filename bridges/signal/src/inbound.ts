@@ -31,6 +31,8 @@ export interface InboundContext {
   groupChat(masterKey: Uint8Array): ChatRef;
   mentionHtml(aci: string, name: string): string;
   nameOf(aci: string): string;
+  /** The chat a received message (`<author>:<timestamp>`) is in, while the login remembers it. */
+  chatOfMessage?(id: string): ChatRef | null;
 }
 
 export interface Emission {
@@ -285,10 +287,12 @@ export function toRemoteEvents(
     for (const read of sync.read ?? []) {
       const author = serviceIdOf(read.senderAciBinary, read.senderAci);
       if (!author || read.timestamp === undefined) continue;
+      // A read names only the message: its chat is where it arrived (a group), else the DM.
+      const id = messageId(author, read.timestamp);
       out.push({
         event: {
           type: "read",
-          chat: { channelId: author, receiver: ctx.loginId },
+          chat: ctx.chatOfMessage?.(id) ?? { channelId: author, receiver: ctx.loginId },
           userId: ctx.selfAci,
           upTo: messageId(author, read.timestamp),
           fromLogin: ctx.loginId,

@@ -111,6 +111,8 @@ export class SignalLogin
   private readonly trustRoots: PublicKey[];
   /** Chat of each of our recent sends by timestamp: receipts name only timestamps. */
   private readonly sentChats = new Map<number, ChatRef>();
+  /** Chat of each recent received message by id: the phone's read syncs name only the message. */
+  private readonly receivedChats = new Map<string, ChatRef>();
   private readonly groups: GroupTracker;
   readonly profiles: Profiles;
   private readonly expiries: Expiries;
@@ -336,6 +338,7 @@ export class SignalLogin
       groupChat: (masterKey) => GroupTracker.chatOf(masterKey),
       mentionHtml: (aci, name) => this.ctx.mentionHtml(aci, name),
       nameOf: (aci) => this.profiles.cachedName(aci) ?? aci,
+      chatOfMessage: (id) => this.receivedChats.get(id) ?? null,
     };
   }
 
@@ -424,6 +427,11 @@ export class SignalLogin
     out.push(...toRemoteEvents(this.inbound(), opened, (ts) => this.sentChats.get(ts) ?? null), ...after);
     if (dm) await this.disappearing(dm, out);
     for (const { event } of out) {
+      if (event.type === "message" && event.id && !event.sender.fromLogin) {
+        this.receivedChats.set(event.id, event.chat);
+        if (this.receivedChats.size > 5000)
+          this.receivedChats.delete(this.receivedChats.keys().next().value!);
+      }
       if ("sender" in event && event.sender && !event.sender.fromLogin) {
         const name = await this.profiles.displayName(event.sender.userId);
         if (name) event.sender.displayname = name;
