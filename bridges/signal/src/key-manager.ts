@@ -101,6 +101,8 @@ export class KeyManager {
       counters.rotatedAt = Date.now();
     }
     if (Object.keys(upload).length === 0) return;
+    // A rotation alone still names the (empty) one-time key list, as Signal's apps send it.
+    upload.preKeys ??= [];
     // Counters first: a crash after the upload must not reuse an id Signal already has.
     await this.state.set(`keys:${store.kind}`, JSON.stringify(counters));
     const put = await this.chat({

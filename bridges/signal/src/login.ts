@@ -268,6 +268,7 @@ export class SignalLogin
       }
       await this.state.set("sync-requested", String(Date.now()));
     } catch (err) {
+      if (this.stopped) return;
       this.ctx.log.warn(
         { err, login: this.loginId },
         "could not ask the phone for its contacts; will ask at the next start",
@@ -303,6 +304,8 @@ export class SignalLogin
     try {
       await this.exclusive(() => this.keys.maintain());
     } catch (err) {
+      // A login being disconnected cuts its maintenance short: nothing to report.
+      if (this.stopped) return;
       this.ctx.log.warn({ err, login: this.loginId }, "Signal prekey maintenance failed; will retry");
     }
   }
@@ -361,7 +364,7 @@ export class SignalLogin
         ack();
         return;
       }
-      let usedPreKey = false;
+      const keysUsedBefore = this.stores.aci.oneTimeKeysUsed + this.stores.pni.oneTimeKeysUsed;
       await this.exclusive(async () => {
         const store = this.stores.aci;
         this.stores.aci.hold();
@@ -370,7 +373,6 @@ export class SignalLogin
         try {
           const result = await openEnvelope(rctx, envelope);
           if (result.kind === "opened") {
-            usedPreKey = envelope.type === 3;
             for (const { event, options } of await this.eventsOf(result)) await this.ctx.emit(event, options);
             keep = true;
           } else if (result.kind === "failed") {
@@ -386,7 +388,9 @@ export class SignalLogin
         }
       });
       ack();
-      if (usedPreKey) void this.maintainKeys();
+      // A contact used one of our one-time keys (inside sealed sender too): top them up if low.
+      if (this.stores.aci.oneTimeKeysUsed + this.stores.pni.oneTimeKeysUsed > keysUsedBefore)
+        void this.maintainKeys();
     } catch (err) {
       // Not acknowledged: Signal delivers it again on the next connection.
       if (!(err instanceof BridgeStoppingError)) {

@@ -111,6 +111,8 @@ export class ProtocolStore {
   readonly kyberPreKeys: KyberPreKeyStore;
   readonly senderKeys: SenderKeyStore;
   private readonly records: Records;
+  /** One-time prekeys used by contacts starting sessions (sealed or not): the cue to check the counts. */
+  oneTimeKeysUsed = 0;
 
   private constructor(
     state: LoginState,
@@ -120,6 +122,9 @@ export class ProtocolStore {
     events: IdentityEvents,
   ) {
     const records = (this.records = new Records(state));
+    const onOneTimeKeyUsed = () => {
+      this.oneTimeKeysUsed++;
+    };
     const k = kind;
     this.session = new (class extends SessionStore {
       async saveSession(addr: ProtocolAddress, record: SessionRecord): Promise<void> {
@@ -181,6 +186,7 @@ export class ProtocolStore {
       }
       async removePreKey(id: number): Promise<void> {
         await records.delete(`pk:${k}:${id}`);
+        onOneTimeKeyUsed();
       }
     })();
     this.signedPreKeys = new (class extends SignedPreKeyStore {
@@ -204,7 +210,10 @@ export class ProtocolStore {
       }
       // One-time Kyber keys are deleted once used; the last-resort key stays (it is reused by design).
       async markKyberPreKeyUsed(id: number): Promise<void> {
-        if (await records.get(`kpk1:${k}:${id}`)) await records.delete(`kpk:${k}:${id}`);
+        if (await records.get(`kpk1:${k}:${id}`)) {
+          await records.delete(`kpk:${k}:${id}`);
+          onOneTimeKeyUsed();
+        }
       }
     })();
     this.senderKeys = new (class extends SenderKeyStore {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { Net } from "@signalapp/libsignal-client";
-import { Server, loadCertificates, type PrimaryDevice } from "@signalapp/mock-server";
+import { Server, ServiceIdKind, loadCertificates, type PrimaryDevice } from "@signalapp/mock-server";
 import type { ChatFetch } from "../transport.js";
 import { httpFetch } from "../http.js";
 import { requestOver } from "../chat-connection.js";
@@ -73,11 +73,33 @@ function polyfillWithResolvers(): void {
   };
 }
 
+/**
+ * The mock waits for a new linked device's keys under one entry per identity sharing one record
+ * of what arrived, and once both have it deletes only the PNI's: the device's next ACI upload (a
+ * refill, a rotation; Signal's apps make them too) then fails its "duplicate" assertion. Entries
+ * whose wait is over are dropped before each upload, which is what the mock means to do.
+ */
+function allowLaterKeyUploads(server: Server): void {
+  const mock = server as unknown as {
+    provisionResultQueueByKey: Map<string, { seenServiceIdKinds: Set<string> }>;
+    updateDeviceKeys(...args: unknown[]): Promise<void>;
+  };
+  const upload = mock.updateDeviceKeys.bind(server);
+  mock.updateDeviceKeys = async (...args: unknown[]) => {
+    for (const [key, entry] of mock.provisionResultQueueByKey) {
+      if (entry.seenServiceIdKinds.has(ServiceIdKind.ACI) && entry.seenServiceIdKinds.has(ServiceIdKind.PNI))
+        mock.provisionResultQueueByKey.delete(key);
+    }
+    return upload(...args);
+  };
+}
+
 export async function startMockSignal(): Promise<MockSignal> {
   polyfillWithResolvers();
   const cdn3Path = await mkdtemp(join(tmpdir(), "mock-signal-cdn3-"));
   const server = new Server({ cdn3Path, timeout: 30_000 });
   await server.listen(0);
+  allowLaterKeyUploads(server);
   // libsignal keeps its HTTP/2 session open after disconnect(), and the mock's close() waits for
   // every session: track them so close() can end them.
   const sessions = new Set<{ destroy(): void }>();

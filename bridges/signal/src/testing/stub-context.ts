@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import type { BridgeContext, LoginClient, LoginStep, RemoteEvent } from "@switchboard/framework";
+import type { BridgeContext, ChatRef, LoginClient, LoginStep, RemoteEvent } from "@switchboard/framework";
 import type { PrimaryDevice } from "@signalapp/mock-server";
 import type { SignalConnector } from "../connector.js";
 import type { MockSignal } from "./mock-signal.js";
@@ -23,6 +23,8 @@ export function stubSignalContext(
   received: number[],
   /** Decides each emit: throw to refuse it (as the framework does while stopping). */
   gate: (event: RemoteEvent) => void = () => undefined,
+  /** Where the connector's notices in chats go (the framework posts them in the chat's room). */
+  notices: Array<{ chat: ChatRef; text: string }> = [],
 ): BridgeContext {
   const ns = (loginId: string, key: string) => `login\0${loginId}\0${key}`;
   return {
@@ -59,7 +61,7 @@ export function stubSignalContext(
     loginFailed: async () => {},
     notifyUser: async () => {},
     uploadMedia: async () => ({ mxc: "mxc://x/y", link: "http://x/y" }),
-    noticeInChat: async () => {},
+    noticeInChat: async (chat, text) => void notices.push({ chat, text }),
     reportState: () => {},
     openDm: async () => "!dm:x",
     linkedChats: async () => [],
