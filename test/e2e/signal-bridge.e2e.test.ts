@@ -196,6 +196,25 @@ describe("Signal", () => {
       `/_matrix/client/v3/profile/${encodeURIComponent(hi.sender)}`,
     );
     assert.equal(profile.displayname, "Frank");
+
+    // Signal wants this account to prove it is human (428) before it sends to frank again: the
+    // user is told what to do, and once done the next message goes.
+    const pair = { source: phone.device.aci, target: frank.device.aci };
+    mock.server.rateLimit(pair);
+    await alice.sendText(frankPortal, "are you there?");
+    await alice.waitForEvent(
+      frankPortal,
+      (e) =>
+        e.type === "m.room.message" &&
+        /could not be delivered[\s\S]*prove it is human[\s\S]*open Signal on your phone/.test(
+          String(e.content.body),
+        ),
+      20_000,
+    );
+    assert.ok((mock.server.stopRateLimiting(pair) ?? 0) >= 1, "Signal was asked");
+    await alice.sendText(frankPortal, "done, now?");
+    const got = await within(frank.waitForMessage(), 20_000, "the message after the challenge");
+    assert.equal(got.body, "done, now?");
   });
 
   test("an image both ways, with identical bytes", async () => {
@@ -584,6 +603,38 @@ describe("Signal", () => {
     await bob.sendText(groupPortal, "hello from bob");
     const relayed = await carolGets((m) => /hello from bob/.test(m.body), "bob's relayed message");
     assert.match(relayed.body, /^bob: hello from bob$/);
+  });
+
+  test("an announcement-only group where the user is no admin: the room is read-only and says why", async () => {
+    const news = await phone.createGroup({ title: "News", members: [phone, carol] });
+    // Made announcement-only by carol, who stays its only admin (the mock's phones make every
+    // member an admin and cannot change roles, so its service's copy of the group is edited).
+    const onServer = await mock.server.getGroup(news.secretParams.getPublicParams().serialize());
+    assert.ok(onServer);
+    const mine = Buffer.from(news.encryptServiceId(phone.device.aci));
+    for (const m of onServer.state.members ?? [])
+      if (m.userId && mine.equals(Buffer.from(m.userId))) m.role = 1;
+    Object.assign(onServer.state, { announcementsOnly: true });
+    await within(carol.sendText(device, "big news", { group: news }), 15_000, "delivery");
+    const known = new Set(alice.invites);
+    const newsPortal = await until(
+      "the announcement group's portal",
+      async () => {
+        await alice.syncOnce(500);
+        return [...alice.invites].find((r) => !known.has(r) && r !== portal) ?? null;
+      },
+      20_000,
+    );
+    await alice.join(newsPortal);
+    await alice.waitForEvent(newsPortal, text("big news"), 20_000);
+    await alice.sendText(newsPortal, "can I say something?");
+    await alice.waitForEvent(
+      newsPortal,
+      (e) =>
+        e.type === "m.room.message" &&
+        /only the group's admins can send messages/.test(String(e.content.body)),
+      20_000,
+    );
   });
 
   test("the phone unlinks the device: the user is told and the login is LOGGED_OUT", async () => {
