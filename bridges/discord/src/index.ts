@@ -1,2 +1,3 @@
-/** The discord bridge's connector lands here; see README.md. */
-export const network = "discord";
+/** The Discord bridge: see README.md. */
+export { DiscordConnector } from "./connector.js";
+export { DiscordConfigSchema, type DiscordConfig } from "./config.js";

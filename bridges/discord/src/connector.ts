@@ -1,0 +1,405 @@
+import {
+  Client,
+  DiscordAPIError,
+  Events,
+  GatewayIntentBits,
+  Partials,
+  type Message,
+  type PartialMessage,
+  type TextChannel,
+} from "discord.js";
+import type {
+  BridgeContent,
+  BridgeContext,
+  ChatCapabilities,
+  ChatInfo,
+  ChatRef,
+  Connector,
+  DeletesMessages,
+  EditsMessages,
+  MatrixMessage,
+  MatrixSender,
+  MessageRef,
+  NetworkClient,
+  Reacts,
+  RemoteUser,
+  SendResult,
+  SendsTyping,
+} from "@switchboard/framework";
+import { PermanentError, RateLimitedError, UnsupportedError } from "@switchboard/framework";
+import { DiscordConfigSchema, type DiscordApplicationConfig, type DiscordConfig } from "./config.js";
+import { contentToDiscord } from "./format.js";
+import { aliasSuffix, chatFromAliasSuffix } from "./ids.js";
+import { deleteEvent, editEvent, messageEvents, reactionEvent, type Emission } from "./inbound.js";
+import { webhookUsername, Webhooks } from "./webhooks.js";
+
+/**
+ * The Discord bridge's connector: Discord applications' bots (bot tokens only) behind the
+ * framework's contract. A guild's text channels are portals (`#discord_<guild>_<channel>`),
+ * filed in the guild's space; Matrix users speak through one webhook per channel with their
+ * name and avatar. See README.md for setting up the application.
+ */
+
+/** What the bridge reads: messages with their content, reactions, typing, members' names. */
+const INTENTS = [
+  GatewayIntentBits.Guilds,
+  GatewayIntentBits.GuildMessages,
+  GatewayIntentBits.MessageContent,
+  GatewayIntentBits.GuildMembers,
+  GatewayIntentBits.GuildMessageReactions,
+  GatewayIntentBits.GuildMessageTyping,
+];
+
+const CAPABILITIES: ChatCapabilities = {
+  edits: true,
+  replies: true,
+  threads: true,
+  reactions: true,
+  redactions: true,
+  typing: true,
+  readReceipts: false,
+  media: true,
+};
+
+/** Discord's JSON error codes the bridge acts on. */
+const MISSING_PERMISSIONS = 50013;
+const MISSING_ACCESS = 50001;
+const UNKNOWN_WEBHOOK = 10015;
+const UNKNOWN_MESSAGE = 10008;
+const INVALID_FORM_BODY = 50035;
+
+/** Discord's refusals as the framework's decisions: missing rights are told, not retried. */
+function decided(err: unknown): Error {
+  if (err instanceof DiscordAPIError) {
+    if (err.code === MISSING_PERMISSIONS || err.code === MISSING_ACCESS) {
+      return new PermanentError(
+        "the bridge's Discord bot lacks a permission in this channel (it needs View Channel, Send Messages, Manage Webhooks, Add Reactions, Read Message History)",
+      );
+    }
+    if (err.code === UNKNOWN_MESSAGE) return new PermanentError("that message is gone from Discord");
+    if (err.status === 429) return new RateLimitedError(5000, "Discord is rate limiting the bridge");
+    if (err.status >= 400 && err.status < 500)
+      return new PermanentError(`Discord refused it: ${err.message}`);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** One application's bot: a discord.js client and the webhooks it posts through. */
+class Application {
+  readonly client: Client;
+  readonly webhooks: Webhooks;
+
+  constructor(
+    readonly config: DiscordApplicationConfig,
+    webhookName: string,
+  ) {
+    this.client = new Client({
+      intents: INTENTS,
+      partials: [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User],
+      rest: { api: config.api_url, cdn: config.cdn_url },
+    });
+    this.webhooks = new Webhooks(() => this.client.application?.id, webhookName);
+  }
+
+  /** Whether a message is one the bridge itself made (its webhook or its bot): never bridged back. */
+  ownMessage(m: Message | PartialMessage): boolean {
+    if (m.author && m.author.id === this.client.user?.id) return true;
+    if (!m.webhookId) return false;
+    return (
+      this.webhooks.ours.has(m.webhookId) ||
+      (!!m.applicationId && m.applicationId === this.client.application?.id)
+    );
+  }
+}
+
+export class DiscordConnector implements Connector {
+  readonly id = "discord";
+  readonly displayName = "Discord";
+  readonly configSchema = DiscordConfigSchema;
+
+  private ctx!: BridgeContext;
+  private config!: DiscordConfig;
+  private apps: Application[] = [];
+  bot!: DiscordBot;
+
+  async start(ctx: BridgeContext): Promise<void> {
+    this.ctx = ctx;
+    this.config = ctx.config as unknown as DiscordConfig;
+    if (this.config.applications.length === 0) {
+      throw new Error("bridges.discord.applications is empty: add your Discord application's bot_token");
+    }
+    this.apps = this.config.applications.map((a) => new Application(a, this.config.webhook_name));
+    this.bot = new DiscordBot(this, this.prefix);
+    await Promise.all(this.apps.map((app, i) => this.connect(app, i)));
+  }
+
+  get prefix(): string {
+    return this.config.user_prefix ?? "discord_";
+  }
+
+  private async connect(app: Application, index: number): Promise<void> {
+    const connection = `application ${index + 1}`;
+    const c = app.client;
+    const emit = (e: Emission | null) => {
+      if (!e) return;
+      this.ctx
+        .emit(e.event, e.options)
+        .catch((err: unknown) =>
+          this.ctx.log.warn({ err, type: e.event.type }, "a Discord event could not be queued"),
+        );
+    };
+    const pill = (id: string, name: string) => this.ctx.mentionHtml(id, name);
+    c.on(Events.MessageCreate, (m) => {
+      if (!m.guildId || app.ownMessage(m)) return;
+      for (const e of messageEvents(m, pill)) emit(e);
+    });
+    c.on(Events.MessageUpdate, (_old, m) => {
+      if (!m.guildId || app.ownMessage(m)) return;
+      void (m.partial ? m.fetch() : Promise.resolve(m))
+        .then((full) => emit(editEvent(full, pill)))
+        .catch((err: unknown) => this.ctx.log.warn({ err }, "an edited Discord message could not be read"));
+    });
+    c.on(Events.MessageDelete, (m) => {
+      if (!m.guildId || app.ownMessage(m)) return;
+      emit(deleteEvent(m));
+    });
+    c.on(Events.MessageReactionAdd, (r, user) => {
+      if (user.id === c.user?.id) return;
+      emit(reactionEvent(r, user, true));
+    });
+    c.on(Events.MessageReactionRemove, (r, user) => {
+      if (user.id === c.user?.id) return;
+      emit(reactionEvent(r, user, false));
+    });
+    c.on(Events.TypingStart, (t) => {
+      if (!t.guild || t.user.id === c.user?.id) return;
+      emit({
+        event: { type: "typing", chat: { channelId: t.channel.id }, userId: t.user.id, typing: true },
+        options: {},
+      });
+    });
+    c.on(Events.ShardDisconnect, (event) => {
+      this.ctx.reportState({
+        connection,
+        state: "TRANSIENT_DISCONNECT",
+        message: `gateway closed (${event.code})`,
+      });
+    });
+    c.on(Events.ShardReady, () => this.ctx.reportState({ connection, state: "CONNECTED" }));
+    this.ctx.reportState({ connection, state: "CONNECTING" });
+    try {
+      // Ready once every guild arrived: aliases and portals need the channels.
+      const ready = new Promise<void>((resolve) => c.once(Events.ClientReady, () => resolve()));
+      await c.login(app.config.bot_token);
+      await ready;
+      this.ctx.log.info(
+        { connection, bot: c.user?.tag, guilds: c.guilds.cache.size },
+        "Discord bot connected",
+      );
+    } catch (err) {
+      const text = String((err as Error).message ?? err);
+      // 4014: the application lacks a privileged intent. Without MESSAGE_CONTENT every message
+      // would arrive empty (matrix-appservice-discord #922): say so instead of bridging blanks.
+      const message = /disallowed intent/i.test(text)
+        ? "Discord refused the bot's privileged intents (gateway close 4014): in the Developer Portal → your application → Bot, enable MESSAGE CONTENT INTENT and SERVER MEMBERS INTENT"
+        : /token/i.test(text)
+          ? "Discord refused the bot token: copy it again from the Developer Portal → your application → Bot"
+          : `Discord could not be reached: ${text}`;
+      this.ctx.log.error({ connection, err }, message);
+      this.ctx.reportState({
+        connection,
+        state: /token/i.test(text) ? "BAD_CREDENTIALS" : "UNKNOWN_ERROR",
+        message,
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.apps.map((a) => a.client.destroy()));
+  }
+
+  /** The application whose bot sees this channel. */
+  appFor(channelId: string): Application | null {
+    return this.apps.find((a) => a.client.channels.cache.has(channelId)) ?? null;
+  }
+
+  async textChannel(chat: ChatRef): Promise<{ app: Application; channel: TextChannel } | null> {
+    const app = this.appFor(chat.channelId);
+    if (!app) return null;
+    const channel = await app.client.channels.fetch(chat.channelId).catch(() => null);
+    if (!channel || !channel.isTextBased() || channel.isDMBased() || channel.isThread()) return null;
+    return { app, channel: channel as TextChannel };
+  }
+
+  async getUser(userId: string): Promise<RemoteUser | null> {
+    for (const app of this.apps) {
+      const user = await app.client.users.fetch(userId).catch(() => null);
+      if (user) {
+        return {
+          id: user.id,
+          displayname: user.globalName ?? user.username,
+          isBot: user.bot,
+          avatar: { key: user.displayAvatarURL(), ref: { url: user.displayAvatarURL({ size: 256 }) } },
+        };
+      }
+    }
+    return null;
+  }
+
+  chatFromAlias(suffix: string): ChatRef | null {
+    const parsed = chatFromAliasSuffix(suffix);
+    if (!parsed) return null;
+    const app = this.appFor(parsed.chat.channelId);
+    const channel = app?.client.channels.cache.get(parsed.chat.channelId);
+    if (!channel || channel.isDMBased() || channel.guildId !== parsed.guildId) return null;
+    return parsed.chat;
+  }
+
+  aliasFor(chat: ChatRef): string | null {
+    const channel = this.appFor(chat.channelId)?.client.channels.cache.get(chat.channelId);
+    if (!channel || channel.isDMBased()) return null;
+    return aliasSuffix(channel.guildId, channel.id);
+  }
+}
+
+/**
+ * The bots as one network client (`DiscordConnector.bot`): Matrix users without a Discord
+ * account of their own speak through the channel's webhook, under their Matrix name and avatar.
+ */
+export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages, Reacts, SendsTyping {
+  constructor(
+    private readonly connector: DiscordConnector,
+    private readonly prefix: string,
+  ) {}
+
+  capabilities(_chat: ChatRef): ChatCapabilities {
+    return CAPABILITIES;
+  }
+
+  async getChat(chat: ChatRef): Promise<ChatInfo | null> {
+    const found = await this.connector.textChannel(chat);
+    if (!found) return null;
+    const { channel } = found;
+    return {
+      name: `#${channel.name}`,
+      ...(channel.topic ? { topic: channel.topic } : {}),
+      space: { id: channel.guild.id, name: channel.guild.name },
+    };
+  }
+
+  private async channel(chat: ChatRef): Promise<{ app: Application; channel: TextChannel }> {
+    const found = await this.connector.textChannel(chat);
+    if (!found) throw new PermanentError("this Discord channel is gone or the bridge's bot cannot see it");
+    return found;
+  }
+
+  async sendMessage(msg: MatrixMessage): Promise<SendResult> {
+    const { app, channel } = await this.channel(msg.chat);
+    const { text, userMentions } = contentToDiscord(msg.content, this.prefix);
+    const quoted = msg.replyTo ? replyQuote(msg.replyTo.senderName, msg.replyTo.text) : "";
+    const media = msg.content.media;
+    const files =
+      media?.download && media.name ? [{ attachment: await media.download(), name: media.name }] : [];
+    const caption = media && msg.content.text === media.name ? "" : text;
+    const content = (quoted + caption).slice(0, 2000);
+    const allowedMentions = { parse: [] as never[], users: userMentions };
+    const threadId = msg.threadRoot?.remoteId;
+    try {
+      const hook = await app.webhooks.forChannel(channel);
+      const send = (avatarURL?: string) =>
+        hook.send({
+          content: content || undefined,
+          username: webhookUsername(msg.sender.displayname),
+          ...(avatarURL ? { avatarURL } : {}),
+          allowedMentions,
+          files,
+          ...(threadId ? { threadId } : {}),
+        });
+      let sent: Message;
+      try {
+        sent = await send(msg.sender.avatarUrl);
+      } catch (err) {
+        // A bad avatar URL never costs the message (mautrix-discord #95).
+        if (!(err instanceof DiscordAPIError && err.code === INVALID_FORM_BODY && msg.sender.avatarUrl))
+          throw err;
+        sent = await send();
+      }
+      return { remoteId: sent.id, timestamp: sent.createdTimestamp, meta: { webhook: hook.id } };
+    } catch (err) {
+      if (err instanceof DiscordAPIError && err.code === UNKNOWN_WEBHOOK) app.webhooks.forget(channel.id);
+      throw decided(err);
+    }
+  }
+
+  private async webhookOf(app: Application, channel: TextChannel, target: MessageRef) {
+    if (!target.meta?.webhook)
+      throw new UnsupportedError("only messages the bridge sent from Matrix can be changed");
+    return app.webhooks.forChannel(channel);
+  }
+
+  async editMessage(e: {
+    chat: ChatRef;
+    target: MessageRef;
+    sender: MatrixSender;
+    content: BridgeContent;
+  }): Promise<void> {
+    const { app, channel } = await this.channel(e.chat);
+    const hook = await this.webhookOf(app, channel, e.target);
+    const { text, userMentions } = contentToDiscord(e.content, this.prefix);
+    await hook
+      .editMessage(e.target.remoteId, {
+        content: text.slice(0, 2000),
+        allowedMentions: { parse: [], users: userMentions },
+      })
+      .catch((err: unknown) => {
+        throw decided(err);
+      });
+  }
+
+  async deleteMessage(d: { chat: ChatRef; target: MessageRef; sender: MatrixSender }): Promise<void> {
+    const { app, channel } = await this.channel(d.chat);
+    const hook = await this.webhookOf(app, channel, d.target);
+    await hook.deleteMessage(d.target.remoteId).catch((err: unknown) => {
+      if (err instanceof DiscordAPIError && err.code === UNKNOWN_MESSAGE) return;
+      throw decided(err);
+    });
+  }
+
+  /** Webhooks cannot react: the bot reacts (a Matrix user's reaction shows as the bot's). */
+  async react(r: { chat: ChatRef; target: MessageRef; key: string }): Promise<SendResult> {
+    if (r.key.startsWith(":")) throw new UnsupportedError("reactions with a guild's own emoji");
+    const { channel } = await this.channel(r.chat);
+    const message = await channel.messages.fetch(r.target.remoteId).catch((err: unknown) => {
+      throw decided(err);
+    });
+    await message.react(r.key).catch((err: unknown) => {
+      throw decided(err);
+    });
+    return {};
+  }
+
+  async unreact(r: { chat: ChatRef; target: MessageRef; key: string }): Promise<void> {
+    const { app, channel } = await this.channel(r.chat);
+    const message = await channel.messages.fetch(r.target.remoteId).catch(() => null);
+    const me = app.client.user?.id;
+    if (!message || !me) return;
+    await message.reactions.cache
+      .find((x) => x.emoji.name === r.key)
+      ?.users.remove(me)
+      .catch((err: unknown) => {
+        throw decided(err);
+      });
+  }
+
+  async setTyping(chat: ChatRef, typing: boolean): Promise<void> {
+    if (!typing) return;
+    const { channel } = await this.channel(chat);
+    await channel.sendTyping().catch(() => undefined);
+  }
+}
+
+/** A Matrix reply as Discord shows it from a webhook (which cannot reply): a quote line. */
+function replyQuote(name: string, text: string): string {
+  const line = text.replace(/\s+/g, " ").trim().slice(0, 100);
+  return `> **${webhookUsername(name)}**: ${line}\n`;
+}

@@ -1,0 +1,155 @@
+import type {
+  Message,
+  MessageReaction,
+  PartialMessage,
+  PartialMessageReaction,
+  PartialUser,
+  User,
+} from "discord.js";
+import { MessageType } from "discord.js";
+import type { BridgeContent, ChatRef, EmitOptions, RemoteEvent, RemoteSender } from "@switchboard/framework";
+import { discordToContent, type PillFor } from "./format.js";
+
+/**
+ * Discord gateway events → the framework's remote events, each with a key that makes a
+ * redelivery (a RESUME replay, a reconnect) harmless. A thread's messages go to its parent
+ * channel's room as a Matrix thread rooted at the thread's id (a thread started from a message
+ * has that message's id).
+ */
+
+export interface Emission {
+  event: RemoteEvent;
+  options: EmitOptions;
+}
+
+/** Message types people write; the rest (joins, pins, boosts) are Discord's own notices. */
+const CONTENT_TYPES = new Set<MessageType>([
+  MessageType.Default,
+  MessageType.Reply,
+  MessageType.ThreadStarterMessage,
+]);
+
+/** Where a message's channel is bridged: threads live in their parent's room. */
+export function chatOf(m: Message | PartialMessage): { chat: ChatRef; threadRoot?: string } {
+  const channel = m.channel;
+  if (channel.isThread() && channel.parentId)
+    return { chat: { channelId: channel.parentId }, threadRoot: channel.id };
+  return { chat: { channelId: m.channelId } };
+}
+
+export function senderOf(m: Message): RemoteSender {
+  const author = m.author;
+  const displayname = m.member?.displayName ?? author.globalName ?? author.username;
+  const avatarUrl = m.member?.displayAvatarURL({ size: 256 }) ?? author.displayAvatarURL({ size: 256 });
+  return {
+    userId: author.id,
+    displayname,
+    ...(avatarUrl ? { avatar: { key: avatarUrl, ref: { url: avatarUrl } } } : {}),
+  };
+}
+
+function textOf(m: Message, pillFor: PillFor): Pick<BridgeContent, "text" | "html"> {
+  const names = new Map<string, string>();
+  for (const [id, user] of m.mentions.users) {
+    names.set(id, m.mentions.members?.get(id)?.displayName ?? user.globalName ?? user.username);
+  }
+  return discordToContent(m.content, names, pillFor);
+}
+
+function kindOf(mimetype: string): BridgeContent["kind"] {
+  if (mimetype.startsWith("image/")) return "image";
+  if (mimetype.startsWith("video/")) return "video";
+  if (mimetype.startsWith("audio/")) return "audio";
+  return "file";
+}
+
+/** A new message: its text, then each attachment as a file of its own. */
+export function messageEvents(m: Message, pillFor: PillFor): Emission[] {
+  if (!CONTENT_TYPES.has(m.type)) return [];
+  const { chat, threadRoot } = chatOf(m);
+  const sender = senderOf(m);
+  const common = {
+    chat,
+    sender,
+    timestamp: m.createdTimestamp,
+    ...(threadRoot ? { threadRoot } : {}),
+    ...(m.reference?.messageId && m.type === MessageType.Reply ? { replyTo: m.reference.messageId } : {}),
+  };
+  const out: Emission[] = [];
+  const text = textOf(m, pillFor);
+  if (text.text.trim()) {
+    out.push({
+      event: { type: "message", id: m.id, ...common, content: { kind: "text", ...text } },
+      options: { key: `msg:${m.id}` },
+    });
+  }
+  for (const a of m.attachments.values()) {
+    const mimetype = a.contentType ?? "application/octet-stream";
+    // The first part carries the message's id (what replies and reactions name).
+    const id = out.length === 0 ? m.id : `${m.id}/${a.id}`;
+    out.push({
+      event: {
+        type: "message",
+        id,
+        ...common,
+        content: {
+          kind: kindOf(mimetype),
+          text: a.name,
+          media: { name: a.name, mimetype, size: a.size, remote: { url: a.url } },
+        },
+      },
+      options: { key: `msg:${m.id}:${a.id}` },
+    });
+  }
+  return out;
+}
+
+export function editEvent(m: Message, pillFor: PillFor): Emission | null {
+  if (!CONTENT_TYPES.has(m.type) || !m.editedTimestamp) return null;
+  const { chat } = chatOf(m);
+  return {
+    event: {
+      type: "edit",
+      chat,
+      id: m.id,
+      sender: senderOf(m),
+      timestamp: m.editedTimestamp,
+      content: { kind: "text", ...textOf(m, pillFor) },
+    },
+    options: { key: `edit:${m.id}:${m.editedTimestamp}` },
+  };
+}
+
+export function deleteEvent(m: Message | PartialMessage): Emission {
+  return { event: { type: "delete", chat: chatOf(m).chat, id: m.id }, options: { key: `delete:${m.id}` } };
+}
+
+/** A reaction's Matrix key: the emoji itself, or `:name:` for a guild's own emoji. */
+export function reactionKey(r: MessageReaction | PartialMessageReaction): string | null {
+  if (r.emoji.id) return r.emoji.name ? `:${r.emoji.name}:` : null;
+  return r.emoji.name ?? null;
+}
+
+export function reactionEvent(
+  r: MessageReaction | PartialMessageReaction,
+  user: User | PartialUser,
+  added: boolean,
+): Emission | null {
+  const key = reactionKey(r);
+  if (!key) return null;
+  const chat = chatOf(r.message).chat;
+  const sender: RemoteSender = {
+    userId: user.id,
+    ...(user.username ? { displayname: user.globalName ?? user.username } : {}),
+  };
+  return added
+    ? {
+        event: { type: "reaction", chat, id: r.message.id, sender, key, timestamp: Date.now() },
+        // No key: removing and adding again is a new reaction; the framework keeps one per user and key.
+        options: {},
+      }
+    : {
+        event: { type: "reaction-remove", chat, id: r.message.id, sender, key },
+        options: {},
+      };
+}

@@ -1,0 +1,159 @@
+/**
+ * The Discord bridge end to end: the real Synapse, the bridge process, and the Discord double
+ * that the real discord.js talks to. A channel's alias opens its portal in the guild's space;
+ * messages, edits, deletes and reactions cross both ways; Matrix users speak through one
+ * webhook per channel under their own name.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { startDiscordDouble, type DiscordDouble } from "../doubles/discord/index.js";
+import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
+import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
+import { until } from "../harness/wait.js";
+
+let discord: DiscordDouble;
+let env: BridgeEnvironment;
+let alice: TestMatrixClient;
+let bob: { id: string };
+let guild: { id: string };
+let general: string;
+let room: string;
+
+const ghost = (id: string) => `@discord_${id}:localhost`;
+const relation = (e: MatrixTestEvent) => (e.content["m.relates_to"] ?? {}) as Record<string, unknown>;
+
+before(async () => {
+  discord = await startDiscordDouble({ privilegedIntents: ["MESSAGE_CONTENT", "GUILD_MEMBERS"] });
+  bob = discord.addUser({ username: "bob", globalName: "Bob" });
+  guild = discord.addGuild({ name: "Switchboard Test", ownerId: bob.id });
+  general = discord.addChannel(guild.id, { name: "general" }).id;
+  discord.updateMember(guild.id, bob.id, { nick: "Bobby" });
+  env = await startBridgeEnvironment({
+    bridges: {
+      discord: {
+        enabled: true,
+        applications: [{ bot_token: discord.botToken, api_url: discord.restUrl, cdn_url: discord.cdnUrl }],
+      },
+    },
+  });
+  const a = await env.hs.registerUser("alice");
+  alice = new TestMatrixClient(env.hs.url, a.accessToken, a.userId);
+});
+
+after(async () => {
+  await env?.cleanup();
+  discord?.assertNoSpecViolations();
+  await discord?.close();
+});
+
+describe("Discord", () => {
+  test("a channel's alias opens its portal in the guild's space; messages cross both ways", async () => {
+    const alias = `#discord_${guild.id}_${general}:localhost`;
+    const joined = await alice.request<{ room_id: string }>(
+      "POST",
+      `/_matrix/client/v3/join/${encodeURIComponent(alias)}`,
+      {},
+    );
+    room = joined.room_id;
+    const state = await alice.request<MatrixTestEvent[]>(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/state`,
+    );
+    assert.equal(state.find((e) => e.type === "m.room.name")?.content.name, "#general");
+    const parent = state.find((e) => e.type === "m.space.parent");
+    assert.ok(parent, "the portal is filed in the guild's space");
+    // The guild's space, named after it (its summary can be read without joining).
+    const summary = await alice.request<{ rooms: Array<{ room_id: string; name?: string }> }>(
+      "GET",
+      `/_matrix/client/v1/rooms/${encodeURIComponent(String(parent.state_key))}/hierarchy`,
+    );
+    assert.equal(summary.rooms.find((r) => r.room_id === parent.state_key)?.name, "Switchboard Test");
+
+    discord.postAs(bob.id, general, "hello **Matrix**");
+    const hello = await alice.waitForEvent(
+      room,
+      (e) => e.type === "m.room.message" && e.content.body === "hello **Matrix**",
+      20_000,
+    );
+    assert.equal(hello.sender, ghost(bob.id));
+    assert.equal(hello.content.formatted_body, "hello <strong>Matrix</strong>");
+    const profile = await alice.request<{ displayname?: string }>(
+      "GET",
+      `/_matrix/client/v3/profile/${encodeURIComponent(hello.sender)}`,
+    );
+    assert.equal(profile.displayname, "Bobby", "the guild nickname");
+
+    await alice.sendText(room, "hi from Matrix");
+    const relayed = await until("alice's message through the webhook", () =>
+      discord.webhookMessages(general).find((m) => m.content === "hi from Matrix"),
+    );
+    assert.equal(relayed.username, "alice");
+    await alice.sendText(room, "and again");
+    await until("the second message", () =>
+      discord.webhookMessages(general).find((m) => m.content === "and again"),
+    );
+    assert.equal(discord.webhooks(general).length, 1, "one webhook, reused");
+    // Nothing the bridge posted came back to Matrix.
+    const echoes = (await alice.timeline(room)).filter(
+      (e) =>
+        e.type === "m.room.message" &&
+        e.sender !== alice.userId &&
+        /hi from Matrix|and again/.test(String(e.content.body)),
+    );
+    assert.deepEqual(echoes, []);
+  });
+
+  test("edits, deletes and reactions cross both ways", async () => {
+    const id = discord.postAs(bob.id, general, "first draft");
+    const original = await alice.waitForEvent(room, (e) => e.content.body === "first draft", 20_000);
+    discord.editAs(bob.id, general, id, "final text");
+    const edit = await alice.waitForEvent(room, (e) => relation(e).rel_type === "m.replace", 20_000);
+    assert.equal(relation(edit).event_id, original.event_id);
+    assert.equal((edit.content["m.new_content"] as { body: string }).body, "final text");
+
+    discord.reactAs(bob.id, general, id, "👍");
+    const reaction = await alice.waitForEvent(room, (e) => e.type === "m.reaction", 20_000);
+    assert.equal(relation(reaction).key, "👍");
+    assert.equal(relation(reaction).event_id, original.event_id);
+
+    // alice reacts in Matrix: the bot reacts on Discord (webhooks cannot).
+    await alice.sendMessage(
+      room,
+      { "m.relates_to": { rel_type: "m.annotation", event_id: original.event_id, key: "🎉" } },
+      "m.reaction",
+    );
+    await until("the bot's reaction", () =>
+      discord.message(general, id)?.reactions?.some((r) => r.emoji.name === "🎉") ? true : undefined,
+    );
+
+    // alice edits and deletes her own message: the webhook's copy follows.
+    const mine = await alice.sendText(room, "typo here");
+    const copy = await until("her message on Discord", () =>
+      discord.webhookMessages(general).find((m) => m.content === "typo here"),
+    );
+    await alice.sendMessage(room, {
+      msgtype: "m.text",
+      body: "* no typo",
+      "m.new_content": { msgtype: "m.text", body: "no typo" },
+      "m.relates_to": { rel_type: "m.replace", event_id: mine },
+    });
+    await until("the edit on Discord", () =>
+      discord.message(general, copy.id)?.content === "no typo" ? true : undefined,
+    );
+    await alice.request(
+      "PUT",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/redact/${encodeURIComponent(mine)}/r${Date.now()}`,
+      {},
+    );
+    await until("the delete on Discord", () => (discord.message(general, copy.id) ? undefined : true));
+
+    // bob deletes his: the Matrix copy is redacted.
+    discord.deleteAs(bob.id, general, id);
+    const redaction = await alice.waitForEvent(
+      room,
+      (e) => e.type === "m.room.redaction" && (e.redacts ?? e.content.redacts) === original.event_id,
+      20_000,
+    );
+    assert.equal(redaction.sender, ghost(bob.id));
+  });
+});
