@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { startDiscordDouble, type DiscordDouble } from "../doubles/discord/index.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
@@ -15,6 +16,7 @@ let discord: DiscordDouble;
 let env: BridgeEnvironment;
 let alice: TestMatrixClient;
 let bob: { id: string };
+let carol: { id: string };
 let guild: { id: string };
 let general: string;
 let room: string;
@@ -28,6 +30,8 @@ before(async () => {
   guild = discord.addGuild({ name: "Switchboard Test", ownerId: bob.id });
   general = discord.addChannel(guild.id, { name: "general" }).id;
   discord.updateMember(guild.id, bob.id, { nick: "Bobby" });
+  carol = discord.addUser({ username: "carol", globalName: "Carol" });
+  discord.addMember(guild.id, carol.id);
   env = await startBridgeEnvironment({
     bridges: {
       discord: {
@@ -155,5 +159,93 @@ describe("Discord", () => {
       20_000,
     );
     assert.equal(redaction.sender, ghost(bob.id));
+  });
+
+  test("replies, mentions, threads and files cross both ways", async () => {
+    const question = discord.postAs(bob.id, general, "question?");
+    const asked = await alice.waitForEvent(room, (e) => e.content.body === "question?", 20_000);
+
+    // A Discord reply that mentions carol: a Matrix reply with a pill to her ghost.
+    discord.postAs(bob.id, general, `ask <@${carol.id}>`, { replyTo: question });
+    const reply = await alice.waitForEvent(room, (e) => String(e.content.body).includes("ask"), 20_000);
+    assert.equal(
+      (relation(reply)["m.in_reply_to"] as { event_id?: string } | undefined)?.event_id,
+      asked.event_id,
+    );
+    assert.match(
+      String(reply.content.formatted_body),
+      new RegExp(`href="https://matrix.to/#/${ghost(carol.id)}"`),
+    );
+
+    // A Matrix reply with a pill to carol's ghost: quoted on Discord, and carol is pinged.
+    await alice.sendMessage(room, {
+      msgtype: "m.text",
+      body: "Carol: over to you",
+      format: "org.matrix.custom.html",
+      formatted_body: `<a href="https://matrix.to/#/${ghost(carol.id)}">Carol</a>: over to you`,
+      "m.relates_to": { "m.in_reply_to": { event_id: asked.event_id } },
+    });
+    const quoted = await until("the reply on Discord", () =>
+      discord.webhookMessages(general).find((m) => m.content.includes("over to you")),
+    );
+    assert.equal(quoted.content, `> **Bobby**: question?\n<@${carol.id}>: over to you`);
+    const pinged = discord
+      .calls()
+      .filter((c) => c.path.startsWith("/webhooks/"))
+      .map(
+        (c) =>
+          c.body as { content?: string; allowed_mentions?: { users?: string[]; parse?: string[] } } | null,
+      )
+      .find((b) => b?.content?.includes("over to you"));
+    assert.deepEqual(pinged?.allowed_mentions, { parse: [], users: [carol.id] });
+
+    // A thread started on Discord from the question: its messages are a Matrix thread.
+    const thread = discord.createThreadAs(bob.id, general, { name: "the question", messageId: question });
+    discord.postAs(bob.id, general, "in the thread", { thread: thread.id });
+    const inThread = await alice.waitForEvent(room, (e) => e.content.body === "in the thread", 20_000);
+    assert.deepEqual(
+      [relation(inThread).rel_type, relation(inThread).event_id],
+      ["m.thread", asked.event_id],
+    );
+    await alice.sendMessage(room, {
+      msgtype: "m.text",
+      body: "thread reply from Matrix",
+      "m.relates_to": {
+        rel_type: "m.thread",
+        event_id: asked.event_id,
+        is_falling_back: true,
+        "m.in_reply_to": { event_id: inThread.event_id },
+      },
+    });
+    const threaded = await until("the Matrix thread reply on Discord", () =>
+      discord.webhookMessages(general).find((m) => m.content === "thread reply from Matrix"),
+    );
+    assert.equal(threaded.threadId, thread.id);
+
+    // Files: bob's image arrives with its bytes; alice's reaches Discord with hers.
+    const png = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), randomBytes(4000)]);
+    discord.postAs(bob.id, general, "", {
+      attachments: [{ name: "cat.png", data: png, contentType: "image/png" }],
+    });
+    const image = await alice.waitForEvent(room, (e) => e.content.msgtype === "m.image", 20_000);
+    const res = await fetch(
+      `${env.hs.url}/_matrix/client/v1/media/download/${String(image.content.url).slice("mxc://".length)}`,
+      { headers: { authorization: `Bearer ${alice.accessToken}` } },
+    );
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(png), "the Matrix copy has bob's bytes");
+
+    const jpeg = Buffer.concat([Buffer.from("ffd8ffe0", "hex"), randomBytes(3000)]);
+    const mxc = await alice.upload("photo.jpg", "image/jpeg", jpeg);
+    await alice.sendMessage(room, {
+      msgtype: "m.image",
+      body: "photo.jpg",
+      url: mxc,
+      info: { mimetype: "image/jpeg" },
+    });
+    const posted = await until("alice's photo on Discord", () =>
+      discord.messages(general).find((m) => m.attachments.some((a) => a.filename === "photo.jpg")),
+    );
+    const attachment = posted.attachments.find((a) => a.filename === "photo.jpg")!;
+    assert.ok(discord.attachmentContent(attachment.url)?.equals(jpeg), "Discord has alice's bytes");
   });
 });

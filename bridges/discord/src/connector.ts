@@ -8,6 +8,7 @@ import {
   type PartialMessage,
   type TextChannel,
 } from "discord.js";
+import { Agent } from "undici";
 import type {
   BridgeContent,
   BridgeContext,
@@ -96,7 +97,10 @@ class Application {
     this.client = new Client({
       intents: INTENTS,
       partials: [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User],
-      rest: { api: config.api_url, cdn: config.cdn_url },
+      // discord.js's REST client is built on undici 6. Without an agent of its own it uses the
+      // process-wide dispatcher, which the rest of the bridge's undici 7 installs first, and
+      // undici 7 cannot read the form data of a file upload ("action is not a function").
+      rest: { api: config.api_url, cdn: config.cdn_url, agent: new Agent() },
     });
     this.webhooks = new Webhooks(() => this.client.application?.id, webhookName);
   }
@@ -303,8 +307,10 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
     const caption = media && msg.content.text === media.name ? "" : text;
     const content = (quoted + caption).slice(0, 2000);
     const allowedMentions = { parse: [] as never[], users: userMentions };
-    const threadId = msg.threadRoot?.remoteId;
     try {
+      const threadId = msg.threadRoot
+        ? await this.threadFor(channel, msg.threadRoot.remoteId, caption)
+        : undefined;
       const hook = await app.webhooks.forChannel(channel);
       const send = (avatarURL?: string) =>
         hook.send({
@@ -324,11 +330,28 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
           throw err;
         sent = await send();
       }
-      return { remoteId: sent.id, timestamp: sent.createdTimestamp, meta: { webhook: hook.id } };
+      return {
+        remoteId: sent.id,
+        timestamp: sent.createdTimestamp,
+        // Webhook messages in a thread are edited and deleted through the thread.
+        meta: { webhook: hook.id, ...(threadId ? { thread: threadId } : {}) },
+      };
     } catch (err) {
       if (err instanceof DiscordAPIError && err.code === UNKNOWN_WEBHOOK) app.webhooks.forget(channel.id);
       throw decided(err);
     }
+  }
+
+  /**
+   * The Discord thread a Matrix thread stands for: the one started from its root message, made
+   * there (named after the first reply) when the Matrix side starts it.
+   */
+  private async threadFor(channel: TextChannel, rootId: string, text: string): Promise<string> {
+    const existing = await channel.threads.fetch(rootId).catch(() => null);
+    if (existing) return existing.id;
+    const name = text.replace(/\s+/g, " ").trim().slice(0, 100) || "Thread";
+    const thread = await channel.threads.create({ startMessage: rootId, name });
+    return thread.id;
   }
 
   private async webhookOf(app: Application, channel: TextChannel, target: MessageRef) {
@@ -350,6 +373,7 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
       .editMessage(e.target.remoteId, {
         content: text.slice(0, 2000),
         allowedMentions: { parse: [], users: userMentions },
+        ...(typeof e.target.meta?.thread === "string" ? { threadId: e.target.meta.thread } : {}),
       })
       .catch((err: unknown) => {
         throw decided(err);
@@ -359,7 +383,8 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
   async deleteMessage(d: { chat: ChatRef; target: MessageRef; sender: MatrixSender }): Promise<void> {
     const { app, channel } = await this.channel(d.chat);
     const hook = await this.webhookOf(app, channel, d.target);
-    await hook.deleteMessage(d.target.remoteId).catch((err: unknown) => {
+    const thread = typeof d.target.meta?.thread === "string" ? d.target.meta.thread : undefined;
+    await hook.deleteMessage(d.target.remoteId, thread).catch((err: unknown) => {
       if (err instanceof DiscordAPIError && err.code === UNKNOWN_MESSAGE) return;
       throw decided(err);
     });

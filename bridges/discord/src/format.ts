@@ -11,31 +11,67 @@ import { format, type BridgeContent } from "@switchboard/framework";
 /** A Matrix user's pill, as the framework builds it for a Discord user. */
 export type PillFor = (discordUserId: string, displayname: string) => string;
 
+/** `||spoiler||`: not empty, not starting with a line break, shortest match. */
+const SPOILER = /\|\|([^|\n](?:[^|]|\|(?!\|))*?)\|\|/g;
+/** Private-use stand-ins for a spoiler's bars while the markdown reader runs. */
+const OPEN = "\uE000";
+const CLOSE = "\uE001";
+const MARKERS = /[\uE000\uE001]/g;
+
 /** Discord message text → content. `names` gives the display names of the users it mentions. */
 export function discordToContent(
   text: string,
   names: ReadonlyMap<string, string>,
   pillFor: PillFor,
 ): Pick<BridgeContent, "text" | "html"> {
-  // Spoilers first: the markdown reader has no notion of them.
-  const spoilered = text.replace(/\|\|([^|\n](?:[^|]|\|(?!\|))*?)\|\|/g, "\uE000$1\uE001");
-  let html = format.markdownToHtml(spoilered, {
-    mentions: {
-      pattern: /<@!?(\d{17,20})>/,
-      resolve: (m) => {
-        const id = m[1]!;
-        const name = names.get(id) ?? id;
-        const userId = format.parsePills(pillFor(id, name))[0]?.userId;
-        return userId ? { userId, displayName: name } : null;
+  // Spoilers first: the markdown reader has no notion of them. Marker characters the sender
+  // typed are dropped, or they would turn into stray tags.
+  const source = text.replace(MARKERS, "");
+  const spoilered = source.replace(SPOILER, `${OPEN}$1${CLOSE}`);
+  const html = spoilerSpans(
+    format.markdownToHtml(spoilered, {
+      mentions: {
+        pattern: /<@!?(\d{17,20})>/,
+        resolve: (m) => {
+          const id = m[1]!;
+          // Only users Discord resolved for this message; any other id stays text.
+          const name = names.get(id);
+          if (name === undefined) return null;
+          const userId = format.parsePills(pillFor(id, name))[0]?.userId;
+          return userId ? { userId, displayName: name } : null;
+        },
       },
-    },
-  });
-  html = html.replace(/\uE000/g, "<span data-mx-spoiler>").replace(/\uE001/g, "</span>");
-  const plain = text
-    .replace(/<@!?(\d{17,20})>/g, (_m, id: string) => names.get(id) ?? `@${id}`)
-    .replace(/\|\|/g, "");
-  const isRich = html !== format.plainToHtml(text);
+    }),
+  );
+  const plain = source
+    .replace(SPOILER, "$1")
+    .replace(/<@!?(\d{17,20})>/g, (_m, id: string) => names.get(id) ?? `@${id}`);
+  const isRich = html !== format.plainToHtml(source);
   return isRich ? { text: plain, html } : { text: plain };
+}
+
+/**
+ * Spoiler markers → `<span data-mx-spoiler>`, where the span nests properly in the HTML around
+ * it; elsewhere (inside code or a tag, across a paragraph or a `**`) the bars stay as typed.
+ */
+function spoilerSpans(html: string): string {
+  return html
+    .replace(/<code\b[^>]*>[^<]*<\/code>|<[^>]*>/g, (raw) => raw.replace(MARKERS, "||"))
+    .replace(/\uE000([^\uE000\uE001]*)\uE001/g, (_m, inner: string) =>
+      isBalanced(inner) ? `<span data-mx-spoiler>${inner}</span>` : `||${inner}||`,
+    )
+    .replace(MARKERS, "||");
+}
+
+/** Whether every tag opened in the fragment is closed in it, in order. */
+function isBalanced(html: string): boolean {
+  const open: string[] = [];
+  for (const [, closing, name = ""] of html.matchAll(/<(\/?)([a-z][a-z0-9]*)[^>]*>/g)) {
+    if (name === "br") continue;
+    if (closing === "") open.push(name);
+    else if (open.pop() !== name) return false;
+  }
+  return open.length === 0;
 }
 
 /** The Discord user behind a pill, when it is one of our ghosts (`@<prefix><id>:hs`). */
@@ -67,10 +103,18 @@ export function contentToDiscord(
 
 /** Plain Matrix text as Discord shows it literally: markdown and mention syntax escaped. */
 export function escapeDiscord(text: string): string {
-  return neutraliseBroadcasts(format.escapeMarkdown(text));
+  // Line by line, as the framework's markdown writer does: `#`, `>`, `-`, `1.` would start a block.
+  const escaped = format
+    .escapeMarkdown(text)
+    .replace(/^([ \t]*)([#>+=-])/gm, "$1\\$2")
+    .replace(/^([ \t]*\d+)([.)])/gm, "$1\\$2");
+  return neutraliseBroadcasts(escaped);
 }
 
-/** `@everyone`/`@here` written in Matrix stay text even if allowed_mentions were ever lax. */
+/**
+ * `@everyone`/`@here` written in Matrix stay text even if allowed_mentions were ever lax.
+ * No word boundary: Discord finds the words anywhere (`@everyones` pings too).
+ */
 function neutraliseBroadcasts(text: string): string {
-  return text.replace(/@(everyone|here)\b/g, "@\u200b$1");
+  return text.replace(/@(everyone|here)/g, "@\u200b$1");
 }
