@@ -249,3 +249,38 @@ describe("Discord", () => {
     assert.ok(discord.attachmentContent(attachment.url)?.equals(jpeg), "Discord has alice's bytes");
   });
 });
+
+describe("Discord without the privileged intents", () => {
+  test("the bot is refused (gateway close 4014): a clear log line and /health say what to enable; nothing else stops", async () => {
+    const bare = await startDiscordDouble({ privilegedIntents: [] });
+    const owner = bare.addUser({ username: "owner" });
+    bare.addGuild({ name: "No Intents", ownerId: owner.id, systemChannel: true });
+    const second = await startBridgeEnvironment({
+      bridges: {
+        discord: {
+          enabled: true,
+          applications: [{ bot_token: bare.botToken, api_url: bare.restUrl, cdn_url: bare.cdnUrl }],
+        },
+      },
+    });
+    try {
+      await until("the refusal in the log", () => /MESSAGE CONTENT INTENT/.test(second.bridge.output()));
+      const health = await fetch(`http://127.0.0.1:${second.bridge.metricsPort}/health`);
+      const body = (await health.json()) as {
+        networks: { discord: { connections: Record<string, { state: string; message?: string }> } };
+      };
+      const app = body.networks.discord.connections["application 1"];
+      assert.equal(app?.state, "UNKNOWN_ERROR");
+      assert.match(app?.message ?? "", /4014[\s\S]*enable MESSAGE CONTENT INTENT and SERVER MEMBERS INTENT/);
+      // The bridge itself keeps serving Matrix.
+      const a = await second.hs.registerUser("carol");
+      const carolM = new TestMatrixClient(second.hs.url, a.accessToken, a.userId);
+      const dm = await carolM.createRoom({ invite: [second.botUserId], is_direct: true });
+      await carolM.sendText(dm, "help");
+      await carolM.waitForEvent(dm, (e) => e.sender === second.botUserId, 20_000);
+    } finally {
+      await second.cleanup();
+      await bare.close();
+    }
+  });
+});

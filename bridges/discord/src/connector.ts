@@ -4,6 +4,7 @@ import {
   Events,
   GatewayIntentBits,
   Partials,
+  PermissionFlagsBits,
   type Message,
   type PartialMessage,
   type TextChannel,
@@ -197,8 +198,13 @@ export class DiscordConnector implements Connector {
       await c.login(app.config.bot_token);
       await ready;
       this.ctx.log.info(
-        { connection, bot: c.user?.tag, guilds: c.guilds.cache.size },
-        "Discord bot connected",
+        {
+          connection,
+          bot: c.user?.tag,
+          guilds: c.guilds.cache.size,
+          ...(c.application ? { invite: inviteUrl(c.application.id) } : {}),
+        },
+        "Discord bot connected; a server admin adds it with the invite URL",
       );
     } catch (err) {
       const text = String((err as Error).message ?? err);
@@ -427,4 +433,31 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
 function replyQuote(name: string, text: string): string {
   const line = text.replace(/\s+/g, " ").trim().slice(0, 100);
   return `> **${webhookUsername(name)}**: ${line}\n`;
+}
+
+/**
+ * What the bot needs in a bridged channel: View Channel, Send Messages, Send Messages in
+ * Threads, Create Public Threads, Manage Webhooks (to post as Matrix users), Add Reactions,
+ * Read Message History, Attach Files, Embed Links.
+ */
+export const BOT_PERMISSIONS = [
+  PermissionFlagsBits.ViewChannel,
+  PermissionFlagsBits.SendMessages,
+  PermissionFlagsBits.SendMessagesInThreads,
+  PermissionFlagsBits.CreatePublicThreads,
+  PermissionFlagsBits.ManageWebhooks,
+  PermissionFlagsBits.AddReactions,
+  PermissionFlagsBits.ReadMessageHistory,
+  PermissionFlagsBits.AttachFiles,
+  PermissionFlagsBits.EmbedLinks,
+].reduce((all, p) => all | p, 0n);
+
+/** The URL a server admin opens to add the bot with exactly the permissions it needs. */
+export function inviteUrl(applicationId: string): string {
+  const q = new URLSearchParams({
+    client_id: applicationId,
+    scope: "bot",
+    permissions: BOT_PERMISSIONS.toString(),
+  });
+  return `https://discord.com/oauth2/authorize?${q.toString()}`;
 }
