@@ -248,6 +248,42 @@ describe("Discord", () => {
     const attachment = posted.attachments.find((a) => a.filename === "photo.jpg")!;
     assert.ok(discord.attachmentContent(attachment.url)?.equals(jpeg), "Discord has alice's bytes");
   });
+
+  test("a forum is a room whose posts are Matrix threads, both ways", async () => {
+    const ideas = discord.addChannel(guild.id, { name: "ideas", type: "forum" }).id;
+    const joined = await alice.request<{ room_id: string }>(
+      "POST",
+      `/_matrix/client/v3/join/${encodeURIComponent(`#discord_${guild.id}_${ideas}:localhost`)}`,
+      {},
+    );
+    const forum = joined.room_id;
+    const post = discord.createThreadAs(bob.id, ideas, {
+      name: "Dark mode",
+      content: "please add dark mode",
+    });
+    const first = await alice.waitForEvent(forum, (e) => e.content.body === "please add dark mode", 20_000);
+    assert.equal(relation(first).rel_type, undefined, "a post's first message is a thread root");
+    discord.postAs(bob.id, ideas, "+1 from me", { thread: post.id });
+    const plusOne = await alice.waitForEvent(forum, (e) => e.content.body === "+1 from me", 20_000);
+    assert.deepEqual([relation(plusOne).rel_type, relation(plusOne).event_id], ["m.thread", first.event_id]);
+
+    // In the post's Matrix thread: into the post. Outside any thread: a new post.
+    await alice.sendMessage(forum, {
+      msgtype: "m.text",
+      body: "on it",
+      "m.relates_to": { rel_type: "m.thread", event_id: first.event_id, is_falling_back: true },
+    });
+    const answer = await until("the answer in the post", () =>
+      discord.webhookMessages(ideas).find((m) => m.content === "on it"),
+    );
+    assert.equal(answer.threadId, post.id);
+    await alice.sendText(forum, "offline mode too");
+    const newPost = await until("a new post from Matrix", () =>
+      discord.webhookMessages(ideas).find((m) => m.content === "offline mode too"),
+    );
+    assert.ok(newPost.threadId && newPost.threadId !== post.id);
+    assert.equal(discord.channel(newPost.threadId)?.name, "offline mode too");
+  });
 });
 
 describe("Discord without the privileged intents", () => {

@@ -5,6 +5,9 @@ import {
   GatewayIntentBits,
   Partials,
   PermissionFlagsBits,
+  ChannelType,
+  type ForumChannel,
+  type NewsChannel,
   type Message,
   type PartialMessage,
   type TextChannel,
@@ -51,6 +54,14 @@ const INTENTS = [
   GatewayIntentBits.GuildMessageReactions,
   GatewayIntentBits.GuildMessageTyping,
 ];
+
+/** Channels that become portals. Voice channels' text chats are left alone (matrix-appservice-discord #906). */
+type BridgedChannel = TextChannel | NewsChannel | ForumChannel;
+const BRIDGED_TYPES = new Set<ChannelType>([
+  ChannelType.GuildText,
+  ChannelType.GuildAnnouncement,
+  ChannelType.GuildForum,
+]);
 
 const CAPABILITIES: ChatCapabilities = {
   edits: true,
@@ -233,12 +244,13 @@ export class DiscordConnector implements Connector {
     return this.apps.find((a) => a.client.channels.cache.has(channelId)) ?? null;
   }
 
-  async textChannel(chat: ChatRef): Promise<{ app: Application; channel: TextChannel } | null> {
+  /** A bridgeable channel: text, announcement, or forum (whose posts are Matrix threads). */
+  async textChannel(chat: ChatRef): Promise<{ app: Application; channel: BridgedChannel } | null> {
     const app = this.appFor(chat.channelId);
     if (!app) return null;
     const channel = await app.client.channels.fetch(chat.channelId).catch(() => null);
-    if (!channel || !channel.isTextBased() || channel.isDMBased() || channel.isThread()) return null;
-    return { app, channel: channel as TextChannel };
+    if (!channel || !BRIDGED_TYPES.has(channel.type)) return null;
+    return { app, channel: channel as BridgedChannel };
   }
 
   async getUser(userId: string): Promise<RemoteUser | null> {
@@ -297,7 +309,7 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
     };
   }
 
-  private async channel(chat: ChatRef): Promise<{ app: Application; channel: TextChannel }> {
+  private async channel(chat: ChatRef): Promise<{ app: Application; channel: BridgedChannel }> {
     const found = await this.connector.textChannel(chat);
     if (!found) throw new PermanentError("this Discord channel is gone or the bridge's bot cannot see it");
     return found;
@@ -317,6 +329,11 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
       const threadId = msg.threadRoot
         ? await this.threadFor(channel, msg.threadRoot.remoteId, caption)
         : undefined;
+      // In a forum every message is in a post: a Matrix message outside a thread starts one.
+      const threadName =
+        !threadId && channel.type === ChannelType.GuildForum
+          ? (caption || media?.name || "Post").replace(/\s+/g, " ").trim().slice(0, 100)
+          : undefined;
       const hook = await app.webhooks.forChannel(channel);
       const send = (avatarURL?: string) =>
         hook.send({
@@ -326,6 +343,7 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
           allowedMentions,
           files,
           ...(threadId ? { threadId } : {}),
+          ...(threadName ? { threadName } : {}),
         });
       let sent: Message;
       try {
@@ -340,7 +358,10 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
         remoteId: sent.id,
         timestamp: sent.createdTimestamp,
         // Webhook messages in a thread are edited and deleted through the thread.
-        meta: { webhook: hook.id, ...(threadId ? { thread: threadId } : {}) },
+        meta: {
+          webhook: hook.id,
+          ...(threadId || threadName ? { thread: threadId ?? sent.channelId } : {}),
+        },
       };
     } catch (err) {
       if (err instanceof DiscordAPIError && err.code === UNKNOWN_WEBHOOK) app.webhooks.forget(channel.id);
@@ -352,15 +373,33 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
    * The Discord thread a Matrix thread stands for: the one started from its root message, made
    * there (named after the first reply) when the Matrix side starts it.
    */
-  private async threadFor(channel: TextChannel, rootId: string, text: string): Promise<string> {
+  private async threadFor(channel: BridgedChannel, rootId: string, text: string): Promise<string> {
     const existing = await channel.threads.fetch(rootId).catch(() => null);
     if (existing) return existing.id;
+    // A forum's threads are its posts, made by posting (see sendMessage), never from a message.
+    if (channel.type === ChannelType.GuildForum)
+      throw new PermanentError("that forum post is gone from Discord");
     const name = text.replace(/\s+/g, " ").trim().slice(0, 100) || "Thread";
     const thread = await channel.threads.create({ startMessage: rootId, name });
     return thread.id;
   }
 
-  private async webhookOf(app: Application, channel: TextChannel, target: MessageRef) {
+  /**
+   * A message to react to: in the channel, or, in a forum, a post's first message (which has
+   * the post's id). Replies inside threads are not looked up (their thread is not recorded).
+   */
+  private async messageIn(channel: BridgedChannel, id: string): Promise<Message> {
+    try {
+      if (channel.type !== ChannelType.GuildForum) return await channel.messages.fetch(id);
+      const post = await channel.threads.fetch(id);
+      if (!post) throw new PermanentError("that forum post is gone from Discord");
+      return await post.messages.fetch(id);
+    } catch (err) {
+      throw decided(err);
+    }
+  }
+
+  private async webhookOf(app: Application, channel: BridgedChannel, target: MessageRef) {
     if (!target.meta?.webhook)
       throw new UnsupportedError("only messages the bridge sent from Matrix can be changed");
     return app.webhooks.forChannel(channel);
@@ -400,9 +439,7 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
   async react(r: { chat: ChatRef; target: MessageRef; key: string }): Promise<SendResult> {
     if (r.key.startsWith(":")) throw new UnsupportedError("reactions with a guild's own emoji");
     const { channel } = await this.channel(r.chat);
-    const message = await channel.messages.fetch(r.target.remoteId).catch((err: unknown) => {
-      throw decided(err);
-    });
+    const message = await this.messageIn(channel, r.target.remoteId);
     await message.react(r.key).catch((err: unknown) => {
       throw decided(err);
     });
@@ -411,7 +448,7 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
 
   async unreact(r: { chat: ChatRef; target: MessageRef; key: string }): Promise<void> {
     const { app, channel } = await this.channel(r.chat);
-    const message = await channel.messages.fetch(r.target.remoteId).catch(() => null);
+    const message = await this.messageIn(channel, r.target.remoteId).catch(() => null);
     const me = app.client.user?.id;
     if (!message || !me) return;
     await message.reactions.cache
@@ -425,7 +462,8 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
   async setTyping(chat: ChatRef, typing: boolean): Promise<void> {
     if (!typing) return;
     const { channel } = await this.channel(chat);
-    await channel.sendTyping().catch(() => undefined);
+    // A forum has no typing of its own (its posts do).
+    if (channel.type !== ChannelType.GuildForum) await channel.sendTyping().catch(() => undefined);
   }
 }
 

@@ -32,8 +32,12 @@ const CONTENT_TYPES = new Set<MessageType>([
 /** Where a message's channel is bridged: threads live in their parent's room. */
 export function chatOf(m: Message | PartialMessage): { chat: ChatRef; threadRoot?: string } {
   const channel = m.channel;
-  if (channel.isThread() && channel.parentId)
-    return { chat: { channelId: channel.parentId }, threadRoot: channel.id };
+  if (channel.isThread() && channel.parentId) {
+    // A forum post's first message has the post's id: it is the thread's root, not in it.
+    return m.id === channel.id
+      ? { chat: { channelId: channel.parentId } }
+      : { chat: { channelId: channel.parentId }, threadRoot: channel.id };
+  }
   return { chat: { channelId: m.channelId } };
 }
 

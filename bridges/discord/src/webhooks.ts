@@ -1,4 +1,6 @@
-import type { TextChannel, Webhook } from "discord.js";
+import type { ForumChannel, NewsChannel, TextChannel, Webhook } from "discord.js";
+
+type WebhookChannel = TextChannel | NewsChannel | ForumChannel;
 
 /**
  * Matrix users speak in Discord through one webhook per channel, made by the bridge and reused
@@ -29,7 +31,7 @@ export class Webhooks {
   ) {}
 
   /** The channel's webhook, made on first use; concurrent sends share one lookup. */
-  forChannel(channel: TextChannel): Promise<Webhook> {
+  forChannel(channel: WebhookChannel): Promise<Webhook> {
     let hook = this.byChannel.get(channel.id);
     if (!hook) {
       hook = this.findOrCreate(channel);
@@ -44,7 +46,7 @@ export class Webhooks {
     this.byChannel.delete(channelId);
   }
 
-  private async findOrCreate(channel: TextChannel): Promise<Webhook> {
+  private async findOrCreate(channel: WebhookChannel): Promise<Webhook> {
     const app = this.applicationId();
     const existing = (await channel.fetchWebhooks()).find(
       (w) =>
