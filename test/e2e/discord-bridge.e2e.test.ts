@@ -284,6 +284,29 @@ describe("Discord", () => {
     assert.ok(newPost.threadId && newPost.threadId !== post.id);
     assert.equal(discord.channel(newPost.threadId)?.name, "offline mode too");
   });
+
+  test("said on Discord while the bridge was killed -9: all of it arrives once, in order", async () => {
+    discord.postAs(bob.id, general, "before the crash");
+    await alice.waitForEvent(room, (e) => e.content.body === "before the crash", 20_000);
+    await env.bridge.kill9();
+    for (const n of [1, 2, 3]) discord.postAs(bob.id, general, `while away ${n}`);
+    await env.bridge.restart();
+    const away = async () =>
+      (await alice.timeline(room))
+        .filter(
+          (e) =>
+            e.type === "m.room.message" && /^(while away \d|before the crash)$/.test(String(e.content.body)),
+        )
+        .map((e) => String(e.content.body));
+    await until(
+      "the three missed messages",
+      async () => ((await away()).length >= 4 ? true : undefined),
+      30_000,
+    );
+    discord.postAs(bob.id, general, "live again");
+    await alice.waitForEvent(room, (e) => e.content.body === "live again", 20_000);
+    assert.deepEqual(await away(), ["before the crash", "while away 1", "while away 2", "while away 3"]);
+  });
 });
 
 describe("Discord without the privileged intents", () => {

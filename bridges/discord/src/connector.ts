@@ -33,6 +33,7 @@ import type {
 } from "@switchboard/framework";
 import { PermanentError, RateLimitedError, UnsupportedError } from "@switchboard/framework";
 import { DiscordConfigSchema, type DiscordApplicationConfig, type DiscordConfig } from "./config.js";
+import { CatchUp } from "./catch-up.js";
 import { contentToDiscord } from "./format.js";
 import { aliasSuffix, chatFromAliasSuffix } from "./ids.js";
 import { deleteEvent, editEvent, messageEvents, reactionEvent, type Emission } from "./inbound.js";
@@ -136,6 +137,7 @@ export class DiscordConnector implements Connector {
   private ctx!: BridgeContext;
   private config!: DiscordConfig;
   private apps: Application[] = [];
+  private catchUp!: CatchUp;
   bot!: DiscordBot;
 
   async start(ctx: BridgeContext): Promise<void> {
@@ -144,6 +146,7 @@ export class DiscordConnector implements Connector {
     if (this.config.applications.length === 0) {
       throw new Error("bridges.discord.applications is empty: add your Discord application's bot_token");
     }
+    this.catchUp = new CatchUp(ctx);
     this.apps = this.config.applications.map((a) => new Application(a, this.config.webhook_name));
     this.bot = new DiscordBot(this, this.prefix);
     await Promise.all(this.apps.map((app, i) => this.connect(app, i)));
@@ -167,7 +170,10 @@ export class DiscordConnector implements Connector {
     const pill = (id: string, name: string) => this.ctx.mentionHtml(id, name);
     c.on(Events.MessageCreate, (m) => {
       if (!m.guildId || app.ownMessage(m)) return;
-      for (const e of messageEvents(m, pill)) emit(e);
+      const queued = messageEvents(m, pill).map((e) => this.ctx.emit(e.event, e.options));
+      void Promise.all(queued)
+        .then(() => this.catchUp.bridged(m))
+        .catch((err: unknown) => this.ctx.log.warn({ err }, "a Discord message could not be queued"));
     });
     c.on(Events.MessageUpdate, (_old, m) => {
       if (!m.guildId || app.ownMessage(m)) return;
@@ -201,7 +207,21 @@ export class DiscordConnector implements Connector {
         message: `gateway closed (${event.code})`,
       });
     });
-    c.on(Events.ShardReady, () => this.ctx.reportState({ connection, state: "CONNECTED" }));
+    c.on(Events.ShardReady, () => {
+      this.ctx.reportState({ connection, state: "CONNECTED" });
+      // A new session (not a resumed one): Discord will not replay what was missed.
+      void this.catchUp
+        .run(
+          c,
+          (m) => app.ownMessage(m),
+          pill,
+          (e) => this.ctx.emit(e.event, e.options),
+        )
+        .then((n) => {
+          if (n > 0)
+            this.ctx.log.info({ connection, messages: n }, "bridged what was said on Discord meanwhile");
+        });
+    });
     this.ctx.reportState({ connection, state: "CONNECTING" });
     try {
       // Ready once every guild arrived: aliases and portals need the channels.
