@@ -307,6 +307,19 @@ describe("Discord", () => {
     await alice.waitForEvent(room, (e) => e.content.body === "live again", 20_000);
     assert.deepEqual(await away(), ["before the crash", "while away 1", "while away 2", "while away 3"]);
   });
+
+  test("a burst from Matrix into Discord's rate limit: every message once, in order", async () => {
+    discord.rateLimit({ route: /^POST \/webhooks\//, count: 3, retryAfterSeconds: 1 });
+    for (const n of [1, 2, 3, 4, 5]) await alice.sendText(room, `burst ${n}`);
+    const burst = () =>
+      discord
+        .webhookMessages(general)
+        .filter((m) => /^burst \d$/.test(m.content))
+        .map((m) => m.content);
+    await until("the whole burst on Discord", () => (burst().length >= 5 ? true : undefined), 30_000);
+    assert.deepEqual(burst(), ["burst 1", "burst 2", "burst 3", "burst 4", "burst 5"]);
+    assert.ok(discord.calls().filter((c) => c.status === 429).length >= 3, "Discord did say 429");
+  });
 });
 
 describe("Discord without the privileged intents", () => {
