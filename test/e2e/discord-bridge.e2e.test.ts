@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { startDiscordDouble, type DiscordDouble } from "../doubles/discord/index.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
-import { TestMatrixClient, type MatrixTestEvent } from "../harness/matrix-client.js";
+import { TestMatrixClient, botSays, type MatrixTestEvent } from "../harness/matrix-client.js";
 import { until } from "../harness/wait.js";
 
 let discord: DiscordDouble;
@@ -319,6 +319,51 @@ describe("Discord", () => {
     await until("the whole burst on Discord", () => (burst().length >= 5 ? true : undefined), 30_000);
     assert.deepEqual(burst(), ["burst 1", "burst 2", "burst 3", "burst 4", "burst 5"]);
     assert.ok(discord.calls().filter((c) => c.status === 429).length >= 3, "Discord did say 429");
+  });
+
+  test("!link discord plumbs a room once someone with Manage Webhooks agrees on Discord", async () => {
+    const random = discord.addChannel(guild.id, { name: "random" }).id;
+    const plumbed = await alice.createRoom({ name: "Our room", invite: [env.botUserId] });
+    await until("the bot joins", async () => {
+      const { joined } = await alice.request<{ joined: Record<string, unknown> }>(
+        "GET",
+        `/_matrix/client/v3/rooms/${encodeURIComponent(plumbed)}/joined_members`,
+      );
+      return env.botUserId in joined;
+    });
+    const link = `!link discord https://discord.com/channels/${guild.id}/${random}`;
+    await alice.sendText(plumbed, link);
+    await alice.waitForEvent(plumbed, botSays(env.botUserId, /asked in #random on Discord/), 20_000);
+    const ask = await until("the bot's question on Discord", () =>
+      discord
+        .messages(random)
+        .find((m) => m.author.id === discord.botUserId && /wants to bridge/.test(m.content)),
+    );
+    // carol may not manage webhooks: her ✅ counts for nothing.
+    discord.reactAs(carol.id, random, ask.id, "✅");
+    await alice.sendText(plumbed, link);
+    await alice.waitForEvent(plumbed, botSays(env.botUserId, /asked in #random/), 20_000);
+    // bob owns the server.
+    const ask2 = await until(
+      "the second question",
+      () =>
+        discord
+          .messages(random)
+          .filter((m) => m.author.id === discord.botUserId && /wants to bridge/.test(m.content))[1],
+    );
+    discord.reactAs(bob.id, random, ask2.id, "✅");
+    await until("the consent noted", () =>
+      discord.messages(random).find((m) => /Allowed by Bobby/.test(m.content)),
+    );
+    await alice.sendText(plumbed, link);
+    await alice.waitForEvent(plumbed, botSays(env.botUserId, /[Ll]inked/), 20_000);
+
+    discord.postAs(bob.id, random, "hello plumbed room");
+    await alice.waitForEvent(plumbed, (e) => e.content.body === "hello plumbed room", 20_000);
+    await alice.sendText(plumbed, "hello random");
+    await until("the Matrix message in #random", () =>
+      discord.webhookMessages(random).find((m) => m.content === "hello random"),
+    );
   });
 });
 

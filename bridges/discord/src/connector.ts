@@ -16,6 +16,7 @@ import { Agent } from "undici";
 import type {
   BridgeContent,
   BridgeContext,
+  ChecksPlumbing,
   ChatCapabilities,
   ChatInfo,
   ChatRef,
@@ -34,6 +35,7 @@ import type {
 import { PermanentError, RateLimitedError, UnsupportedError } from "@switchboard/framework";
 import { DiscordConfigSchema, type DiscordApplicationConfig, type DiscordConfig } from "./config.js";
 import { CatchUp } from "./catch-up.js";
+import { Plumbing } from "./plumbing.js";
 import { contentToDiscord } from "./format.js";
 import { aliasSuffix, chatFromAliasSuffix } from "./ids.js";
 import { deleteEvent, editEvent, messageEvents, reactionEvent, type Emission } from "./inbound.js";
@@ -138,6 +140,7 @@ export class DiscordConnector implements Connector {
   private config!: DiscordConfig;
   private apps: Application[] = [];
   private catchUp!: CatchUp;
+  plumbing!: Plumbing;
   bot!: DiscordBot;
 
   async start(ctx: BridgeContext): Promise<void> {
@@ -147,6 +150,7 @@ export class DiscordConnector implements Connector {
       throw new Error("bridges.discord.applications is empty: add your Discord application's bot_token");
     }
     this.catchUp = new CatchUp(ctx);
+    this.plumbing = new Plumbing(ctx);
     this.apps = this.config.applications.map((a) => new Application(a, this.config.webhook_name));
     this.bot = new DiscordBot(this, this.prefix);
     await Promise.all(this.apps.map((app, i) => this.connect(app, i)));
@@ -187,7 +191,12 @@ export class DiscordConnector implements Connector {
     });
     c.on(Events.MessageReactionAdd, (r, user) => {
       if (user.id === c.user?.id) return;
-      emit(reactionEvent(r, user, true));
+      void this.plumbing
+        .reacted(r, user)
+        .then((consent) => {
+          if (!consent) emit(reactionEvent(r, user, true));
+        })
+        .catch((err: unknown) => this.ctx.log.warn({ err }, "a Discord reaction could not be read"));
     });
     c.on(Events.MessageReactionRemove, (r, user) => {
       if (user.id === c.user?.id) return;
@@ -308,7 +317,9 @@ export class DiscordConnector implements Connector {
  * The bots as one network client (`DiscordConnector.bot`): Matrix users without a Discord
  * account of their own speak through the channel's webhook, under their Matrix name and avatar.
  */
-export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages, Reacts, SendsTyping {
+export class DiscordBot
+  implements NetworkClient, EditsMessages, DeletesMessages, Reacts, SendsTyping, ChecksPlumbing
+{
   constructor(
     private readonly connector: DiscordConnector,
     private readonly prefix: string,
@@ -327,6 +338,13 @@ export class DiscordBot implements NetworkClient, EditsMessages, DeletesMessages
       ...(channel.topic ? { topic: channel.topic } : {}),
       space: { id: channel.guild.id, name: channel.guild.name },
     };
+  }
+
+  /** `!link discord …`: the bot's permissions there, and consent from the Discord side. */
+  async canPlumb(chat: ChatRef, matrixUserId: string): Promise<true | string> {
+    const found = await this.connector.textChannel(chat);
+    if (!found) return "this Discord channel is gone or the bridge's bot cannot see it";
+    return this.connector.plumbing.canPlumb(found.app.client, found.channel, matrixUserId);
   }
 
   private async channel(chat: ChatRef): Promise<{ app: Application; channel: BridgedChannel }> {

@@ -14,9 +14,14 @@ export function aliasSuffix(guildId: string, channelId: string): string {
   return `${guildId}_${channelId}`;
 }
 
-/** `<guild>_<channel>` → the channel's chat, or null when it is not one of ours. */
+/**
+ * `<guild>_<channel>` (an alias), or what people paste after `!link discord`: `<guild> <channel>`
+ * or the channel's link (`https://discord.com/channels/<guild>/<channel>`) → the channel's chat.
+ */
 export function chatFromAliasSuffix(suffix: string): { guildId: string; chat: ChatRef } | null {
-  const m = /^(\d{17,20})_(\d{17,20})$/.exec(suffix);
+  const m =
+    /^(\d{17,20})[_ ]+(\d{17,20})$/.exec(suffix.trim()) ??
+    /^https:\/\/(?:\w+\.)?discord(?:app)?\.com\/channels\/(\d{17,20})\/(\d{17,20})\/?$/.exec(suffix.trim());
   if (!m) return null;
   return { guildId: m[1]!, chat: { channelId: m[2]! } };
 }
