@@ -365,6 +365,79 @@ describe("Discord", () => {
       discord.webhookMessages(random).find((m) => m.content === "hello random"),
     );
   });
+
+  test("the gateway drops mid-conversation: after RESUME every message arrives once, in order", async () => {
+    discord.dropGatewayConnections();
+    for (const n of [1, 2, 3]) discord.postAs(bob.id, general, `during the drop ${n}`);
+    const dropped = async () =>
+      (await alice.timeline(room))
+        .filter((e) => e.type === "m.room.message" && /^during the drop \d$/.test(String(e.content.body)))
+        .map((e) => String(e.content.body));
+    await until(
+      "the messages after RESUME",
+      async () => ((await dropped()).length >= 3 ? true : undefined),
+      30_000,
+    );
+    discord.postAs(bob.id, general, "after the drop");
+    await alice.waitForEvent(room, (e) => e.content.body === "after the drop", 20_000);
+    assert.deepEqual(await dropped(), ["during the drop 1", "during the drop 2", "during the drop 3"]);
+    assert.ok(
+      discord.dispatches("RESUMED").length > 0 || discord.gatewaySessions().length > 0,
+      "the bot came back on the gateway",
+    );
+  });
+
+  test("the bot loses Manage Webhooks: the room is told why, and sending works again once it is back", async () => {
+    discord.setBotPermissions(general, { deny: ["MANAGE_WEBHOOKS"] });
+    const quiet = discord.addChannel(guild.id, { name: "quiet" }).id;
+    discord.setBotPermissions(quiet, { deny: ["MANAGE_WEBHOOKS"] });
+    const joined = await alice.request<{ room_id: string }>(
+      "POST",
+      `/_matrix/client/v3/join/${encodeURIComponent(`#discord_${guild.id}_${quiet}:localhost`)}`,
+      {},
+    );
+    await alice.sendText(joined.room_id, "anyone?");
+    await alice.waitForEvent(
+      joined.room_id,
+      (e) =>
+        e.sender === env.botUserId &&
+        /could not be delivered[\s\S]*Manage Webhooks/.test(String(e.content.body)),
+      20_000,
+    );
+    discord.setBotPermissions(general, {});
+  });
+
+  test("a guild of 5,000 members: bridging a channel makes no Matrix users until they speak", async () => {
+    const big = discord.addGuild({ name: "Big Guild", ownerId: bob.id });
+    const lobby = discord.addChannel(big.id, { name: "lobby" }).id;
+    const crowd: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const u = discord.addUser({ username: `member${i}` });
+      discord.addMember(big.id, u.id);
+      crowd.push(u.id);
+    }
+    const joined = await alice.request<{ room_id: string }>(
+      "POST",
+      `/_matrix/client/v3/join/${encodeURIComponent(`#discord_${big.id}_${lobby}:localhost`)}`,
+      {},
+    );
+    discord.postAs(crowd[42]!, lobby, "first!");
+    await alice.waitForEvent(joined.room_id, (e) => e.content.body === "first!", 20_000);
+    const { joined: members } = await alice.request<{ joined: Record<string, unknown> }>(
+      "GET",
+      `/_matrix/client/v3/rooms/${encodeURIComponent(joined.room_id)}/joined_members`,
+    );
+    assert.deepEqual(
+      Object.keys(members).filter((m) => m.startsWith("@discord_")),
+      [ghost(crowd[42]!)],
+      "only the member who spoke has a ghost in the room",
+    );
+    const looked = await fetch(
+      `${env.hs.url}/_matrix/client/v3/profile/${encodeURIComponent(ghost(crowd[7]!))}`,
+      { headers: { authorization: `Bearer ${alice.accessToken}` } },
+    );
+    assert.equal(looked.status, 404, "a silent member has no Matrix user");
+  });
 });
 
 describe("Discord without the privileged intents", () => {
