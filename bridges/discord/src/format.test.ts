@@ -272,3 +272,16 @@ describe("ghostDiscordId", () => {
     }
   });
 });
+
+it("channel and role mentions and custom emoji read as names; unknown ids stay as written", () => {
+  const out = discordToContent(
+    "see <#11111111111111111> with <@&22222222222222222>, not <#99999999999999999> <:party:33333333333333333>",
+    NAMES,
+    pillFor,
+    {
+      channels: new Map([["11111111111111111", "general"]]),
+      roles: new Map([["22222222222222222", "mods"]]),
+    },
+  );
+  assert.equal(out.text, "see #general with @mods, not <#99999999999999999> :party:");
+});

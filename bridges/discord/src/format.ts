@@ -23,10 +23,11 @@ export function discordToContent(
   text: string,
   names: ReadonlyMap<string, string>,
   pillFor: PillFor,
+  others: OtherMentions = {},
 ): Pick<BridgeContent, "text" | "html"> {
   // Spoilers first: the markdown reader has no notion of them. Marker characters the sender
   // typed are dropped, or they would turn into stray tags.
-  const source = text.replace(MARKERS, "");
+  const source = namedTokens(text.replace(MARKERS, ""), others);
   const spoilered = source.replace(SPOILER, `${OPEN}$1${CLOSE}`);
   const html = spoilerSpans(
     format.markdownToHtml(spoilered, {
@@ -72,6 +73,29 @@ function isBalanced(html: string): boolean {
     else if (open.pop() !== name) return false;
   }
   return open.length === 0;
+}
+
+/** Names for the message's channel and role mentions and custom emoji, as Discord resolved them. */
+export interface OtherMentions {
+  channels?: ReadonlyMap<string, string>;
+  roles?: ReadonlyMap<string, string>;
+}
+
+/**
+ * `<#channel>`, `<@&role>` and `<:emoji:id>` as people read them in Discord's client: `#name`,
+ * `@name`, `:emoji:`. Unknown ids stay as written.
+ */
+function namedTokens(text: string, others: OtherMentions): string {
+  return text
+    .replace(/<#(\d{17,20})>/g, (raw, id: string) => {
+      const name = others.channels?.get(id);
+      return name ? `#${name}` : raw;
+    })
+    .replace(/<@&(\d{17,20})>/g, (raw, id: string) => {
+      const name = others.roles?.get(id);
+      return name ? `@${name}` : raw;
+    })
+    .replace(/<a?:(\w{2,32}):\d{17,20}>/g, ":$1:");
 }
 
 /** The Discord user behind a pill, when it is one of our ghosts (`@<prefix><id>:hs`). */

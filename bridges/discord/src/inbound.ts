@@ -57,7 +57,11 @@ function textOf(m: Message, pillFor: PillFor): Pick<BridgeContent, "text" | "htm
   for (const [id, user] of m.mentions.users) {
     names.set(id, m.mentions.members?.get(id)?.displayName ?? user.globalName ?? user.username);
   }
-  return discordToContent(m.content, names, pillFor);
+  const channels = new Map<string, string>();
+  for (const [id, c] of m.mentions.channels) if ("name" in c && c.name) channels.set(id, c.name);
+  const roles = new Map<string, string>();
+  for (const [id, r] of m.mentions.roles) roles.set(id, r.name);
+  return discordToContent(m.content, names, pillFor, { channels, roles });
 }
 
 function kindOf(mimetype: string): BridgeContent["kind"] {
