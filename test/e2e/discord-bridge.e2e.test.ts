@@ -399,11 +399,21 @@ describe("Discord", () => {
     await alice.sendText(joined.room_id, "anyone?");
     await alice.waitForEvent(
       joined.room_id,
-      (e) =>
-        e.sender === env.botUserId &&
-        /could not be delivered[\s\S]*Manage Webhooks/.test(String(e.content.body)),
+      (e) => e.sender === env.botUserId && /Manage Webhooks/.test(String(e.content.body)),
       20_000,
     );
+    // Said once, not once per message.
+    await alice.sendText(joined.room_id, "still nobody?");
+    await alice.sendText(joined.room_id, "hello?");
+    await until("all three messages tried", () =>
+      discord.calls().filter((c) => c.path === `/channels/${quiet}/webhooks` && c.status === 403).length >= 3
+        ? true
+        : undefined,
+    );
+    const told = (await alice.timeline(joined.room_id)).filter(
+      (e) => e.sender === env.botUserId && /Manage Webhooks/.test(String(e.content.body)),
+    );
+    assert.equal(told.length, 1);
     discord.setBotPermissions(general, {});
   });
 

@@ -88,7 +88,8 @@ const INVALID_FORM_BODY = 50035;
 function decided(err: unknown): Error {
   if (err instanceof DiscordAPIError) {
     if (err.code === MISSING_PERMISSIONS || err.code === MISSING_ACCESS) {
-      return new PermanentError(
+      // Said once per room (every message after it would fail the same way), not once per message.
+      return new UnsupportedError(
         "the bridge's Discord bot lacks a permission in this channel (it needs View Channel, Send Messages, Manage Webhooks, Add Reactions, Read Message History)",
       );
     }
