@@ -22,6 +22,9 @@ let general: string;
 let room: string;
 
 const ghost = (id: string) => `@discord_${id}:localhost`;
+/** alice joins a channel's portal by its alias, which creates it. */
+const joinPortal = (guildId: string, channelId: string) =>
+  alice.join(`#discord_${guildId}_${channelId}:localhost`);
 const relation = (e: MatrixTestEvent) => (e.content["m.relates_to"] ?? {}) as Record<string, unknown>;
 
 before(async () => {
@@ -52,13 +55,7 @@ after(async () => {
 
 describe("Discord", () => {
   test("a channel's alias opens its portal in the guild's space; messages cross both ways", async () => {
-    const alias = `#discord_${guild.id}_${general}:localhost`;
-    const joined = await alice.request<{ room_id: string }>(
-      "POST",
-      `/_matrix/client/v3/join/${encodeURIComponent(alias)}`,
-      {},
-    );
-    room = joined.room_id;
+    room = await joinPortal(guild.id, general);
     const state = await alice.request<MatrixTestEvent[]>(
       "GET",
       `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/state`,
@@ -228,11 +225,10 @@ describe("Discord", () => {
       attachments: [{ name: "cat.png", data: png, contentType: "image/png" }],
     });
     const image = await alice.waitForEvent(room, (e) => e.content.msgtype === "m.image", 20_000);
-    const res = await fetch(
-      `${env.hs.url}/_matrix/client/v1/media/download/${String(image.content.url).slice("mxc://".length)}`,
-      { headers: { authorization: `Bearer ${alice.accessToken}` } },
+    assert.ok(
+      (await alice.download(String(image.content.url))).data.equals(png),
+      "the Matrix copy has bob's bytes",
     );
-    assert.ok(Buffer.from(await res.arrayBuffer()).equals(png), "the Matrix copy has bob's bytes");
 
     const jpeg = Buffer.concat([Buffer.from("ffd8ffe0", "hex"), randomBytes(3000)]);
     const mxc = await alice.upload("photo.jpg", "image/jpeg", jpeg);
@@ -251,12 +247,8 @@ describe("Discord", () => {
 
   test("a forum is a room whose posts are Matrix threads, both ways", async () => {
     const ideas = discord.addChannel(guild.id, { name: "ideas", type: "forum" }).id;
-    const joined = await alice.request<{ room_id: string }>(
-      "POST",
-      `/_matrix/client/v3/join/${encodeURIComponent(`#discord_${guild.id}_${ideas}:localhost`)}`,
-      {},
-    );
-    const forum = joined.room_id;
+    const joined = await joinPortal(guild.id, ideas);
+    const forum = joined;
     const post = discord.createThreadAs(bob.id, ideas, {
       name: "Dark mode",
       content: "please add dark mode",
@@ -391,26 +383,22 @@ describe("Discord", () => {
     discord.setBotPermissions(general, { deny: ["MANAGE_WEBHOOKS"] });
     const quiet = discord.addChannel(guild.id, { name: "quiet" }).id;
     discord.setBotPermissions(quiet, { deny: ["MANAGE_WEBHOOKS"] });
-    const joined = await alice.request<{ room_id: string }>(
-      "POST",
-      `/_matrix/client/v3/join/${encodeURIComponent(`#discord_${guild.id}_${quiet}:localhost`)}`,
-      {},
-    );
-    await alice.sendText(joined.room_id, "anyone?");
+    const joined = await joinPortal(guild.id, quiet);
+    await alice.sendText(joined, "anyone?");
     await alice.waitForEvent(
-      joined.room_id,
+      joined,
       (e) => e.sender === env.botUserId && /Manage Webhooks/.test(String(e.content.body)),
       20_000,
     );
     // Said once, not once per message.
-    await alice.sendText(joined.room_id, "still nobody?");
-    await alice.sendText(joined.room_id, "hello?");
+    await alice.sendText(joined, "still nobody?");
+    await alice.sendText(joined, "hello?");
     await until("all three messages tried", () =>
       discord.calls().filter((c) => c.path === `/channels/${quiet}/webhooks` && c.status === 403).length >= 3
         ? true
         : undefined,
     );
-    const told = (await alice.timeline(joined.room_id)).filter(
+    const told = (await alice.timeline(joined)).filter(
       (e) => e.sender === env.botUserId && /Manage Webhooks/.test(String(e.content.body)),
     );
     assert.equal(told.length, 1);
@@ -426,16 +414,12 @@ describe("Discord", () => {
       discord.addMember(big.id, u.id);
       crowd.push(u.id);
     }
-    const joined = await alice.request<{ room_id: string }>(
-      "POST",
-      `/_matrix/client/v3/join/${encodeURIComponent(`#discord_${big.id}_${lobby}:localhost`)}`,
-      {},
-    );
+    const joined = await joinPortal(big.id, lobby);
     discord.postAs(crowd[42]!, lobby, "first!");
-    await alice.waitForEvent(joined.room_id, (e) => e.content.body === "first!", 20_000);
+    await alice.waitForEvent(joined, (e) => e.content.body === "first!", 20_000);
     const { joined: members } = await alice.request<{ joined: Record<string, unknown> }>(
       "GET",
-      `/_matrix/client/v3/rooms/${encodeURIComponent(joined.room_id)}/joined_members`,
+      `/_matrix/client/v3/rooms/${encodeURIComponent(joined)}/joined_members`,
     );
     assert.deepEqual(
       Object.keys(members).filter((m) => m.startsWith("@discord_")),

@@ -22,6 +22,7 @@ import {
   encryptGroupAvatar,
   GroupsClient,
   startMockSignal,
+  within,
   type MockSignal,
 } from "@switchboard/bridge-signal/testing";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
@@ -40,14 +41,6 @@ let erin: PrimaryDevice;
 let frank: PrimaryDevice;
 let device: Device;
 let portal: string;
-
-const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([
-    p,
-    sleep(ms, undefined, { ref: false }).then(() =>
-      Promise.reject(new Error(`timed out waiting for ${what}`)),
-    ),
-  ]);
 
 /** carol's app sends a Content of its own making (a reaction, an edit, a timer, a file): what sendText cannot. */
 const carolSends = (content: Record<string, unknown>) =>
@@ -244,12 +237,9 @@ describe("Signal", () => {
       ],
     });
     const image = await alice.waitForEvent(portal, (e) => e.content.msgtype === "m.image", 20_000);
-    const mxc = String(image.content.url);
-    const res = await fetch(`${env.hs.url}/_matrix/client/v1/media/download/${mxc.slice("mxc://".length)}`, {
-      headers: { authorization: `Bearer ${alice.accessToken}` },
-    });
-    assert.equal(res.status, 200);
-    assert.ok(Buffer.from(await res.arrayBuffer()).equals(png), "the Matrix copy has carol's bytes");
+    const file = await alice.download(String(image.content.url));
+    assert.equal(file.status, 200);
+    assert.ok(file.data.equals(png), "the Matrix copy has carol's bytes");
 
     const jpeg = Buffer.concat([Buffer.from("ffd8ffe0", "hex"), randomBytes(30_000)]);
     const url = await alice.upload("alice.jpg", "image/jpeg", jpeg);
@@ -508,15 +498,9 @@ describe("Signal", () => {
       20_000,
     );
     assert.ok(avatar);
-    const avatarRes = await fetch(
-      `${env.hs.url}/_matrix/client/v1/media/download/${String(avatar.content.url).slice("mxc://".length)}`,
-      { headers: { authorization: `Bearer ${alice.accessToken}` } },
-    );
-    assert.equal(avatarRes.headers.get("content-type"), "image/png");
-    assert.ok(
-      Buffer.from(await avatarRes.arrayBuffer()).equals(picture),
-      "the room's picture is the group's",
-    );
+    const avatarFile = await alice.download(String(avatar.content.url));
+    assert.equal(avatarFile.contentType, "image/png");
+    assert.ok(avatarFile.data.equals(picture), "the room's picture is the group's");
     assert.match(hi.sender, new RegExp(carol.device.aci));
     const name = await alice.request<{ name: string }>(
       "GET",

@@ -47,6 +47,21 @@ export class TestMatrixClient {
     return room_id;
   }
 
+  /** Downloads an mxc URI through the authenticated media API (new media needs the token). */
+  async download(mxc: string): Promise<{ status: number; contentType: string | null; data: Buffer }> {
+    const res = await fetch(
+      `${this.baseUrl}/_matrix/client/v1/media/download/${mxc.slice("mxc://".length)}`,
+      {
+        headers: { authorization: `Bearer ${this.accessToken}` },
+      },
+    );
+    return {
+      status: res.status,
+      contentType: res.headers.get("content-type"),
+      data: Buffer.from(await res.arrayBuffer()),
+    };
+  }
+
   async join(roomIdOrAlias: string): Promise<string> {
     const { room_id } = await this.request<{ room_id: string }>(
       "POST",

@@ -25,6 +25,7 @@ import {
   linkWithMock,
   startMockSignal,
   stubSignalContext,
+  within,
   type Linked,
   type MockSignal,
 } from "./testing/mock-signal.js";
@@ -39,14 +40,6 @@ let dave: PrimaryDevice;
 let group: Group;
 /** Every delivery the server made: to whom, and whether it knew the sender. */
 const deliveries: Array<{ to: string; sealed: boolean }> = [];
-
-const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([
-    p,
-    sleep(ms, undefined, { ref: false }).then(() =>
-      Promise.reject(new Error(`timed out waiting for ${what}`)),
-    ),
-  ]);
 
 async function nextText(device: PrimaryDevice, body: string) {
   for (;;) {

@@ -138,7 +138,7 @@ export class GroupSender {
         }
       }
       const dist = await this.current(group.channelId, members, targets);
-      const withKey = [...targets.keys()].filter((aci) => endorsements!.tokenFor([aci]) !== null);
+      const withKey = [...targets.keys()].filter((aci) => endorsements!.has(aci));
       const fallback = [...targets.keys()].filter((aci) => !withKey.includes(aci));
       await this.distribute(group.channelId, dist, withKey, targets);
       const token = withKey.length > 0 ? endorsements.tokenFor(withKey) : null;

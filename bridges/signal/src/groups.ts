@@ -353,6 +353,11 @@ export class SendEndorsements {
     return this.expiration.getTime() - now > 60_000;
   }
 
+  /** Whether the service endorsed sends to this member (a cheap lookup: no zk work). */
+  has(aci: string): boolean {
+    return this.byMember.has(aci);
+  }
+
   /** The token for a send to exactly these members; null if one of them has no endorsement. */
   tokenFor(members: readonly string[]): GroupSendFullToken | null {
     const endorsements: GroupSendEndorsement[] = [];

@@ -11,6 +11,7 @@ import {
   linkWithMock,
   startMockSignal,
   stubSignalContext,
+  within,
   type Linked,
   type MockSignal,
 } from "./testing/mock-signal.js";
@@ -20,14 +21,6 @@ let connector: SignalConnector;
 const kv = new Map<string, unknown>();
 let linked: Linked;
 const CAROL_PASSWORD = "carol-password-1234";
-
-const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([
-    p,
-    sleep(ms, undefined, { ref: false }).then(() =>
-      Promise.reject(new Error(`timed out waiting for ${what}`)),
-    ),
-  ]);
 
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 15_000;

@@ -208,4 +208,4 @@ export async function startMockSignal(): Promise<MockSignal> {
 
 // What the suites drive a contact's own group changes with (the requests a phone makes).
 export { encryptGroupAvatar, GroupsClient } from "../groups.js";
-export { linkWithMock, stateBytes, stubSignalContext, type Linked } from "./stub-context.js";
+export { linkWithMock, stateBytes, stubSignalContext, within, type Linked } from "./stub-context.js";

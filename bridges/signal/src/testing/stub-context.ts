@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import type { BridgeContext, ChatRef, LoginClient, LoginStep, RemoteEvent } from "@switchboard/framework";
 import type { PrimaryDevice } from "@signalapp/mock-server";
@@ -9,6 +10,15 @@ import type { MockSignal } from "./mock-signal.js";
  * state, for the package's own tests and `bench:signal`, and linking a mock phone the way the
  * bot DM does.
  */
+
+/** `p`, or a rejection naming `what` after `ms` (the timer does not keep the process alive). */
+export const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([
+    p,
+    sleep(ms, undefined, { ref: false }).then(() =>
+      Promise.reject(new Error(`timed out waiting for ${what}`)),
+    ),
+  ]);
 
 /** Characters of login state held (each one a UTF-16 unit in the heap). */
 export function stateBytes(kv: Map<string, unknown>): number {
