@@ -173,43 +173,72 @@ export class DiscordConnector implements Connector {
         );
     };
     const pill = (id: string, name: string) => this.ctx.mentionHtml(id, name);
-    c.on(Events.MessageCreate, (m) => {
-      if (!m.guildId || app.ownMessage(m)) return;
-      const queued = messageEvents(m, pill).map((e) => this.ctx.emit(e.event, e.options));
-      void Promise.all(queued)
-        .then(() => this.catchUp.bridged(m))
-        .catch((err: unknown) => this.ctx.log.warn({ err }, "a Discord message could not be queued"));
-    });
-    c.on(Events.MessageUpdate, (_old, m) => {
-      if (!m.guildId || app.ownMessage(m)) return;
-      void (m.partial ? m.fetch() : Promise.resolve(m))
-        .then((full) => emit(editEvent(full, pill)))
-        .catch((err: unknown) => this.ctx.log.warn({ err }, "an edited Discord message could not be read"));
-    });
-    c.on(Events.MessageDelete, (m) => {
-      if (!m.guildId || app.ownMessage(m)) return;
-      emit(deleteEvent(m));
-    });
-    c.on(Events.MessageReactionAdd, (r, user) => {
-      if (user.id === c.user?.id) return;
-      void this.plumbing
-        .reacted(r, user)
-        .then((consent) => {
-          if (!consent) emit(reactionEvent(r, user, true));
-        })
-        .catch((err: unknown) => this.ctx.log.warn({ err }, "a Discord reaction could not be read"));
-    });
-    c.on(Events.MessageReactionRemove, (r, user) => {
-      if (user.id === c.user?.id) return;
-      emit(reactionEvent(r, user, false));
-    });
-    c.on(Events.TypingStart, (t) => {
-      if (!t.guild || t.user.id === c.user?.id) return;
-      emit({
-        event: { type: "typing", chat: { channelId: t.channel.id }, userId: t.user.id, typing: true },
-        options: {},
-      });
-    });
+    // A gateway event that does not read as expected (a partial message whose channel the
+    // client never saw) is logged and skipped; it must not stop the client's event loop.
+    const safely =
+      <A extends unknown[]>(what: string, handle: (...args: A) => void) =>
+      (...args: A): void => {
+        try {
+          handle(...args);
+        } catch (err) {
+          this.ctx.log.warn({ err, connection, event: what }, "a Discord event could not be read; skipped");
+        }
+      };
+    c.on(
+      Events.MessageCreate,
+      safely("MessageCreate", (m) => {
+        if (!m.guildId || app.ownMessage(m)) return;
+        const queued = messageEvents(m, pill).map((e) => this.ctx.emit(e.event, e.options));
+        void Promise.all(queued)
+          .then(() => this.catchUp.bridged(m))
+          .catch((err: unknown) => this.ctx.log.warn({ err }, "a Discord message could not be queued"));
+      }),
+    );
+    c.on(
+      Events.MessageUpdate,
+      safely("MessageUpdate", (_old, m) => {
+        if (!m.guildId || app.ownMessage(m)) return;
+        void (m.partial ? m.fetch() : Promise.resolve(m))
+          .then((full) => emit(editEvent(full, pill)))
+          .catch((err: unknown) => this.ctx.log.warn({ err }, "an edited Discord message could not be read"));
+      }),
+    );
+    c.on(
+      Events.MessageDelete,
+      safely("MessageDelete", (m) => {
+        if (!m.guildId || app.ownMessage(m)) return;
+        emit(deleteEvent(m));
+      }),
+    );
+    c.on(
+      Events.MessageReactionAdd,
+      safely("MessageReactionAdd", (r, user) => {
+        if (user.id === c.user?.id) return;
+        void this.plumbing
+          .reacted(r, user)
+          .then((consent) => {
+            if (!consent) emit(reactionEvent(r, user, true));
+          })
+          .catch((err: unknown) => this.ctx.log.warn({ err }, "a Discord reaction could not be read"));
+      }),
+    );
+    c.on(
+      Events.MessageReactionRemove,
+      safely("MessageReactionRemove", (r, user) => {
+        if (user.id === c.user?.id) return;
+        emit(reactionEvent(r, user, false));
+      }),
+    );
+    c.on(
+      Events.TypingStart,
+      safely("TypingStart", (t) => {
+        if (!t.guild || t.user.id === c.user?.id) return;
+        emit({
+          event: { type: "typing", chat: { channelId: t.channel.id }, userId: t.user.id, typing: true },
+          options: {},
+        });
+      }),
+    );
     c.on(Events.ShardDisconnect, (event) => {
       this.ctx.reportState({
         connection,
