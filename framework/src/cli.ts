@@ -17,7 +17,7 @@ import { ConfigError, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import type { Connector } from "./connector.js";
 import { Bridge } from "./runtime/bridge.js";
-import { NedbStore } from "./store/nedb.js";
+import { storeFromConfig } from "./store/from-config.js";
 
 /**
  * The `switchboard` command: registration, check-config, start. Bridges are handed in
@@ -82,7 +82,11 @@ async function encryptionKey(config: Config, configDir: string, log: Logger): Pr
     await chmod(file, 0o600);
     log.warn(
       { file },
-      "no encryption.key in the config: generated a key file for credentials at rest; back it up with the data directory",
+      `no encryption.key in the config: generated a key file for credentials at rest; back it up with ${
+        config.store.type === "postgres"
+          ? "the database: its credentials cannot be unsealed without it"
+          : "the data directory"
+      }`,
     );
     return key;
   }
@@ -166,7 +170,7 @@ export async function runCli(argv: string[], factories: Record<string, Connector
           log.warn(`${regPath}: ${p.path}: ${p.message} (fix: ${p.fix})`);
         }
       }
-      const store = new NedbStore({ directory: resolve(configDir, config.store.path) });
+      const store = storeFromConfig(config, configDir, log);
       const bridge = new Bridge({
         config,
         registration: { id: registration.id, asToken: registration.as_token, hsToken: registration.hs_token },

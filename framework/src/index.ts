@@ -21,5 +21,6 @@ export { matrixUserIdIn } from "./guards/double-bridge.js";
 export { runCli, writeRegistration, registrationInput, type ConnectorFactory } from "./cli.js";
 export type { Store } from "./store/types.js";
 export { NedbStore } from "./store/nedb.js";
+export { PostgresStore, type PostgresStoreOptions } from "./store/postgres.js";
 export { CredentialBox } from "./credentials.js";
 export * as format from "./format/index.js";

@@ -134,7 +134,8 @@ function toProblems(errors: ErrorObject[], prefix: string, doc: Document, lc: Li
   const out: ConfigProblem[] = [];
   for (const e of errors) {
     // A union of literals reports one "const" error per branch; its "anyOf" summary says it better.
-    if (e.keyword === "const") continue;
+    // A failed conditional ("if") is told by the error of its "then" branch.
+    if (e.keyword === "const" || e.keyword === "if") continue;
     const segments = pointerSegments(prefix + e.instancePath);
     let message = e.message ?? "is invalid";
     if (e.keyword === "additionalProperties") {
@@ -143,6 +144,9 @@ function toProblems(errors: ErrorObject[], prefix: string, doc: Document, lc: Li
       message = "unknown key (check its spelling and indentation)";
     } else if (e.keyword === "required") {
       message = `missing required key "${String((e.params as { missingProperty: string }).missingProperty)}"`;
+      // A key required only by a conditional says why, in its "then" schema's description.
+      const why = (e.parentSchema as { description?: unknown } | undefined)?.description;
+      if (e.schemaPath.includes("/then/") && typeof why === "string") message += ` (${why})`;
     } else if (e.keyword === "anyOf") {
       const allowed = Array.isArray(e.schema)
         ? (e.schema as Array<{ const?: unknown }>).map((b) => JSON.stringify(b.const)).join(", ")

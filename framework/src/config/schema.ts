@@ -78,11 +78,23 @@ export const ConfigSchema = Type.Object(
     ),
     store: Type.Object(
       {
-        type: Type.Literal("nedb", { default: "nedb" }),
+        type: Type.Union([Type.Literal("nedb"), Type.Literal("postgres")], { default: "nedb" }),
+        /** nedb: its datafiles. Both: where a generated credentials key file goes. */
         path: Type.String({ minLength: 1, default: "./data" }),
+        url: Type.Optional(Type.String({ pattern: "^postgres(ql)?://" })),
         message_retention_days: Type.Number({ minimum: 0, default: 90 }),
       },
-      { additionalProperties: false, default: {} },
+      {
+        additionalProperties: false,
+        default: {},
+        // One object with a conditional rather than a union of two: ajv fills defaults only outside
+        // anyOf/oneOf, and the default (nedb, ./data) must apply to a config without a store section.
+        if: { required: ["type"], properties: { type: { const: "postgres" } } },
+        then: {
+          required: ["url"],
+          description: "a postgres store needs url: postgres://user:password@host:5432/database",
+        },
+      },
     ),
     encryption: Type.Object(
       {

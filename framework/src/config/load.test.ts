@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ConfigError, parseConfig } from "./load.js";
+
+const HOMESERVER = "homeserver:\n  url: http://127.0.0.1:8008\n  domain: example.org\n";
+
+function problemsOf(text: string): Array<{ path: string; line: number | null; message: string }> {
+  try {
+    parseConfig(text);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.problems;
+  }
+  return assert.fail("the config was accepted");
+}
+
+describe("config: store", () => {
+  test("without a store section it is nedb in ./data", () => {
+    const config = parseConfig(HOMESERVER);
+    assert.equal(config.store.type, "nedb");
+    assert.equal(config.store.path, "./data");
+    assert.equal(config.store.url, undefined);
+    assert.equal(config.store.message_retention_days, 90);
+  });
+
+  test("postgres with a postgres:// or postgresql:// url is accepted, defaults filled", () => {
+    for (const url of [
+      "postgres://bridge:pw@db:5432/switchboard",
+      "postgresql:///switchboard?host=/run/pg",
+    ]) {
+      const config = parseConfig(`${HOMESERVER}store:\n  type: postgres\n  url: "${url}"\n`);
+      assert.equal(config.store.type, "postgres");
+      assert.equal(config.store.url, url);
+      assert.equal(config.store.message_retention_days, 90);
+    }
+  });
+
+  test("postgres without a url names the missing key, its line, and what to write", () => {
+    const problems = problemsOf(`${HOMESERVER}store:\n  type: postgres\n`);
+    assert.equal(problems.length, 1, JSON.stringify(problems));
+    assert.equal(problems[0]?.path, "store");
+    assert.equal(problems[0]?.line, 4);
+    assert.match(
+      problems[0]?.message ?? "",
+      /missing required key "url" \(a postgres store needs url: postgres:\/\//,
+    );
+  });
+
+  test("a url that is not a PostgreSQL URL is refused without echoing it (it may hold a password)", () => {
+    const problems = problemsOf(`${HOMESERVER}store:\n  type: postgres\n  url: mysql://u:hunter22@db/x\n`);
+    assert.deepEqual(
+      problems.map((p) => [p.path, p.line]),
+      [["store.url", 6]],
+    );
+    assert.match(problems[0]?.message ?? "", /must match \^postgres\(ql\)\?:\/\//);
+    assert.ok(!JSON.stringify(problems).includes("hunter22"));
+  });
+
+  test("an unknown store type lists the known ones", () => {
+    const problems = problemsOf(`${HOMESERVER}store:\n  type: mongodb\n`);
+    assert.deepEqual(
+      problems.map((p) => [p.path, p.message]),
+      [["store.type", 'must be one of "nedb", "postgres"']],
+    );
+  });
+});
