@@ -137,7 +137,17 @@ export type RemoteEvent =
       content: BridgeContent;
     }
   | { type: "delete"; chat: ChatRef; id: string; sender?: RemoteSender }
-  | { type: "reaction"; chat: ChatRef; id: string; sender: RemoteSender; key: string; timestamp?: number }
+  | {
+      type: "reaction";
+      chat: ChatRef;
+      id: string;
+      sender: RemoteSender;
+      /** An emoji, or a ":name:" shortcode for a custom one. */
+      key: string;
+      /** A custom emoji's picture: the Matrix reaction is then that image (MSC4027), named by `key`. */
+      image?: RemoteMedia;
+      timestamp?: number;
+    }
   | { type: "reaction-remove"; chat: ChatRef; id: string; sender: RemoteSender; key: string }
   | {
       type: "member";

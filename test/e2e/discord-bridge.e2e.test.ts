@@ -117,6 +117,32 @@ describe("Discord", () => {
     assert.equal(relation(reaction).key, "👍");
     assert.equal(relation(reaction).event_id, original.event_id);
 
+    // A server's own emoji arrives as its picture (MSC4027: an mxc key and its shortcode)...
+    const partyPicture = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), randomBytes(300)]);
+    const party = discord.addEmoji(guild.id, "partyblob", partyPicture);
+    discord.reactAs(bob.id, general, id, `partyblob:${party.id}`);
+    const custom = await alice.waitForEvent(
+      room,
+      (e) => e.type === "m.reaction" && e.content["com.beeper.reaction.shortcode"] === ":partyblob:",
+      20_000,
+    );
+    assert.match(String(relation(custom).key), /^mxc:\/\//);
+    assert.ok((await alice.download(String(relation(custom).key))).data.equals(partyPicture));
+    // ...and alice reacting with that picture reacts with the emoji itself on Discord.
+    await alice.sendMessage(
+      room,
+      {
+        "m.relates_to": { rel_type: "m.annotation", event_id: original.event_id, key: relation(custom).key },
+        "com.beeper.reaction.shortcode": ":partyblob:",
+      },
+      "m.reaction",
+    );
+    await until("the bot's custom reaction", () =>
+      discord.message(general, id)?.reactions?.some((r) => r.emoji.id === party.id && r.me)
+        ? true
+        : undefined,
+    );
+
     // alice reacts in Matrix: the bot reacts on Discord (webhooks cannot).
     await alice.sendMessage(
       room,

@@ -55,6 +55,8 @@ const INTENTS = [
   GatewayIntentBits.MessageContent,
   GatewayIntentBits.GuildMembers,
   GatewayIntentBits.GuildMessageReactions,
+  // Keeps the server's custom emoji current: a Matrix `:name:` reaction is one of them.
+  GatewayIntentBits.GuildExpressions,
   GatewayIntentBits.GuildMessageTyping,
 ];
 
@@ -505,10 +507,14 @@ export class DiscordBot
 
   /** Webhooks cannot react: the bot reacts (a Matrix user's reaction shows as the bot's). */
   async react(r: { chat: ChatRef; target: MessageRef; key: string }): Promise<SendResult> {
-    if (r.key.startsWith(":")) throw new UnsupportedError("reactions with a guild's own emoji");
     const { channel } = await this.channel(r.chat);
+    const emoji = customEmojiName(r.key);
+    // A `:name:` reaction (a custom emoji bridged from Discord, or typed) is the server's emoji of that name.
+    const custom = emoji === null ? null : channel.guild.emojis.cache.find((e) => e.name === emoji);
+    if (emoji !== null && !custom)
+      throw new UnsupportedError(`reactions with :${emoji}:, which this server has no emoji for`);
     const message = await this.messageIn(channel, r.target.remoteId);
-    await message.react(r.key).catch((err: unknown) => {
+    await message.react(custom ?? r.key).catch((err: unknown) => {
       throw decided(err);
     });
     return {};
@@ -519,8 +525,9 @@ export class DiscordBot
     const message = await this.messageIn(channel, r.target.remoteId).catch(() => null);
     const me = app.client.user?.id;
     if (!message || !me) return;
+    const custom = customEmojiName(r.key);
     await message.reactions.cache
-      .find((x) => x.emoji.name === r.key)
+      .find((x) => (custom === null ? !x.emoji.id && x.emoji.name === r.key : x.emoji.name === custom))
       ?.users.remove(me)
       .catch((err: unknown) => {
         throw decided(err);
@@ -533,6 +540,11 @@ export class DiscordBot
     // A forum has no typing of its own (its posts do).
     if (channel.type !== ChannelType.GuildForum) await channel.sendTyping().catch(() => undefined);
   }
+}
+
+/** `smile` for a `:smile:` key; null for a plain emoji. */
+function customEmojiName(key: string): string | null {
+  return /^:([\w~-]{2,32}):$/.exec(key)?.[1] ?? null;
 }
 
 /** A Matrix reply as Discord shows it from a webhook (which cannot reply): a quote line. */

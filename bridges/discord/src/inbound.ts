@@ -7,7 +7,14 @@ import type {
   User,
 } from "discord.js";
 import { MessageType } from "discord.js";
-import type { BridgeContent, ChatRef, EmitOptions, RemoteEvent, RemoteSender } from "@switchboard/framework";
+import type {
+  BridgeContent,
+  ChatRef,
+  EmitOptions,
+  RemoteEvent,
+  RemoteMedia,
+  RemoteSender,
+} from "@switchboard/framework";
 import { discordToContent, type PillFor } from "./format.js";
 
 /**
@@ -132,10 +139,17 @@ export function deleteEvent(m: Message | PartialMessage): Emission {
   return { event: { type: "delete", chat: chatOf(m).chat, id: m.id }, options: { key: `delete:${m.id}` } };
 }
 
-/** A reaction's Matrix key: the emoji itself, or `:name:` for a guild's own emoji. */
+/** A reaction's key: the emoji itself, or `:name:` for a guild's own emoji. */
 export function reactionKey(r: MessageReaction | PartialMessageReaction): string | null {
   if (r.emoji.id) return r.emoji.name ? `:${r.emoji.name}:` : null;
   return r.emoji.name ?? null;
+}
+
+/** A custom emoji's picture, which the Matrix reaction shows (the CDN keeps it by id). */
+function reactionImage(r: MessageReaction | PartialMessageReaction): RemoteMedia | undefined {
+  const id = r.emoji.id;
+  const url = id ? r.emoji.imageURL({ extension: r.emoji.animated ? "gif" : "png" }) : null;
+  return id && url ? { key: `emoji:${id}`, ref: { url } } : undefined;
 }
 
 export function reactionEvent(
@@ -145,6 +159,7 @@ export function reactionEvent(
 ): Emission | null {
   const key = reactionKey(r);
   if (!key) return null;
+  const image = reactionImage(r);
   const chat = chatOf(r.message).chat;
   const sender: RemoteSender = {
     userId: user.id,
@@ -152,7 +167,15 @@ export function reactionEvent(
   };
   return added
     ? {
-        event: { type: "reaction", chat, id: r.message.id, sender, key, timestamp: Date.now() },
+        event: {
+          type: "reaction",
+          chat,
+          id: r.message.id,
+          sender,
+          key,
+          ...(image ? { image } : {}),
+          timestamp: Date.now(),
+        },
         // No key: removing and adding again is a new reaction; the framework keeps one per user and key.
         options: {},
       }

@@ -72,6 +72,8 @@ export interface MatrixMessageContent {
 /** Content of an `m.reaction` event. */
 export interface MatrixReactionContent {
   "m.relates_to": { rel_type: "m.annotation"; event_id: string; key: string };
+  /** An image reaction's name (MSC4027: the key is then the image's mxc URI). */
+  "com.beeper.reaction.shortcode"?: string;
 }
 
 /** A plain JSON object (not null, not an array). */

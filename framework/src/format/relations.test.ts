@@ -66,6 +66,24 @@ test("reads a reaction (spec example)", () => {
   assert.deepEqual(readRelation(example), { kind: "annotation", eventId: "$some_event_id", key: "👍" });
 });
 
+test("an image reaction (MSC4027) carries its shortcode both ways; a plain one ignores a stray shortcode", () => {
+  const content = reactionContent("$c", ":partyblob:", "mxc://hs/emoji1");
+  assert.deepEqual(content, {
+    "m.relates_to": { rel_type: "m.annotation", event_id: "$c", key: "mxc://hs/emoji1" },
+    "com.beeper.reaction.shortcode": ":partyblob:",
+  });
+  assert.deepEqual(readRelation(content), {
+    kind: "annotation",
+    eventId: "$c",
+    key: "mxc://hs/emoji1",
+    shortcode: ":partyblob:",
+  });
+  assert.deepEqual(
+    readRelation({ ...reactionContent("$c", "👍"), "com.beeper.reaction.shortcode": ":thumbsup:" }),
+    { kind: "annotation", eventId: "$c", key: "👍" },
+  );
+});
+
 test("builders round-trip through readRelation", () => {
   assert.deepEqual(readRelation({ ...text("r"), ...replyContent("$a") }), { kind: "reply", eventId: "$a" });
   assert.deepEqual(readRelation(editContent("$b", text("new"))), {

@@ -17,7 +17,8 @@ export type Relation =
   | { kind: "reply"; eventId: string }
   | { kind: "edit"; eventId: string; newContent: MatrixMessageContent }
   | { kind: "thread"; rootId: string; replyToId?: string; isFallingBack: boolean }
-  | { kind: "annotation"; eventId: string; key: string };
+  /** `shortcode`: an image reaction's name (MSC4027), when the key is an mxc URI. */
+  | { kind: "annotation"; eventId: string; key: string; shortcode?: string };
 
 function inReplyTo(relatesTo: Record<string, unknown>): string | undefined {
   const reply = relatesTo["m.in_reply_to"];
@@ -52,7 +53,10 @@ export function readRelation(content: unknown): Relation | null {
     case "m.annotation": {
       const key = relatesTo.key;
       if (!isNonEmptyString(eventId) || !isNonEmptyString(key)) return null;
-      return { kind: "annotation", eventId, key };
+      const shortcode = content["com.beeper.reaction.shortcode"];
+      return key.startsWith("mxc://") && isNonEmptyString(shortcode)
+        ? { kind: "annotation", eventId, key, shortcode }
+        : { kind: "annotation", eventId, key };
     }
     default: {
       const replyTo = inReplyTo(relatesTo);
@@ -137,7 +141,16 @@ export function threadContent(
   };
 }
 
-/** The whole content of an `m.reaction` event. */
-export function reactionContent(eventId: string, key: string): MatrixReactionContent {
-  return { "m.relates_to": { rel_type: "m.annotation", event_id: eventId, key } };
+/**
+ * The whole content of an `m.reaction` event. With an image (a network's custom emoji), the key
+ * is the image's mxc URI and the name rides along as MSC4027's shortcode, which clients that do
+ * not render images show instead.
+ */
+export function reactionContent(eventId: string, key: string, image?: string): MatrixReactionContent {
+  return image
+    ? {
+        "m.relates_to": { rel_type: "m.annotation", event_id: eventId, key: image },
+        "com.beeper.reaction.shortcode": key,
+      }
+    : { "m.relates_to": { rel_type: "m.annotation", event_id: eventId, key } };
 }

@@ -662,7 +662,8 @@ export class MatrixIn {
     const result = await choice.client.react({
       chat: chatOf(link),
       target: refOf(target),
-      key: relation.key,
+      // An image reaction (MSC4027) goes out by its name: the network knows its emoji by that.
+      key: relation.shortcode ?? relation.key,
       sender: await this.matrixUser(event.sender, choice.relayed),
       eventId: event.event_id,
     });
@@ -672,7 +673,7 @@ export class MatrixIn {
       receiver: link.receiver,
       messageId: target.remoteId,
       sender: event.sender,
-      key: relation.key,
+      key: relation.shortcode ?? relation.key,
       roomId: link.roomId,
       eventId: event.event_id,
       ...(result.remoteId ? { remoteId: result.remoteId } : {}),

@@ -1,6 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { BridgeContent, ChatRef, EmitOptions, RemoteEvent, RemoteSender } from "../connector.js";
+import type {
+  BridgeContent,
+  ChatRef,
+  EmitOptions,
+  RemoteEvent,
+  RemoteMedia,
+  RemoteSender,
+} from "../connector.js";
 import { backoffMs, BridgeStoppingError, PermanentError } from "../errors.js";
 import {
   editContent,
@@ -347,6 +354,29 @@ export class RemoteIn {
     await this.portalForLogins(slot, chat, loginId);
   }
 
+  /**
+   * A custom emoji's picture as an mxc URI, uploaded once per picture (kept by its remote key):
+   * a popular emoji is reacted with thousands of times. Undefined when it cannot be fetched: the
+   * reaction then shows as its name, which beats losing it.
+   */
+  private async reactionImage(network: string, image: RemoteMedia): Promise<string | undefined> {
+    const cacheKey = `${network}:${image.key}`;
+    const known = await this.s.store.kvGet<string>("reaction-images", cacheKey);
+    if (known) return known;
+    try {
+      const { data, mimetype } = await fetchRemoteMedia(this.s, network, image.ref);
+      const mxc = await this.s.bot.upload(data, mimetype ?? "image/png", "emoji");
+      await this.s.store.kvSet("reaction-images", cacheKey, mxc);
+      return mxc;
+    } catch (err) {
+      this.s.log.warn(
+        { err: String(err), network, image: image.key },
+        "could not fetch a custom emoji; reacting with its name",
+      );
+      return undefined;
+    }
+  }
+
   /** The intent a remote sender speaks through: their ghost, or their real account via double puppeting. */
   private async senderIntent(network: string, sender: RemoteSender, roomId: string): Promise<Intent> {
     if (sender.fromLogin) {
@@ -426,10 +456,11 @@ export class RemoteIn {
         const who = event.sender.userId;
         if (await store.reactionGet(network, link.channelId, link.receiver, event.id, who, event.key)) return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
+        const image = event.image ? await this.reactionImage(network, event.image) : undefined;
         const eventId = await intent.sendEvent(
           link.roomId,
           "m.reaction",
-          reactionContent(target.eventId, event.key),
+          reactionContent(target.eventId, event.key, image),
           // The transaction id stays what earlier releases used, so a replay across an upgrade is deduplicated.
           { ts: event.timestamp, txnId: stableTxnId(network, `reaction:${event.id}:${who}:${event.key}`) },
         );

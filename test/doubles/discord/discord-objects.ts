@@ -53,6 +53,8 @@ export interface MemberRecord {
 export interface EmojiRecord {
   id: string;
   name: string;
+  /** The picture the CDN serves at /emojis/<id>.<ext>. */
+  image?: Buffer;
 }
 
 export interface GuildRecord {

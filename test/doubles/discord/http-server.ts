@@ -354,7 +354,7 @@ export class DiscordHttpServer {
     };
   }
 
-  /** cdn.discordapp.com / media.discordapp.net: signed attachments, avatars, default avatars. */
+  /** cdn.discordapp.com / media.discordapp.net: signed attachments, avatars, default avatars, emoji. */
   private cdn(url: URL, req: IncomingMessage, res: ServerResponse): void {
     const { model } = this.deps;
     const send = (status: number, type: string, data: Buffer | string) => {
@@ -395,6 +395,17 @@ export class DiscordHttpServer {
       const m = model.guilds.get(memberAvatar[1] ?? "")?.members.get(memberAvatar[2] ?? "");
       if (m && m.avatar === memberAvatar[3] && m.avatarData)
         return send(200, sniffContentType(m.avatarData), m.avatarData);
+      return gone();
+    }
+    const emoji = /^\/cdn\/emojis\/(\d+)\.(png|gif|webp|jpg|jpeg)$/.exec(url.pathname);
+    if (emoji) {
+      for (const g of model.guilds.values()) {
+        const e = g.emojis.get(emoji[1] ?? "");
+        if (e)
+          return e.image
+            ? send(200, sniffContentType(e.image), e.image)
+            : send(200, "image/png", DEFAULT_AVATAR);
+      }
       return gone();
     }
     if (/^\/cdn\/embed\/avatars\/\d\.png$/.test(url.pathname)) return send(200, "image/png", DEFAULT_AVATAR);

@@ -142,7 +142,7 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     deleteChannel: (id) => model.deleteChannel(channel(id)),
     setBotPermissions: (id, p) =>
       model.setBotOverwrite(channel(id), permissionBits(p.allow ?? []), permissionBits(p.deny ?? [])),
-    addEmoji: (guildId, name) => ({ id: model.addEmoji(guildId, name) }),
+    addEmoji: (guildId, name, image) => ({ id: model.addEmoji(guildId, name, image) }),
     addMember: (guildId, userId, m) => model.addMember(guildId, userId, m),
     updateMember: (guildId, userId, m) => model.updateMember(guildId, userId, m),
     removeMember: (guildId, userId) => model.removeMember(guildId, userId),

@@ -339,10 +339,10 @@ export class Model implements Lookup {
     return role;
   }
 
-  addEmoji(guildId: string, name: string): string {
+  addEmoji(guildId: string, name: string, image?: Buffer): string {
     const guild = this.guild(guildId);
     const id = this.mint.next();
-    guild.emojis.set(id, { id, name });
+    guild.emojis.set(id, { id, name, ...(image ? { image } : {}) });
     this.dispatch({
       t: "GUILD_EMOJIS_UPDATE",
       d: { guild_id: guild.id, emojis: [...guild.emojis.values()].map(emojiObject) },

@@ -310,7 +310,8 @@ export interface DiscordDouble {
   deleteChannel(channelId: string): void;
   /** Channel overwrite for the bot's member (what an admin does in Edit Channel → Permissions). */
   setBotPermissions(channelId: string, p: { allow?: PermissionName[]; deny?: PermissionName[] }): void;
-  addEmoji(guildId: string, name: string): { id: string };
+  /** A custom emoji; `image` is what the CDN serves for it (a 1×1 PNG when left out). */
+  addEmoji(guildId: string, name: string, image?: Buffer): { id: string };
   addMember(guildId: string, userId: string, m?: { nick?: string; roles?: string[]; avatar?: Buffer }): void;
   updateMember(
     guildId: string,
