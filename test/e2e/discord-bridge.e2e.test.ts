@@ -182,6 +182,24 @@ describe("Discord", () => {
       20_000,
     );
     assert.equal(redaction.sender, ghost(bob.id));
+
+    // A moderator purges two of carol's messages at once: both Matrix copies are redacted.
+    const spam = [
+      discord.postAs(carol.id, general, "spam one"),
+      discord.postAs(carol.id, general, "spam two"),
+    ];
+    const copies = await Promise.all(
+      ["spam one", "spam two"].map((body) =>
+        alice.waitForEvent(room, (e) => e.content.body === body, 20_000),
+      ),
+    );
+    discord.bulkDeleteAs(bob.id, general, spam);
+    for (const c of copies)
+      await alice.waitForEvent(
+        room,
+        (e) => e.type === "m.room.redaction" && (e.redacts ?? e.content.redacts) === c.event_id,
+        20_000,
+      );
   });
 
   test("replies, mentions, threads and files cross both ways", async () => {

@@ -213,6 +213,14 @@ export class DiscordConnector implements Connector {
       }),
     );
     c.on(
+      Events.MessageBulkDelete,
+      // A moderator's purge: each message is redacted as if deleted alone (the same keys, so
+      // a single MESSAGE_DELETE for one of them as well changes nothing).
+      safely("MessageBulkDelete", (messages) => {
+        for (const m of messages.values()) if (m.guildId && !app.ownMessage(m)) emit(deleteEvent(m));
+      }),
+    );
+    c.on(
       Events.MessageReactionAdd,
       safely("MessageReactionAdd", (r, user) => {
         if (user.id === c.user?.id) return;

@@ -35,6 +35,12 @@ describe("discordToContent: formatting", () => {
     assert.equal(fromDiscord("~~**x**~~").html, "<del><strong>x</strong></del>");
   });
 
+  it("reads __underline__ as underline (Discord's markdown), not bold, and writes it back so", () => {
+    assert.equal(fromDiscord("__u__ **b** ___ui___").html, "<u>u</u> <strong>b</strong> <u><em>ui</em></u>");
+    assert.equal(toDiscord("<u>u</u> <strong>b</strong>").text, "__u__ **b**");
+    assert.equal(toDiscord("snake_case <u>under_line</u>").text, "snake\\_case __under\\_line__");
+  });
+
   it("renders fenced code blocks verbatim, escaped, with their language", () => {
     assert.deepEqual(fromDiscord("```js\nif (a < b && c) **x**\n```"), {
       text: "```js\nif (a < b && c) **x**\n```",

@@ -31,6 +31,7 @@ export function discordToContent(
   const spoilered = source.replace(SPOILER, `${OPEN}$1${CLOSE}`);
   const html = spoilerSpans(
     format.markdownToHtml(spoilered, {
+      underscoreUnderline: true,
       mentions: {
         pattern: /<@!?(\d{17,20})>/,
         resolve: (m) => {
@@ -121,6 +122,7 @@ export function contentToDiscord(
       return `<@${id}>`;
     },
     spoilerToText: (inner) => `||${inner}||`,
+    underlineMark: "__",
   });
   return { text: neutraliseBroadcasts(text), userMentions };
 }

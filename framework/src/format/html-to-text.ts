@@ -19,6 +19,8 @@ export interface HtmlToTextOptions {
    * Default: the content as is (e.g. a Discord bridge can return `||${text}||`).
    */
   spoilerToText?: (text: string, reason: string | undefined) => string;
+  /** Markdown only: how underline (`<u>`) is marked; default none (CommonMark has no underline). */
+  underlineMark?: string;
 }
 
 /** Characters that mean something inline in CommonMark (or Discord) and are escaped in text. */
@@ -83,7 +85,12 @@ function markdownDialect(options: HtmlToTextOptions): MarkersDialect {
   return {
     ...plainDialect(options),
     escape: (word, lineStart) => (lineStart ? escapeLineStart(escapeMarkdown(word)) : escapeMarkdown(word)),
-    marks: { bold: "**", italic: "*", strikethrough: "~~" },
+    marks: {
+      bold: "**",
+      italic: "*",
+      strikethrough: "~~",
+      ...(options.underlineMark ? { underline: options.underlineMark } : {}),
+    },
     heading: (text, level) => `${"#".repeat(level)} ${oneLine(text)}`,
     // Fenced code blocks take three backticks at least.
     codeBlock: (code, language) => `${fence(code, 2)}${language}\n${code}\n${fence(code, 2)}`,

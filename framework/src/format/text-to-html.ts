@@ -38,6 +38,8 @@ export interface MarkdownMentions {
 export interface MarkdownToHtmlOptions {
   /** Turns network mention syntax into pills; use `parsePills` on the result for `m.mentions`. */
   mentions?: MarkdownMentions;
+  /** `__text__` is underline, not bold (Discord's markdown); `**text**` stays bold. */
+  underscoreUnderline?: boolean;
 }
 
 // ---------------------------------------------------------------- blocks
@@ -235,6 +237,7 @@ const ALPHANUMERIC = /^[\p{L}\p{N}]$/u;
 interface InlineContext {
   mentions: { pattern: RegExp; resolve: MarkdownMentions["resolve"] } | undefined;
   inLink: boolean;
+  underscoreUnderline: boolean;
   /** Emphasis/link nesting so far; beyond {@link MAX_INLINE_DEPTH} delimiters stay text. */
   depth: number;
 }
@@ -460,7 +463,7 @@ function parseEmphasis(
     char === "~"
       ? [["~~", "del"]]
       : [
-          [char + char, "strong"],
+          [char + char, char === "_" && ctx.underscoreUnderline ? "u" : "strong"],
           [char, "em"],
         ];
   for (const [delimiter, tag] of candidates) {
@@ -524,6 +527,7 @@ export function markdownToHtml(md: string, options: MarkdownToHtmlOptions = {}):
             resolve: mentions.resolve,
           },
     inLink: false,
+    underscoreUnderline: options.underscoreUnderline === true,
     depth: 0,
   };
   const blocks = parseBlocks(normaliseNewlines(md).split("\n"));

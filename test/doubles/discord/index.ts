@@ -14,6 +14,7 @@ import { Interactions } from "./interactions.js";
 import {
   addReaction,
   createMessage,
+  bulkDelete,
   deleteMessage,
   editMessage,
   parseEmoji,
@@ -193,6 +194,11 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
       const msg = messageIn(c, messageId);
       if (msg.authorId !== userId) model.require(userId, c, "MANAGE_MESSAGES");
       deleteMessage(model, c, msg.id);
+    },
+    bulkDeleteAs(userId, channelId, messageIds) {
+      const c = reachable(userId, channelId);
+      model.require(userId, c, "MANAGE_MESSAGES");
+      bulkDelete(model, c, messageIds);
     },
     reactAs(userId, channelId, messageId, emoji) {
       const c = reachable(userId, channelId);
