@@ -202,6 +202,34 @@ describe("Discord", () => {
       );
   });
 
+  test("a bot's card (a rich embed) arrives as a quote, from a ghost whose name says it is a bot", async () => {
+    const ci = discord.addUser({ username: "ci", globalName: "CI", bot: true });
+    discord.addMember(guild.id, ci.id);
+    discord.postAs(ci.id, general, "", {
+      embeds: [
+        {
+          title: "Build #42 passed",
+          url: "https://ci.example.org/42",
+          description: "all **green**",
+          fields: [{ name: "Branch", value: "main" }],
+          footer: { text: "took 3 min" },
+        },
+      ],
+    });
+    const card = await alice.waitForEvent(room, (e) => String(e.content.body).includes("Build #42"), 20_000);
+    assert.equal(card.sender, ghost(ci.id));
+    assert.match(String(card.content.body), /all \*\*green\*\*[\s\S]*Branch[\s\S]*main[\s\S]*took 3 min/);
+    assert.match(
+      String(card.content.formatted_body),
+      /^<blockquote>.*<a href="https:\/\/ci\.example\.org\/42">Build #42 passed<\/a>.*<strong>green<\/strong>.*<\/blockquote>$/,
+    );
+    const profile = await alice.request(
+      "GET",
+      `/_matrix/client/v3/profile/${encodeURIComponent(ghost(ci.id))}/displayname`,
+    );
+    assert.equal((profile as { displayname?: string }).displayname, "CI (bot)");
+  });
+
   test("replies, mentions, threads and files cross both ways", async () => {
     const question = discord.postAs(bob.id, general, "question?");
     const asked = await alice.waitForEvent(room, (e) => e.content.body === "question?", 20_000);

@@ -38,7 +38,7 @@ import { CatchUp } from "./catch-up.js";
 import { Plumbing } from "./plumbing.js";
 import { contentToDiscord } from "./format.js";
 import { aliasSuffix, chatFromAliasSuffix } from "./ids.js";
-import { deleteEvent, editEvent, messageEvents, reactionEvent, type Emission } from "./inbound.js";
+import { deleteEvent, editEvent, messageEvents, reactionEvent, shownName, type Emission } from "./inbound.js";
 import { webhookUsername, Webhooks } from "./webhooks.js";
 
 /**
@@ -328,7 +328,7 @@ export class DiscordConnector implements Connector {
       if (user) {
         return {
           id: user.id,
-          displayname: user.globalName ?? user.username,
+          displayname: shownName(user.globalName ?? user.username, user),
           isBot: user.bot,
           avatar: { key: user.displayAvatarURL(), ref: { url: user.displayAvatarURL({ size: 256 }) } },
         };

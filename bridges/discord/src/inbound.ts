@@ -48,9 +48,19 @@ export function chatOf(m: Message | PartialMessage): { chat: ChatRef; threadRoot
   return { chat: { channelId: m.channelId } };
 }
 
+/** Matrix has no bot flag on a user: a ghost's name says what Discord's BOT / webhook tag says. */
+export function shownName(name: string, user: Pick<User, "bot">, webhookId?: string | null): string {
+  if (webhookId) return `${name} (webhook)`;
+  return user.bot ? `${name} (bot)` : name;
+}
+
 export function senderOf(m: Message): RemoteSender {
   const author = m.author;
-  const displayname = m.member?.displayName ?? author.globalName ?? author.username;
+  const displayname = shownName(
+    m.member?.displayName ?? author.globalName ?? author.username,
+    author,
+    m.webhookId,
+  );
   const avatarUrl = m.member?.displayAvatarURL({ size: 256 }) ?? author.displayAvatarURL({ size: 256 });
   return {
     userId: author.id,
@@ -68,7 +78,28 @@ function textOf(m: Message, pillFor: PillFor): Pick<BridgeContent, "text" | "htm
   for (const [id, c] of m.mentions.channels) if ("name" in c && c.name) channels.set(id, c.name);
   const roles = new Map<string, string>();
   for (const [id, r] of m.mentions.roles) roles.set(id, r.name);
-  return discordToContent(m.content, names, pillFor, { channels, roles });
+  return discordToContent(withEmbeds(m), names, pillFor, { channels, roles });
+}
+
+/**
+ * The message's text with its rich embeds (what bots and webhooks post: a card with a title,
+ * text and fields) written after it as a Discord quote, so the one markdown reader renders and
+ * sanitises both. Link previews are left out: Discord makes them from a URL already in the text.
+ */
+export function withEmbeds(m: Pick<Message, "content" | "embeds">): string {
+  const cards = m.embeds
+    .filter((e) => (e.data.type ?? "rich") === "rich")
+    .map((e) => {
+      const lines: string[] = [];
+      if (e.author?.name) lines.push(e.author.name);
+      if (e.title) lines.push(e.url ? `**[${e.title}](${e.url})**` : `**${e.title}**`);
+      if (e.description) lines.push(...e.description.split("\n"));
+      for (const f of e.fields) lines.push(`**${f.name}**`, ...f.value.split("\n"));
+      if (e.footer?.text) lines.push(e.footer.text);
+      return lines.map((l) => `> ${l}`).join("\n");
+    })
+    .filter((card) => card !== "");
+  return [m.content, ...cards].filter((part) => part.trim() !== "").join("\n\n");
 }
 
 function kindOf(mimetype: string): BridgeContent["kind"] {
@@ -163,7 +194,9 @@ export function reactionEvent(
   const chat = chatOf(r.message).chat;
   const sender: RemoteSender = {
     userId: user.id,
-    ...(user.username ? { displayname: user.globalName ?? user.username } : {}),
+    ...(user.username
+      ? { displayname: shownName(user.globalName ?? user.username, { bot: user.bot ?? false }) }
+      : {}),
   };
   return added
     ? {
