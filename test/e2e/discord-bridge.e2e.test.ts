@@ -202,7 +202,7 @@ describe("Discord", () => {
       );
   });
 
-  test("a bot's card (a rich embed) arrives as a quote, from a ghost whose name says it is a bot", async () => {
+  test("a bot's card (a rich embed) arrives as a quote, from a ghost named as a bot; a pin is a notice", async () => {
     const ci = discord.addUser({ username: "ci", globalName: "CI", bot: true });
     discord.addMember(guild.id, ci.id);
     discord.postAs(ci.id, general, "", {
@@ -228,6 +228,17 @@ describe("Discord", () => {
       `/_matrix/client/v3/profile/${encodeURIComponent(ghost(ci.id))}/displayname`,
     );
     assert.equal((profile as { displayname?: string }).displayname, "CI (bot)");
+
+    // bob pins the card: a notice from him in reply to it.
+    const cardId = discord.messages(general).find((m) => m.author.id === ci.id)!.id;
+    discord.pinAs(bob.id, general, cardId);
+    const pin = await alice.waitForEvent(room, (e) => e.content.body === "Bobby pinned a message", 20_000);
+    assert.equal(pin.sender, ghost(bob.id));
+    assert.equal(pin.content.msgtype, "m.notice");
+    assert.equal(
+      (relation(pin)["m.in_reply_to"] as { event_id?: string } | undefined)?.event_id,
+      card.event_id,
+    );
   });
 
   test("replies, mentions, threads and files cross both ways", async () => {

@@ -111,6 +111,7 @@ function kindOf(mimetype: string): BridgeContent["kind"] {
 
 /** A new message: its text, then each attachment as a file of its own. */
 export function messageEvents(m: Message, pillFor: PillFor): Emission[] {
+  if (m.type === MessageType.ChannelPinnedMessage) return pinNotice(m);
   if (!CONTENT_TYPES.has(m.type)) return [];
   const { chat, threadRoot } = chatOf(m);
   const sender = senderOf(m);
@@ -148,6 +149,30 @@ export function messageEvents(m: Message, pillFor: PillFor): Emission[] {
     });
   }
   return out;
+}
+
+/**
+ * Discord's "pinned a message" notice, as a notice from whoever pinned it, replying to the
+ * pinned message (Matrix's own pins are room state the ghost may not have the power to set).
+ */
+function pinNotice(m: Message): Emission[] {
+  const pinned = m.reference?.messageId;
+  if (!pinned) return [];
+  const sender = senderOf(m);
+  return [
+    {
+      event: {
+        type: "message",
+        id: m.id,
+        ...chatOf(m),
+        sender,
+        timestamp: m.createdTimestamp,
+        replyTo: pinned,
+        content: { kind: "notice", text: `${sender.displayname ?? m.author.username} pinned a message` },
+      },
+      options: { key: `msg:${m.id}` },
+    },
+  ];
 }
 
 export function editEvent(m: Message, pillFor: PillFor): Emission | null {

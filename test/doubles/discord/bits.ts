@@ -167,6 +167,7 @@ export function hasMessages(type: number): boolean {
 
 export const MessageType = {
   DEFAULT: 0,
+  CHANNEL_PINNED_MESSAGE: 6,
   USER_JOIN: 7,
   THREAD_CREATED: 18,
   REPLY: 19,

@@ -1,6 +1,6 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ChannelType, isThreadType, permissionBits, type PrivilegedIntent } from "./bits.js";
+import { ChannelType, isThreadType, MessageType, permissionBits, type PrivilegedIntent } from "./bits.js";
 import {
   channelObject,
   commandObject,
@@ -194,6 +194,29 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
       const msg = messageIn(c, messageId);
       if (msg.authorId !== userId) model.require(userId, c, "MANAGE_MESSAGES");
       deleteMessage(model, c, msg.id);
+    },
+    pinAs(userId, channelId, messageId) {
+      const c = reachable(userId, channelId);
+      const msg = messageIn(c, messageId);
+      model.require(userId, c, "MANAGE_MESSAGES");
+      msg.pinned = true;
+      // Discord's own notice in the channel, pointing at what was pinned.
+      createMessage(
+        model,
+        userId,
+        c,
+        {
+          type: MessageType.CHANNEL_PINNED_MESSAGE,
+          content: "",
+          reference: {
+            type: 0,
+            channel_id: c.id,
+            message_id: msg.id,
+            ...(c.guildId ? { guild_id: c.guildId } : {}),
+          },
+        },
+        { system: true },
+      );
     },
     bulkDeleteAs(userId, channelId, messageIds) {
       const c = reachable(userId, channelId);

@@ -327,6 +327,8 @@ export interface DiscordDouble {
   postAs(userId: string, channelId: string, content: string, opts?: PostOptions): string;
   editAs(userId: string, channelId: string, messageId: string, content: string): void;
   deleteAs(userId: string, channelId: string, messageId: string): void;
+  /** Pin Message (Manage Messages): the message is pinned and Discord posts its CHANNEL_PINNED_MESSAGE notice. */
+  pinAs(userId: string, channelId: string, messageId: string): void;
   /** A moderator's purge (Manage Messages): one MESSAGE_DELETE_BULK. */
   bulkDeleteAs(userId: string, channelId: string, messageIds: string[]): void;
   reactAs(userId: string, channelId: string, messageId: string, emoji: string): void;
