@@ -313,6 +313,20 @@ describe("Discord", () => {
       "the Matrix copy has bob's bytes",
     );
 
+    // Stickers: a picture one is an image; an animation only Discord plays is its name.
+    const wave = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), randomBytes(500)]);
+    const waveId = discord.addSticker(guild.id, { name: "wave", image: wave }).id;
+    const lottieId = discord.addSticker(guild.id, {
+      name: "dance",
+      image: Buffer.from("{}"),
+      format: "lottie",
+    }).id;
+    discord.postAs(bob.id, general, "", { stickers: [waveId, lottieId] });
+    const sticker = await alice.waitForEvent(room, (e) => e.content.body === "wave", 20_000);
+    assert.equal(sticker.content.msgtype, "m.image");
+    assert.ok((await alice.download(String(sticker.content.url))).data.equals(wave));
+    await alice.waitForEvent(room, (e) => e.content.body === "[sticker: dance]", 20_000);
+
     const jpeg = Buffer.concat([Buffer.from("ffd8ffe0", "hex"), randomBytes(3000)]);
     const mxc = await alice.upload("photo.jpg", "image/jpeg", jpeg);
     await alice.sendMessage(room, {

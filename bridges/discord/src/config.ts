@@ -1,12 +1,14 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { BridgeSectionCommon } from "@switchboard/framework";
 
+export const DISCORD_CDN = "https://cdn.discordapp.com";
+
 /**
  * One Discord application whose bot the bridge runs (bot tokens only: a user token or a
  * "self-bot" login gets accounts disabled, mautrix-discord #235). The endpoints can be replaced
  * so a test server stands in for Discord.
  */
-export const DiscordApplicationSchema = Type.Object(
+const DiscordApplicationSchema = Type.Object(
   {
     bot_token: Type.String({
       minLength: 20,
@@ -19,7 +21,7 @@ export const DiscordApplicationSchema = Type.Object(
     }),
     cdn_url: Type.String({
       pattern: "^https?://",
-      default: "https://cdn.discordapp.com",
+      default: DISCORD_CDN,
       description: "Discord's CDN base (avatars, attachments)",
     }),
   },

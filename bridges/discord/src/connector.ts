@@ -33,7 +33,12 @@ import type {
   SendsTyping,
 } from "@switchboard/framework";
 import { PermanentError, RateLimitedError, UnsupportedError } from "@switchboard/framework";
-import { DiscordConfigSchema, type DiscordApplicationConfig, type DiscordConfig } from "./config.js";
+import {
+  DISCORD_CDN,
+  DiscordConfigSchema,
+  type DiscordApplicationConfig,
+  type DiscordConfig,
+} from "./config.js";
 import { CatchUp } from "./catch-up.js";
 import { Plumbing } from "./plumbing.js";
 import { contentToDiscord } from "./format.js";
@@ -118,7 +123,13 @@ class Application {
       // discord.js's REST client is built on undici 6. Without an agent of its own it uses the
       // process-wide dispatcher, which the rest of the bridge's undici 7 installs first, and
       // undici 7 cannot read the form data of a file upload ("action is not a function").
-      rest: { api: config.api_url, cdn: config.cdn_url, agent: new Agent() },
+      rest: {
+        api: config.api_url,
+        cdn: config.cdn_url,
+        // Animated stickers come from the media proxy: a CDN other than Discord's serves those too.
+        ...(config.cdn_url === DISCORD_CDN ? {} : { mediaProxy: config.cdn_url }),
+        agent: new Agent(),
+      },
     });
     this.webhooks = new Webhooks(() => this.client.application?.id, webhookName);
   }

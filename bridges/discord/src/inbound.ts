@@ -4,9 +4,10 @@ import type {
   PartialMessage,
   PartialMessageReaction,
   PartialUser,
+  Sticker,
   User,
 } from "discord.js";
-import { MessageType } from "discord.js";
+import { MessageType, StickerFormatType } from "discord.js";
 import type {
   BridgeContent,
   ChatRef,
@@ -148,7 +149,30 @@ export function messageEvents(m: Message, pillFor: PillFor): Emission[] {
       options: { key: `msg:${m.id}:${a.id}` },
     });
   }
+  for (const sticker of m.stickers.values()) {
+    const id = out.length === 0 ? m.id : `${m.id}/sticker:${sticker.id}`;
+    out.push({
+      event: { type: "message", id, ...common, content: stickerContent(sticker) },
+      options: { key: `msg:${m.id}:sticker:${sticker.id}` },
+    });
+  }
   return out;
+}
+
+/**
+ * A sticker as the picture it is (PNG, APNG and GIF are images any Matrix client shows);
+ * a Lottie sticker is an animation only Discord's client plays, so its name stands in.
+ */
+function stickerContent(sticker: Sticker): BridgeContent {
+  if (sticker.format === StickerFormatType.Lottie)
+    return { kind: "notice", text: `[sticker: ${sticker.name}]` };
+  const gif = sticker.format === StickerFormatType.GIF;
+  const name = `${sticker.name}.${gif ? "gif" : "png"}`;
+  return {
+    kind: "image",
+    text: sticker.name,
+    media: { name, mimetype: gif ? "image/gif" : "image/png", remote: { url: sticker.url } },
+  };
 }
 
 /**

@@ -67,7 +67,17 @@ export interface GuildRecord {
   channels: string[];
   systemChannelId: string | null;
   emojis: Map<string, EmojiRecord>;
+  stickers: Map<string, StickerRecord>;
   botRoleId: string;
+}
+
+/** A guild's sticker; format_type 1 PNG, 2 APNG, 3 Lottie, 4 GIF. */
+export interface StickerRecord {
+  id: string;
+  name: string;
+  format: 1 | 2 | 3 | 4;
+  /** What the CDN serves at /stickers/<id>.<ext>. */
+  image: Buffer;
 }
 
 export interface Overwrite {
@@ -167,6 +177,8 @@ export interface MessageRecord {
   pinned: boolean;
   reference?: { type: 0 | 1; channel_id: string; message_id?: string; guild_id?: string };
   reactions: ReactionRecord[];
+  /** Stickers sent with the message (Discord's sticker_items). */
+  stickers?: Array<{ id: string; name: string; format_type: number }>;
   /** Interaction responses: authored by the bot, "sent" by the application's webhook. */
   applicationId?: string;
   interactionMetadata?: Record<string, unknown>;
@@ -532,6 +544,7 @@ export function messageObject(m: MessageRecord, lk: Lookup, depth = 0): DiscordM
       ? { referenced_message: referenced ? messageObject(referenced, lk, depth + 1) : null }
       : {}),
     ...(m.reactions.length > 0 ? { reactions: reactionObjects(m, lk.botUserId) } : {}),
+    ...(m.stickers?.length ? { sticker_items: structuredClone(m.stickers) } : {}),
     ...(thread && !thread.deleted && depth === 0 ? { thread: channelObject(thread, lk) } : {}),
     ...(m.position !== undefined ? { position: m.position } : {}),
     ...(m.interactionMetadata ? { interaction_metadata: structuredClone(m.interactionMetadata) } : {}),

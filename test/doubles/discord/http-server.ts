@@ -408,6 +408,14 @@ export class DiscordHttpServer {
       }
       return gone();
     }
+    const sticker = /^\/cdn\/stickers\/(\d+)\.(png|gif|json)$/.exec(url.pathname);
+    if (sticker) {
+      for (const g of model.guilds.values()) {
+        const s = g.stickers.get(sticker[1] ?? "");
+        if (s) return send(200, s.format === 3 ? "application/json" : sniffContentType(s.image), s.image);
+      }
+      return gone();
+    }
     if (/^\/cdn\/embed\/avatars\/\d\.png$/.test(url.pathname)) return send(200, "image/png", DEFAULT_AVATAR);
     gone();
   }

@@ -51,6 +51,8 @@ const CHANNEL_TYPES: Record<ChannelKind, number> = {
   voice: ChannelType.GUILD_VOICE,
 };
 
+const STICKER_FORMATS = { png: 1, apng: 2, lottie: 3, gif: 4 } as const;
+
 export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promise<DiscordDouble> {
   const model = new Model(opts.botName ?? "Switchboard");
   for (const p of opts.privilegedIntents ?? []) model.grantedIntents.add(p);
@@ -144,6 +146,9 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     setBotPermissions: (id, p) =>
       model.setBotOverwrite(channel(id), permissionBits(p.allow ?? []), permissionBits(p.deny ?? [])),
     addEmoji: (guildId, name, image) => ({ id: model.addEmoji(guildId, name, image) }),
+    addSticker: (guildId, s) => ({
+      id: model.addSticker(guildId, s.name, s.image, STICKER_FORMATS[s.format ?? "png"]),
+    }),
     addMember: (guildId, userId, m) => model.addMember(guildId, userId, m),
     updateMember: (guildId, userId, m) => model.updateMember(guildId, userId, m),
     removeMember: (guildId, userId) => model.removeMember(guildId, userId),
@@ -170,6 +175,15 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
         // Discord's client sends a nonce with every message.
         nonce: model.mint.next(),
         ...(o.embeds ? { embeds: o.embeds } : {}),
+        ...(o.stickers
+          ? {
+              stickers: o.stickers.map((id) => {
+                const s = model.guildOf(c)?.stickers.get(id);
+                if (!s) throw new Error(`Discord double: no sticker ${id} in this guild`);
+                return { id: s.id, name: s.name, format_type: s.format };
+              }),
+            }
+          : {}),
         files: (o.attachments ?? []).map((a) => ({
           filename: a.name,
           data: a.data,

@@ -48,6 +48,7 @@ export interface MessageInput {
   reference?: MessageRecord["reference"];
   /** Forum starter messages take the thread's id. */
   id?: string;
+  stickers?: Array<{ id: string; name: string; format_type: number }>;
 }
 
 export interface MessageEdit {
@@ -93,6 +94,7 @@ export function createMessage(
     content.trim() === "" &&
     (input.embeds ?? []).length === 0 &&
     files.length === 0 &&
+    (input.stickers ?? []).length === 0 &&
     (input.components ?? []).length === 0 &&
     !(input.flags !== undefined && input.flags & MessageFlag.LOADING)
   ) {
@@ -153,6 +155,7 @@ export function createMessage(
     ...(input.webhook ? { webhook: input.webhook } : {}),
     content,
     embeds: (input.embeds ?? []).map(normaliseEmbed),
+    ...(input.stickers?.length ? { stickers: structuredClone(input.stickers) } : {}),
     attachments: files.map((f) => storeAttachment(model, c.id, f)),
     components: structuredClone(input.components ?? []),
     mentions: mentions.users,

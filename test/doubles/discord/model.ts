@@ -26,6 +26,7 @@ import {
   type MemberRecord,
   type MessageRecord,
   type Overwrite,
+  type StickerRecord,
   type UserRecord,
   type WebhookRecord,
 } from "./discord-objects.js";
@@ -216,6 +217,7 @@ export class Model implements Lookup {
       channels: [],
       systemChannelId: null,
       emojis: new Map(),
+      stickers: new Map(),
       botRoleId,
     };
     guild.roles.set(id, {
@@ -337,6 +339,13 @@ export class Model implements Lookup {
       intent: Intent.GUILDS,
     });
     return role;
+  }
+
+  addSticker(guildId: string, name: string, image: Buffer, format: StickerRecord["format"]): string {
+    const guild = this.guild(guildId);
+    const id = this.mint.next();
+    guild.stickers.set(id, { id, name, format, image });
+    return id;
   }
 
   addEmoji(guildId: string, name: string, image?: Buffer): string {

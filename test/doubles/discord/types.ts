@@ -271,6 +271,8 @@ export interface PostOptions {
   /** Post into this thread of the channel instead of the channel itself. */
   thread?: string;
   embeds?: Array<Record<string, unknown>>;
+  /** Ids of stickers of the channel's guild (addSticker). */
+  stickers?: string[];
 }
 
 export type ChannelKind = "text" | "announcement" | "category" | "forum" | "voice";
@@ -312,6 +314,11 @@ export interface DiscordDouble {
   setBotPermissions(channelId: string, p: { allow?: PermissionName[]; deny?: PermissionName[] }): void;
   /** A custom emoji; `image` is what the CDN serves for it (a 1×1 PNG when left out). */
   addEmoji(guildId: string, name: string, image?: Buffer): { id: string };
+  /** A guild sticker the CDN serves (format: png, apng, lottie or gif). */
+  addSticker(
+    guildId: string,
+    s: { name: string; image: Buffer; format?: "png" | "apng" | "lottie" | "gif" },
+  ): { id: string };
   addMember(guildId: string, userId: string, m?: { nick?: string; roles?: string[]; avatar?: Buffer }): void;
   updateMember(
     guildId: string,
