@@ -201,6 +201,28 @@ export async function runCli(argv: string[], factories: Record<string, Connector
       await new Promise<never>(() => undefined);
     });
 
+  // Each bridge's own admin commands: `switchboard discord invite-url -c config.yaml`.
+  for (const connector of connectors()) {
+    if (!connector.cliCommands?.length) continue;
+    const group = program.command(connector.id).description(`${connector.displayName} admin commands`);
+    for (const cmd of connector.cliCommands) {
+      group
+        .command(cmd.name)
+        .description(cmd.description)
+        .requiredOption("-c, --config <file>", "config file")
+        .action(async (opts: { config: string }) => {
+          const config = await loadConfig(opts.config, schemas(connectors()));
+          const section = config.bridges[connector.id];
+          if (!section) throw new CliError(`${opts.config} has no bridges.${connector.id} section`);
+          try {
+            console.log(await cmd.run(section));
+          } catch (err) {
+            throw new CliError(`switchboard ${connector.id} ${cmd.name}: ${(err as Error).message}`);
+          }
+        });
+    }
+  }
+
   try {
     await program.parseAsync(argv, { from: "user" });
     return exitCode;

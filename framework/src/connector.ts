@@ -536,6 +536,18 @@ export interface Connector {
    */
   ghostLocalpart?(remoteUserId: string): string;
   remoteIdFromLocalpart?(localpart: string): string | null;
+  /**
+   * Optional admin commands, run as `switchboard <id> <name> -c config.yaml` without starting
+   * anything (Discord's `invite-url`). Each gets its validated `bridges.<id>` section.
+   */
+  readonly cliCommands?: readonly ConnectorCliCommand[];
+}
+
+export interface ConnectorCliCommand {
+  name: string;
+  description: string;
+  /** What to print; throw an Error with the remedy in its message when it cannot. */
+  run(section: Record<string, unknown>): string | Promise<string>;
 }
 
 /** Networks where users log in (token, OAuth, QR code): each login is a client of its own. */

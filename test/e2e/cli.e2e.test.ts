@@ -167,3 +167,33 @@ test("start on a fresh install: creates config.yaml, writes the registration, ke
     await rm(fresh, { recursive: true, force: true });
   }
 });
+
+test("discord invite-url prints each bot's invite link from its token, and names a bad token", async () => {
+  const appId = "1234567890123456789";
+  const token = `${Buffer.from(appId).toString("base64")}.GhIjKl.${"x".repeat(38)}`;
+  const config = (t: string) => `homeserver:
+  url: http://127.0.0.1:8008
+  domain: example.org
+bridges:
+  discord:
+    enabled: true
+    applications:
+      - bot_token: "${t}"
+`;
+  await writeFile(join(dir, "discord.yaml"), config(token));
+  const ok = await runSwitchboard(["discord", "invite-url", "-c", "discord.yaml"], dir);
+  assert.equal(ok.code, 0, ok.output);
+  const url = new URL(ok.output.trim());
+  assert.equal(url.origin + url.pathname, "https://discord.com/oauth2/authorize");
+  assert.equal(url.searchParams.get("client_id"), appId);
+  assert.equal(url.searchParams.get("scope"), "bot");
+  // View Channel, Send Messages (+ in threads), Create Public Threads, Manage Webhooks, Add
+  // Reactions, Read Message History, Attach Files, Embed Links.
+  assert.equal(url.searchParams.get("permissions"), "309774634048");
+
+  await writeFile(join(dir, "discord.yaml"), config("not-a-bot-token-at-all-really"));
+  const bad = await runSwitchboard(["discord", "invite-url", "-c", "discord.yaml"], dir);
+  assert.equal(bad.code, 1);
+  assert.match(bad.output, /applications\[0\]\.bot_token is not a bot token/);
+  assert.doesNotMatch(bad.output, /\n\s+at /, "no stack trace");
+});

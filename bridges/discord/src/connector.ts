@@ -4,7 +4,6 @@ import {
   Events,
   GatewayIntentBits,
   Partials,
-  PermissionFlagsBits,
   ChannelType,
   type ForumChannel,
   type NewsChannel,
@@ -45,6 +44,7 @@ import { contentToDiscord } from "./format.js";
 import { aliasSuffix, chatFromAliasSuffix } from "./ids.js";
 import { deleteEvent, editEvent, messageEvents, reactionEvent, shownName, type Emission } from "./inbound.js";
 import { webhookUsername, Webhooks } from "./webhooks.js";
+import { inviteUrl, inviteUrlCommand } from "./invite.js";
 
 /**
  * The Discord bridge's connector: Discord applications' bots (bot tokens only) behind the
@@ -149,6 +149,7 @@ export class DiscordConnector implements Connector {
   readonly id = "discord";
   readonly displayName = "Discord";
   readonly configSchema = DiscordConfigSchema;
+  readonly cliCommands = [inviteUrlCommand];
 
   private ctx!: BridgeContext;
   private config!: DiscordConfig;
@@ -570,31 +571,4 @@ function customEmojiName(key: string): string | null {
 function replyQuote(name: string, text: string): string {
   const line = text.replace(/\s+/g, " ").trim().slice(0, 100);
   return `> **${webhookUsername(name)}**: ${line}\n`;
-}
-
-/**
- * What the bot needs in a bridged channel: View Channel, Send Messages, Send Messages in
- * Threads, Create Public Threads, Manage Webhooks (to post as Matrix users), Add Reactions,
- * Read Message History, Attach Files, Embed Links.
- */
-export const BOT_PERMISSIONS = [
-  PermissionFlagsBits.ViewChannel,
-  PermissionFlagsBits.SendMessages,
-  PermissionFlagsBits.SendMessagesInThreads,
-  PermissionFlagsBits.CreatePublicThreads,
-  PermissionFlagsBits.ManageWebhooks,
-  PermissionFlagsBits.AddReactions,
-  PermissionFlagsBits.ReadMessageHistory,
-  PermissionFlagsBits.AttachFiles,
-  PermissionFlagsBits.EmbedLinks,
-].reduce((all, p) => all | p, 0n);
-
-/** The URL a server admin opens to add the bot with exactly the permissions it needs. */
-export function inviteUrl(applicationId: string): string {
-  const q = new URLSearchParams({
-    client_id: applicationId,
-    scope: "bot",
-    permissions: BOT_PERMISSIONS.toString(),
-  });
-  return `https://discord.com/oauth2/authorize?${q.toString()}`;
 }
