@@ -340,6 +340,23 @@ describe("Discord", () => {
     );
     const attachment = posted.attachments.find((a) => a.filename === "photo.jpg")!;
     assert.ok(discord.attachmentContent(attachment.url)?.equals(jpeg), "Discord has alice's bytes");
+
+    // Over the server's 10 MiB upload limit: the message arrives with a link to the file.
+    const big = randomBytes(10 * 1024 * 1024 + 1);
+    const bigMxc = await alice.upload("dump.bin", "application/octet-stream", big);
+    await alice.sendMessage(room, {
+      msgtype: "m.file",
+      body: "dump.bin",
+      url: bigMxc,
+      info: { mimetype: "application/octet-stream", size: big.length },
+    });
+    const linked = await until("the link to the big file on Discord", () =>
+      discord.webhookMessages(general).find((m) => m.content.startsWith("dump.bin: http")),
+    );
+    assert.equal(discord.message(general, linked.id)?.attachments.length, 0);
+    const fetched = await fetch(linked.content.slice("dump.bin: ".length));
+    assert.equal(fetched.status, 200);
+    assert.ok(Buffer.from(await fetched.arrayBuffer()).equals(big), "the link serves alice's bytes");
   });
 
   test("a forum is a room whose posts are Matrix threads, both ways", async () => {

@@ -40,7 +40,7 @@ import {
 } from "./config.js";
 import { CatchUp } from "./catch-up.js";
 import { Plumbing } from "./plumbing.js";
-import { contentToDiscord } from "./format.js";
+import { contentToDiscord, escapeDiscord } from "./format.js";
 import { aliasSuffix, chatFromAliasSuffix } from "./ids.js";
 import { deleteEvent, editEvent, messageEvents, reactionEvent, shownName, type Emission } from "./inbound.js";
 import { webhookUsername, Webhooks } from "./webhooks.js";
@@ -410,10 +410,9 @@ export class DiscordBot
     const { text, userMentions } = contentToDiscord(msg.content, this.prefix);
     const quoted = msg.replyTo ? replyQuote(msg.replyTo.senderName, msg.replyTo.text) : "";
     const media = msg.content.media;
-    const files =
-      media?.download && media.name ? [{ attachment: await media.download(), name: media.name }] : [];
+    const { files, linkLine } = await attachmentFor(media, uploadLimit(channel.guild.premiumTier));
     const caption = media && msg.content.text === media.name ? "" : text;
-    const content = (quoted + caption).slice(0, 2000);
+    const content = (quoted + [caption, linkLine].filter(Boolean).join("\n")).slice(0, 2000);
     const allowedMentions = { parse: [] as never[], users: userMentions };
     try {
       const threadId = msg.threadRoot
@@ -565,6 +564,31 @@ export class DiscordBot
 /** `smile` for a `:smile:` key; null for a plain emoji. */
 function customEmojiName(key: string): string | null {
   return /^:([\w~-]{2,32}):$/.exec(key)?.[1] ?? null;
+}
+
+/**
+ * The most a file may weigh in a server: 10 MiB, 50 MiB from boost level 2, 100 MiB at level 3
+ * (webhooks get the server's limit). Beyond it Discord answers 40005, and no retry helps.
+ */
+export function uploadLimit(premiumTier: number): number {
+  const mib = premiumTier >= 3 ? 100 : premiumTier === 2 ? 50 : 10;
+  return mib * 1024 * 1024;
+}
+
+/**
+ * A Matrix file as Discord takes it: attached when it fits the server's limit, else a line with
+ * the framework's link to it (so the message still arrives, and the file with one click).
+ */
+async function attachmentFor(
+  media: MatrixMessage["content"]["media"],
+  limit: number,
+): Promise<{ files: Array<{ attachment: Buffer; name: string }>; linkLine: string }> {
+  if (!media?.download || !media.name) return { files: [], linkLine: "" };
+  const data = media.size !== undefined && media.size > limit ? null : await media.download();
+  if (data && data.length <= limit) return { files: [{ attachment: data, name: media.name }], linkLine: "" };
+  if (!media.link)
+    throw new PermanentError(`${media.name} is over this server's ${limit / 1024 / 1024} MiB upload limit`);
+  return { files: [], linkLine: `${escapeDiscord(media.name)}: ${await media.link()}` };
 }
 
 /** A Matrix reply as Discord shows it from a webhook (which cannot reply): a quote line. */

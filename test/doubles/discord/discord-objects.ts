@@ -68,6 +68,7 @@ export interface GuildRecord {
   systemChannelId: string | null;
   emojis: Map<string, EmojiRecord>;
   stickers: Map<string, StickerRecord>;
+  premiumTier: 0 | 1 | 2 | 3;
   botRoleId: string;
 }
 
@@ -335,7 +336,7 @@ export function guildObject(g: GuildRecord): Record<string, unknown> {
     max_stage_video_channel_users: 50,
     max_video_channel_users: 25,
     vanity_url_code: null,
-    premium_tier: 0,
+    premium_tier: g.premiumTier,
     premium_subscription_count: 0,
     preferred_locale: "en-US",
     rules_channel_id: null,

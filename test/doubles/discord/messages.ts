@@ -9,7 +9,7 @@ import {
   type ReactionRecord,
   type WebhookPersona,
 } from "./discord-objects.js";
-import { badRequest, invalidForm, unknown } from "./errors.js";
+import { badRequest, DiscordApiError, invalidForm, unknown } from "./errors.js";
 import { parseMentions, type AllowedMentions } from "./mentions.js";
 import type { Model } from "./model.js";
 import { compareSnowflakes, isoNow } from "./snowflakes.js";
@@ -89,6 +89,11 @@ export function createMessage(
     throw invalidForm("content", "BASE_TYPE_MAX_LENGTH", `Must be ${MAX_CONTENT} or fewer in length.`);
   }
   const files = input.files ?? [];
+  const guild = model.guildOf(c);
+  // Discord's per-file limit by boost level.
+  const limit = (guild && guild.premiumTier >= 2 ? (guild.premiumTier === 3 ? 100 : 50) : 10) * 1024 * 1024;
+  if (files.some((f) => f.data.length > limit))
+    throw new DiscordApiError(413, 40005, "Request entity too large");
   if (
     !opts.system &&
     content.trim() === "" &&
@@ -135,7 +140,6 @@ export function createMessage(
     }
   }
 
-  const guild = model.guildOf(c);
   const mentions = parseMentions(content, input.allowedMentions, {
     isUser: (id) => model.users.has(id) && (guild ? guild.members.has(id) : true),
     isRole: (id) => Boolean(guild?.roles.get(id)),

@@ -202,6 +202,7 @@ export class Model implements Lookup {
     botPermissions?: PermissionName[];
     everyonePermissions?: PermissionName[];
     systemChannel?: boolean;
+    premiumTier?: 0 | 1 | 2 | 3;
   }): GuildRecord {
     const id = this.mint.next();
     const ownerId =
@@ -218,6 +219,7 @@ export class Model implements Lookup {
       systemChannelId: null,
       emojis: new Map(),
       stickers: new Map(),
+      premiumTier: g.premiumTier ?? 0,
       botRoleId,
     };
     guild.roles.set(id, {

@@ -297,6 +297,8 @@ export interface DiscordDouble {
     everyonePermissions?: PermissionName[];
     /** Create a #general text channel and make it the system channel (member-join messages). */
     systemChannel?: boolean;
+    /** Boost level 0–3: sets the upload limit (10, 10, 50, 100 MiB). */
+    premiumTier?: 0 | 1 | 2 | 3;
   }): { id: string; everyoneRoleId: string; botRoleId: string; systemChannelId?: string };
   renameGuild(guildId: string, name: string): void;
   addRole(
