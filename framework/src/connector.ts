@@ -471,6 +471,16 @@ export interface MarksRead {
   markRead(chat: ChatRef, target: MessageRef): Promise<void>;
 }
 
+/**
+ * Networks whose old messages the bridge can read: a message in a thread whose root was never
+ * bridged (the thread started before the chat was bridged) has its root fetched and bridged
+ * first, so the thread has something to hang from in Matrix.
+ */
+export interface FetchesMessages {
+  /** The message's events as a live one would give them (its parts), or [] when it is gone. */
+  fetchMessage(chat: ChatRef, remoteId: string): Promise<RemoteEvent[]>;
+}
+
 export interface SendsTyping {
   setTyping(chat: ChatRef, typing: boolean): Promise<void>;
 }
@@ -624,6 +634,8 @@ export const supportsMembers = (c: NetworkClient): c is NetworkClient & ListsMem
 export const supportsPlumbCheck = (c: NetworkClient): c is NetworkClient & ChecksPlumbing =>
   has(c, "canPlumb");
 export const supportsMarkRead = (c: NetworkClient): c is NetworkClient & MarksRead => has(c, "markRead");
+export const supportsFetchMessage = (c: NetworkClient): c is NetworkClient & FetchesMessages =>
+  has(c, "fetchMessage");
 export const supportsTyping = (c: NetworkClient): c is NetworkClient & SendsTyping => has(c, "setTyping");
 export const supportsMembership = (c: NetworkClient): c is NetworkClient & JoinsChats => has(c, "joinChat");
 export const supportsPowerLevels = (c: NetworkClient): c is NetworkClient & SetsRoles =>

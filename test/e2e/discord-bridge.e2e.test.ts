@@ -359,6 +359,35 @@ describe("Discord", () => {
     assert.ok(Buffer.from(await fetched.arrayBuffer()).equals(big), "the link serves alice's bytes");
   });
 
+  test("a thread started before its channel was bridged hangs from its root in Matrix", async () => {
+    const old = discord.addChannel(guild.id, { name: "old-times" }).id;
+    const root = discord.postAs(bob.id, old, "said before the bridge");
+    const thread = discord.createThreadAs(bob.id, old, { name: "from way back", messageId: root });
+    discord.postAs(carol.id, old, "in the thread, also before", { thread: thread.id });
+    const portal = await joinPortal(guild.id, old);
+
+    discord.postAs(carol.id, old, "a new word in the old thread", { thread: thread.id });
+    const anchor = await alice.waitForEvent(
+      portal,
+      (e) => e.content.body === "said before the bridge",
+      20_000,
+    );
+    const reply = await alice.waitForEvent(
+      portal,
+      (e) => e.content.body === "a new word in the old thread",
+      20_000,
+    );
+    assert.deepEqual([relation(reply).rel_type, relation(reply).event_id], ["m.thread", anchor.event_id]);
+    assert.equal(relation(anchor).rel_type, undefined);
+
+    // The next one finds the root already there: it is not sent again.
+    discord.postAs(bob.id, old, "and another", { thread: thread.id });
+    const another = await alice.waitForEvent(portal, (e) => e.content.body === "and another", 20_000);
+    assert.equal(relation(another).event_id, anchor.event_id);
+    const roots = (await alice.timeline(portal)).filter((e) => e.content.body === "said before the bridge");
+    assert.equal(roots.length, 1);
+  });
+
   test("a forum is a room whose posts are Matrix threads, both ways", async () => {
     const ideas = discord.addChannel(guild.id, { name: "ideas", type: "forum" }).id;
     const joined = await joinPortal(guild.id, ideas);

@@ -21,12 +21,14 @@ import type {
   ChatRef,
   Connector,
   DeletesMessages,
+  FetchesMessages,
   EditsMessages,
   MatrixMessage,
   MatrixSender,
   MessageRef,
   NetworkClient,
   Reacts,
+  RemoteEvent,
   RemoteUser,
   SendResult,
   SendsTyping,
@@ -40,7 +42,7 @@ import {
 } from "./config.js";
 import { CatchUp } from "./catch-up.js";
 import { Plumbing } from "./plumbing.js";
-import { contentToDiscord, escapeDiscord } from "./format.js";
+import { contentToDiscord, escapeDiscord, type PillFor } from "./format.js";
 import { aliasSuffix, chatFromAliasSuffix } from "./ids.js";
 import { deleteEvent, editEvent, messageEvents, reactionEvent, shownName, type Emission } from "./inbound.js";
 import { webhookUsername, Webhooks } from "./webhooks.js";
@@ -153,6 +155,8 @@ export class DiscordConnector implements Connector {
 
   private ctx!: BridgeContext;
   private config!: DiscordConfig;
+  /** A Discord user's pill in Matrix HTML (the framework knows their ghost's id). */
+  readonly pillFor: PillFor = (id, name) => this.ctx.mentionHtml(id, name);
   private apps: Application[] = [];
   private catchUp!: CatchUp;
   plumbing!: Plumbing;
@@ -186,7 +190,7 @@ export class DiscordConnector implements Connector {
           this.ctx.log.warn({ err, type: e.event.type }, "a Discord event could not be queued"),
         );
     };
-    const pill = (id: string, name: string) => this.ctx.mentionHtml(id, name);
+    const pill = this.pillFor;
     // A gateway event that does not read as expected (a partial message whose channel the
     // client never saw) is logged and skipped; it must not stop the client's event loop.
     const safely =
@@ -370,7 +374,14 @@ export class DiscordConnector implements Connector {
  * account of their own speak through the channel's webhook, under their Matrix name and avatar.
  */
 export class DiscordBot
-  implements NetworkClient, EditsMessages, DeletesMessages, Reacts, SendsTyping, ChecksPlumbing
+  implements
+    NetworkClient,
+    EditsMessages,
+    DeletesMessages,
+    Reacts,
+    SendsTyping,
+    ChecksPlumbing,
+    FetchesMessages
 {
   constructor(
     private readonly connector: DiscordConnector,
@@ -477,6 +488,14 @@ export class DiscordBot
    * A message to react to: in the channel, or, in a forum, a post's first message (which has
    * the post's id). Replies inside threads are not looked up (their thread is not recorded).
    */
+  /** An old message (a thread's root from before the bridge) as the events a live one gives. */
+  async fetchMessage(chat: ChatRef, remoteId: string): Promise<RemoteEvent[]> {
+    const { app, channel } = await this.channel(chat);
+    const m = await this.messageIn(channel, remoteId).catch(() => null);
+    if (!m || app.ownMessage(m)) return [];
+    return messageEvents(m, this.connector.pillFor).map((e) => e.event);
+  }
+
   private async messageIn(channel: BridgedChannel, id: string): Promise<Message> {
     try {
       if (channel.type !== ChannelType.GuildForum) return await channel.messages.fetch(id);

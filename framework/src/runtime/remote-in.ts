@@ -8,6 +8,7 @@ import type {
   RemoteMedia,
   RemoteSender,
 } from "../connector.js";
+import { supportsFetchMessage } from "../connector.js";
 import { backoffMs, BridgeStoppingError, PermanentError } from "../errors.js";
 import {
   editContent,
@@ -404,6 +405,7 @@ export class RemoteIn {
         if (!(await this.passesDoubleBridgeGuards(network, link, event.sender, event.content.text))) return;
         const intent = await this.senderIntent(network, event.sender, link.roomId);
         const content = await this.toMatrixContent(network, event.content, intent);
+        if (event.threadRoot) await this.rootFirst(network, link, event.chat, event.threadRoot);
         const relates = await this.relation(network, link, event.replyTo, event.threadRoot);
         if (relates) content["m.relates_to"] = relates;
         const eventId = await intent.sendEvent(link.roomId, "m.room.message", content, {
@@ -643,6 +645,29 @@ export class RemoteIn {
     await this.s.bot
       .sendEvent(roomId, "m.room.message", { msgtype: "m.notice", body: text })
       .catch(() => undefined);
+  }
+
+  /**
+   * A thread whose root was never bridged (started before the chat was): the root is fetched
+   * and bridged first, so the thread hangs from it in Matrix (mautrix-discord #73). Once there
+   * it is mapped, so this costs a lookup from then on; its transaction id is the root's own.
+   */
+  private async rootFirst(network: string, link: RoomLink, chat: ChatRef, rootId: string): Promise<void> {
+    if ((await this.mapped(network, link, rootId)).length > 0) return;
+    const slot = this.s.networks.get(network);
+    const client = slot ? await this.clients.forLookup(slot, chat) : null;
+    if (!client || !supportsFetchMessage(client)) return;
+    const parts = await client.fetchMessage(chat, rootId).catch((err: unknown) => {
+      this.s.log.warn(
+        { err: String(err), network, rootId },
+        "could not fetch a thread's root; the thread starts without it",
+      );
+      return [];
+    });
+    for (const part of parts) {
+      if (part.type === "message" && !part.threadRoot)
+        await this.handle(network, part, `root:${part.id ?? rootId}`);
+    }
   }
 
   private async relation(
