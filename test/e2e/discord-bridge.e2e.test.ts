@@ -359,6 +359,28 @@ describe("Discord", () => {
     assert.ok(Buffer.from(await fetched.arrayBuffer()).equals(big), "the link serves alice's bytes");
   });
 
+  test("another Matrix bridge's webhook posting as alice is not bridged back to her room", async () => {
+    const other = discord.addWebhookAs(bob.id, general, "some other bridge");
+    const res = await fetch(`${discord.restUrl}/v10/webhooks/${other.id}/${other.token}?wait=true`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ content: "alice's words, bridged twice", username: `alice (${alice.userId})` }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const notice = await alice.waitForEvent(
+      room,
+      (e) => e.sender === env.botUserId && /come from another Matrix bridge/.test(String(e.content.body)),
+      20_000,
+    );
+    assert.match(String(notice.content.body), /alice \(@alice:localhost\) \(webhook\) on Discord/);
+    discord.postAs(bob.id, general, "after the echo");
+    await alice.waitForEvent(room, (e) => e.content.body === "after the echo", 20_000);
+    const echoes = (await alice.timeline(room)).filter(
+      (e) => e.content.body === "alice's words, bridged twice",
+    );
+    assert.deepEqual(echoes, []);
+  });
+
   test("a thread started before its channel was bridged hangs from its root in Matrix", async () => {
     const old = discord.addChannel(guild.id, { name: "old-times" }).id;
     const root = discord.postAs(bob.id, old, "said before the bridge");

@@ -1,7 +1,6 @@
 import type { Client, Message } from "discord.js";
 import type { BridgeContext } from "@switchboard/framework";
-import { chatOf, messageEvents, type Emission } from "./inbound.js";
-import type { PillFor } from "./format.js";
+import { chatOf, messageEvents, type Emission, type Reading } from "./inbound.js";
 
 /**
  * Discord replays missed events only to a session it can resume; after a restart, or a session
@@ -36,7 +35,7 @@ export class CatchUp {
   async run(
     client: Client,
     own: (m: Message) => boolean,
-    pill: PillFor,
+    reading: Reading,
     emit: (e: Emission) => Promise<void>,
   ): Promise<number> {
     let count = 0;
@@ -53,7 +52,7 @@ export class CatchUp {
           const oldestFirst: Message[] = [...page.values()].sort((a, b) => (later(a.id, b.id) ? 1 : -1));
           for (const m of oldestFirst) {
             if (!own(m)) {
-              for (const e of messageEvents(m, pill)) await emit(e);
+              for (const e of messageEvents(m, reading)) await emit(e);
               count++;
             }
             await this.bridged(m);

@@ -36,6 +36,11 @@ export const DiscordConfigSchema = Type.Object(
       description:
         "Discord applications whose bots bridge their guilds (each bot sees the guilds it was invited to)",
     }),
+    foreign_bridge_webhooks: Type.Array(Type.String({ pattern: "^\\d{17,20}$" }), {
+      default: [],
+      description:
+        "Ids of webhooks (or of the applications owning them) that other Matrix bridges post through on these servers: their messages are Matrix users' and are not bridged back to rooms that have them",
+    }),
     webhook_name: Type.String({
       minLength: 1,
       maxLength: 80,

@@ -42,9 +42,17 @@ import {
 } from "./config.js";
 import { CatchUp } from "./catch-up.js";
 import { Plumbing } from "./plumbing.js";
-import { contentToDiscord, escapeDiscord, type PillFor } from "./format.js";
+import { contentToDiscord, escapeDiscord } from "./format.js";
 import { aliasSuffix, chatFromAliasSuffix } from "./ids.js";
-import { deleteEvent, editEvent, messageEvents, reactionEvent, shownName, type Emission } from "./inbound.js";
+import {
+  deleteEvent,
+  editEvent,
+  messageEvents,
+  reactionEvent,
+  shownName,
+  type Emission,
+  type Reading,
+} from "./inbound.js";
 import { webhookUsername, Webhooks } from "./webhooks.js";
 import { inviteUrl, inviteUrlCommand } from "./invite.js";
 
@@ -155,8 +163,8 @@ export class DiscordConnector implements Connector {
 
   private ctx!: BridgeContext;
   private config!: DiscordConfig;
-  /** A Discord user's pill in Matrix HTML (the framework knows their ghost's id). */
-  readonly pillFor: PillFor = (id, name) => this.ctx.mentionHtml(id, name);
+  /** Pills (the framework knows each Discord user's ghost) and other bridges' webhooks. */
+  reading!: Reading;
   private apps: Application[] = [];
   private catchUp!: CatchUp;
   plumbing!: Plumbing;
@@ -165,6 +173,10 @@ export class DiscordConnector implements Connector {
   async start(ctx: BridgeContext): Promise<void> {
     this.ctx = ctx;
     this.config = ctx.config as unknown as DiscordConfig;
+    this.reading = {
+      pill: (id, name) => ctx.mentionHtml(id, name),
+      foreignWebhooks: this.config.foreign_bridge_webhooks,
+    };
     if (this.config.applications.length === 0) {
       throw new Error("bridges.discord.applications is empty: add your Discord application's bot_token");
     }
@@ -190,7 +202,7 @@ export class DiscordConnector implements Connector {
           this.ctx.log.warn({ err, type: e.event.type }, "a Discord event could not be queued"),
         );
     };
-    const pill = this.pillFor;
+    const reading = this.reading;
     // A gateway event that does not read as expected (a partial message whose channel the
     // client never saw) is logged and skipped; it must not stop the client's event loop.
     const safely =
@@ -206,7 +218,7 @@ export class DiscordConnector implements Connector {
       Events.MessageCreate,
       safely("MessageCreate", (m) => {
         if (!m.guildId || app.ownMessage(m)) return;
-        const queued = messageEvents(m, pill).map((e) => this.ctx.emit(e.event, e.options));
+        const queued = messageEvents(m, reading).map((e) => this.ctx.emit(e.event, e.options));
         void Promise.all(queued)
           .then(() => this.catchUp.bridged(m))
           .catch((err: unknown) => this.ctx.log.warn({ err }, "a Discord message could not be queued"));
@@ -217,7 +229,7 @@ export class DiscordConnector implements Connector {
       safely("MessageUpdate", (_old, m) => {
         if (!m.guildId || app.ownMessage(m)) return;
         void (m.partial ? m.fetch() : Promise.resolve(m))
-          .then((full) => emit(editEvent(full, pill)))
+          .then((full) => emit(editEvent(full, reading)))
           .catch((err: unknown) => this.ctx.log.warn({ err }, "an edited Discord message could not be read"));
       }),
     );
@@ -279,7 +291,7 @@ export class DiscordConnector implements Connector {
         .run(
           c,
           (m) => app.ownMessage(m),
-          pill,
+          reading,
           (e) => this.ctx.emit(e.event, e.options),
         )
         .then((n) => {
@@ -493,7 +505,7 @@ export class DiscordBot
     const { app, channel } = await this.channel(chat);
     const m = await this.messageIn(channel, remoteId).catch(() => null);
     if (!m || app.ownMessage(m)) return [];
-    return messageEvents(m, this.connector.pillFor).map((e) => e.event);
+    return messageEvents(m, this.connector.reading).map((e) => e.event);
   }
 
   private async messageIn(channel: BridgedChannel, id: string): Promise<Message> {

@@ -12,11 +12,13 @@ import type {
   BridgeContent,
   ChatRef,
   EmitOptions,
+  ForeignPuppet,
   RemoteEvent,
   RemoteMedia,
   RemoteSender,
 } from "@switchboard/framework";
 import { discordToContent, type PillFor } from "./format.js";
+import { foreignWebhookAuthor } from "./foreign-webhooks.js";
 
 /**
  * Discord gateway events → the framework's remote events, each with a key that makes a
@@ -55,7 +57,18 @@ export function shownName(name: string, user: Pick<User, "bot">, webhookId?: str
   return user.bot ? `${name} (bot)` : name;
 }
 
-export function senderOf(m: Message): RemoteSender {
+function foreignField(foreign: ForeignPuppet | undefined): { foreign?: ForeignPuppet } {
+  return foreign ? { foreign } : {};
+}
+
+/** What reading a message needs besides the message: pills, and which webhooks are other bridges'. */
+export interface Reading {
+  pill: PillFor;
+  /** `bridges.discord.foreign_bridge_webhooks`: webhook or application ids of other Matrix bridges. */
+  foreignWebhooks: readonly string[];
+}
+
+export function senderOf(m: Message, foreignWebhooks: readonly string[] = []): RemoteSender {
   const author = m.author;
   const displayname = shownName(
     m.member?.displayName ?? author.globalName ?? author.username,
@@ -67,6 +80,7 @@ export function senderOf(m: Message): RemoteSender {
     userId: author.id,
     displayname,
     ...(avatarUrl ? { avatar: { key: avatarUrl, ref: { url: avatarUrl } } } : {}),
+    ...foreignField(foreignWebhookAuthor(m, foreignWebhooks)),
   };
 }
 
@@ -111,11 +125,11 @@ function kindOf(mimetype: string): BridgeContent["kind"] {
 }
 
 /** A new message: its text, then each attachment as a file of its own. */
-export function messageEvents(m: Message, pillFor: PillFor): Emission[] {
+export function messageEvents(m: Message, r: Reading): Emission[] {
   if (m.type === MessageType.ChannelPinnedMessage) return pinNotice(m);
   if (!CONTENT_TYPES.has(m.type)) return [];
   const { chat, threadRoot } = chatOf(m);
-  const sender = senderOf(m);
+  const sender = senderOf(m, r.foreignWebhooks);
   const common = {
     chat,
     sender,
@@ -124,7 +138,7 @@ export function messageEvents(m: Message, pillFor: PillFor): Emission[] {
     ...(m.reference?.messageId && m.type === MessageType.Reply ? { replyTo: m.reference.messageId } : {}),
   };
   const out: Emission[] = [];
-  const text = textOf(m, pillFor);
+  const text = textOf(m, r.pill);
   if (text.text.trim()) {
     out.push({
       event: { type: "message", id: m.id, ...common, content: { kind: "text", ...text } },
@@ -199,7 +213,7 @@ function pinNotice(m: Message): Emission[] {
   ];
 }
 
-export function editEvent(m: Message, pillFor: PillFor): Emission | null {
+export function editEvent(m: Message, r: Reading): Emission | null {
   if (!CONTENT_TYPES.has(m.type) || !m.editedTimestamp) return null;
   const { chat } = chatOf(m);
   return {
@@ -207,9 +221,9 @@ export function editEvent(m: Message, pillFor: PillFor): Emission | null {
       type: "edit",
       chat,
       id: m.id,
-      sender: senderOf(m),
+      sender: senderOf(m, r.foreignWebhooks),
       timestamp: m.editedTimestamp,
-      content: { kind: "text", ...textOf(m, pillFor) },
+      content: { kind: "text", ...textOf(m, r.pill) },
     },
     options: { key: `edit:${m.id}:${m.editedTimestamp}` },
   };

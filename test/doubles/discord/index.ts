@@ -155,7 +155,8 @@ export async function startDiscordDouble(opts: DiscordDoubleOptions = {}): Promi
     addWebhookAs(userId, channelId, name) {
       const c = reachable(userId, channelId);
       model.require(userId, c, "MANAGE_WEBHOOKS");
-      return { id: createWebhook(model, c, { name }, userId, null).id };
+      const hook = createWebhook(model, c, { name }, userId, null);
+      return { id: hook.id, token: hook.token };
     },
     openDm: (userId) => ({ id: model.openDm(userId).id }),
 

@@ -329,7 +329,7 @@ export interface DiscordDouble {
   ): void;
   removeMember(guildId: string, userId: string): void;
   /** A webhook a person made in Channel Settings → Integrations (no application, so no token for the bot). */
-  addWebhookAs(userId: string, channelId: string, name: string): { id: string };
+  addWebhookAs(userId: string, channelId: string, name: string): { id: string; token: string };
   /** The DM channel between a user and the bot (created on first use; Discord pushes no event for it). */
   openDm(userId: string): { id: string };
 
