@@ -13,6 +13,8 @@ import {
   type Registration,
   type RegistrationInput,
 } from "@switchboard/registration";
+import { AdminError, backup, copyStore, keyFilePath, restore, verifyBackup } from "./backup.js";
+import type { AdminOutput } from "./backup.js";
 import { ConfigError, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import type { Connector } from "./connector.js";
@@ -20,8 +22,8 @@ import { Bridge } from "./runtime/bridge.js";
 import { storeFromConfig } from "./store/from-config.js";
 
 /**
- * The `switchboard` command: registration, check-config, start. Bridges are handed in
- * by the entry point, so the framework never imports a bridge.
+ * The `switchboard` command: registration, check-config, start, backup, restore, store copy.
+ * Bridges are handed in by the entry point, so the framework never imports a bridge.
  */
 
 export type ConnectorFactory = () => Connector;
@@ -72,7 +74,7 @@ export async function writeRegistration(
 /** The key that seals credentials: from the config, else a key file made once in the data directory. */
 async function encryptionKey(config: Config, configDir: string, log: Logger): Promise<string> {
   if (config.encryption.key) return config.encryption.key;
-  const file = resolve(configDir, config.encryption.key_file ?? `${config.store.path}/credentials.key`);
+  const file = keyFilePath(config, configDir);
   try {
     return (await readFile(file, "utf8")).trim();
   } catch {
@@ -82,11 +84,8 @@ async function encryptionKey(config: Config, configDir: string, log: Logger): Pr
     await chmod(file, 0o600);
     log.warn(
       { file },
-      `no encryption.key in the config: generated a key file for credentials at rest; back it up with ${
-        config.store.type === "postgres"
-          ? "the database: its credentials cannot be unsealed without it"
-          : "the data directory"
-      }`,
+      `no encryption.key in the config: generated a key file for credentials at rest; the store's credentials ` +
+        `cannot be unsealed without it (switchboard backup includes it)`,
     );
     return key;
   }
@@ -201,6 +200,94 @@ export async function runCli(argv: string[], factories: Record<string, Connector
       await new Promise<never>(() => undefined);
     });
 
+  const adminOutput: AdminOutput = {
+    info: (line) => console.log(line),
+    warn: (line) => console.error(`warning: ${line}`),
+  };
+  // Store messages (a pooled connection failing) go to stderr; the commands print their own results.
+  const adminLog = () => pino({ level: "warn", base: undefined }, pino.destination(2));
+
+  program
+    .command("backup")
+    .description(
+      "write one archive: a consistent snapshot of the store (PostgreSQL: while the bridge runs), config, registration, key file",
+    )
+    .option("-c, --config <file>", "config file")
+    .option("-o, --output <file>", "archive to write")
+    .option("--without-key", "leave the encryption key out (the backup is then useless without it)")
+    .option(
+      "--verify <file>",
+      "check an archive instead: restore it into a scratch store, compare counts and checksums",
+    )
+    .action(async (opts: { config?: string; output?: string; withoutKey?: boolean; verify?: string }) => {
+      const list = connectors();
+      if (opts.verify !== undefined) {
+        if (opts.output !== undefined || opts.withoutKey)
+          throw new CliError("--verify FILE takes no -o or --without-key");
+        const config = opts.config
+          ? { config: await loadConfig(opts.config, schemas(list)), configPath: opts.config }
+          : undefined;
+        await verifyBackup({ file: opts.verify, config, bridgeSchemas: schemas(list), out: adminOutput });
+        return;
+      }
+      if (!opts.config || !opts.output) {
+        throw new CliError(
+          "usage: switchboard backup -c config.yaml -o FILE [--without-key] | switchboard backup --verify FILE [-c config.yaml]",
+        );
+      }
+      await backup({
+        configPath: opts.config,
+        config: await loadConfig(opts.config, schemas(list)),
+        output: opts.output,
+        withoutKey: opts.withoutKey ?? false,
+        log: adminLog(),
+        out: adminOutput,
+      });
+    });
+
+  program
+    .command("restore")
+    .description(
+      "restore a backup into an empty store (and put back a missing config, registration and key file)",
+    )
+    .argument("<file>", "archive made by switchboard backup")
+    .requiredOption("-c, --config <file>", "config file (written from the backup when it does not exist)")
+    .option(
+      "--force",
+      "replace everything the store holds, and a registration that differs from the backup's",
+    )
+    .action(async (file: string, opts: { config: string; force?: boolean }) => {
+      await restore({
+        file,
+        configPath: opts.config,
+        force: opts.force ?? false,
+        bridgeSchemas: schemas(connectors()),
+        log: adminLog(),
+        out: adminOutput,
+      });
+    });
+
+  program
+    .command("store")
+    .description("store admin commands")
+    .command("copy")
+    .description(
+      "copy everything from the configured store into an empty one, verifying counts and checksums",
+    )
+    .requiredOption("-c, --config <file>", "config file")
+    .requiredOption("--to <url>", "postgres://user:password@host/database, mongodb://… or nedb:DIRECTORY")
+    .option("--force", "replace everything the target store holds")
+    .action(async (opts: { config: string; to: string; force?: boolean }) => {
+      await copyStore({
+        configPath: opts.config,
+        config: await loadConfig(opts.config, schemas(connectors())),
+        to: opts.to,
+        force: opts.force ?? false,
+        log: adminLog(),
+        out: adminOutput,
+      });
+    });
+
   // Each bridge's own admin commands: `switchboard discord invite-url -c config.yaml`.
   for (const connector of connectors()) {
     if (!connector.cliCommands?.length) continue;
@@ -230,7 +317,12 @@ export async function runCli(argv: string[], factories: Record<string, Connector
     const code = (err as { code?: string }).code;
     if (code === "commander.helpDisplayed" || code === "commander.version") return 0;
     if (code?.startsWith("commander.")) return 2;
-    if (err instanceof ConfigError || err instanceof RegistrationError || err instanceof CliError) {
+    if (
+      err instanceof ConfigError ||
+      err instanceof RegistrationError ||
+      err instanceof CliError ||
+      err instanceof AdminError
+    ) {
       console.error(err.message);
       return 1;
     }

@@ -28,3 +28,11 @@ export class CredentialBox {
     return JSON.parse(text) as unknown;
   }
 }
+
+/**
+ * A short public name for a key: which key sealed a backup's credentials, checkable on restore
+ * without unsealing anything. A separate HKDF output, so it says nothing about the sealing key.
+ */
+export function keyFingerprint(secret: string | Buffer): string {
+  return Buffer.from(hkdfSync("sha256", secret, "switchboard", "key fingerprint v1", 16)).toString("hex");
+}

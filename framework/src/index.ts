@@ -22,5 +22,6 @@ export { runCli, writeRegistration, registrationInput, type ConnectorFactory } f
 export type { Store } from "./store/types.js";
 export { NedbStore } from "./store/nedb.js";
 export { PostgresStore, type PostgresStoreOptions } from "./store/postgres.js";
+export { MongoStore, type MongoStoreOptions } from "./store/mongodb.js";
 export { CredentialBox } from "./credentials.js";
 export * as format from "./format/index.js";

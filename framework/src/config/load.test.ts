@@ -56,11 +56,51 @@ describe("config: store", () => {
     assert.ok(!JSON.stringify(problems).includes("hunter22"));
   });
 
-  test("an unknown store type lists the known ones", () => {
+  test("mongodb with a mongodb:// or mongodb+srv:// url is accepted, defaults filled", () => {
+    for (const url of [
+      "mongodb://bridge:pw@db1:27017,db2:27017/switchboard?replicaSet=rs0",
+      "mongodb+srv://bridge:pw@cluster0.example.net/switchboard",
+    ]) {
+      const config = parseConfig(`${HOMESERVER}store:\n  type: mongodb\n  url: "${url}"\n`);
+      assert.equal(config.store.type, "mongodb");
+      assert.equal(config.store.url, url);
+      assert.equal(config.store.path, "./data");
+      assert.equal(config.store.message_retention_days, 90);
+    }
+  });
+
+  test("mongodb without a url names the missing key, its line, and what to write", () => {
     const problems = problemsOf(`${HOMESERVER}store:\n  type: mongodb\n`);
+    assert.equal(problems.length, 1, JSON.stringify(problems));
+    assert.equal(problems[0]?.path, "store");
+    assert.equal(problems[0]?.line, 4);
+    assert.match(
+      problems[0]?.message ?? "",
+      /missing required key "url" \(a mongodb store needs url: mongodb:\/\//,
+    );
+  });
+
+  test("each database type wants its own url scheme, and the url is not echoed", () => {
+    const mongoUrl = problemsOf(`${HOMESERVER}store:\n  type: postgres\n  url: mongodb://u:hunter22@db/x\n`);
+    assert.deepEqual(
+      mongoUrl.map((p) => [p.path, p.line]),
+      [["store.url", 6]],
+    );
+    assert.match(mongoUrl[0]?.message ?? "", /must match \^postgres\(ql\)\?:\/\//);
+    const pgUrl = problemsOf(`${HOMESERVER}store:\n  type: mongodb\n  url: postgres://u:hunter22@db/x\n`);
+    assert.deepEqual(
+      pgUrl.map((p) => [p.path, p.line]),
+      [["store.url", 6]],
+    );
+    assert.match(pgUrl[0]?.message ?? "", /must match \^mongodb\(\\\+srv\)\?:\/\//);
+    assert.ok(!JSON.stringify([...mongoUrl, ...pgUrl]).includes("hunter22"));
+  });
+
+  test("an unknown store type lists the known ones", () => {
+    const problems = problemsOf(`${HOMESERVER}store:\n  type: sqlite\n`);
     assert.deepEqual(
       problems.map((p) => [p.path, p.message]),
-      [["store.type", 'must be one of "nedb", "postgres"']],
+      [["store.type", 'must be one of "nedb", "postgres", "mongodb"']],
     );
   });
 });

@@ -78,22 +78,38 @@ export const ConfigSchema = Type.Object(
     ),
     store: Type.Object(
       {
-        type: Type.Union([Type.Literal("nedb"), Type.Literal("postgres")], { default: "nedb" }),
-        /** nedb: its datafiles. Both: where a generated credentials key file goes. */
+        type: Type.Union([Type.Literal("nedb"), Type.Literal("postgres"), Type.Literal("mongodb")], {
+          default: "nedb",
+        }),
+        /** nedb: its datafiles. All: where a generated credentials key file goes. */
         path: Type.String({ minLength: 1, default: "./data" }),
-        url: Type.Optional(Type.String({ pattern: "^postgres(ql)?://" })),
+        /** postgres and mongodb: the database; its scheme is checked per type below. */
+        url: Type.Optional(Type.String({ minLength: 1 })),
         message_retention_days: Type.Number({ minimum: 0, default: 90 }),
       },
       {
         additionalProperties: false,
         default: {},
-        // One object with a conditional rather than a union of two: ajv fills defaults only outside
+        // One object with conditionals rather than a union: ajv fills defaults only outside
         // anyOf/oneOf, and the default (nedb, ./data) must apply to a config without a store section.
-        if: { required: ["type"], properties: { type: { const: "postgres" } } },
-        then: {
-          required: ["url"],
-          description: "a postgres store needs url: postgres://user:password@host:5432/database",
-        },
+        allOf: [
+          {
+            if: { required: ["type"], properties: { type: { const: "postgres" } } },
+            then: {
+              required: ["url"],
+              properties: { url: { pattern: "^postgres(ql)?://" } },
+              description: "a postgres store needs url: postgres://user:password@host:5432/database",
+            },
+          },
+          {
+            if: { required: ["type"], properties: { type: { const: "mongodb" } } },
+            then: {
+              required: ["url"],
+              properties: { url: { pattern: "^mongodb(\\+srv)?://" } },
+              description: "a mongodb store needs url: mongodb://user:password@host:27017/database",
+            },
+          },
+        ],
       },
     ),
     encryption: Type.Object(

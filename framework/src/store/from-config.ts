@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import { NedbStore } from "./nedb.js";
+import { MongoStore } from "./mongodb.js";
 import { PostgresStore } from "./postgres.js";
 import type { Store } from "./types.js";
 
@@ -22,5 +23,8 @@ export function storeFromConfig(config: Config, configDir: string, log: Logger):
         onConnectionError: (err) =>
           log.warn({ err }, "a pooled PostgreSQL connection failed; it is replaced on next use"),
       });
+    case "mongodb":
+      if (!section.url) throw new Error("store.url is required when store.type is mongodb");
+      return new MongoStore({ url: section.url });
   }
 }

@@ -3,6 +3,8 @@ export { NedbStore } from "./nedb.js";
 export type { NedbStoreOptions } from "./nedb.js";
 export { PostgresStore } from "./postgres.js";
 export type { PostgresStoreOptions } from "./postgres.js";
+export { MongoStore } from "./mongodb.js";
+export type { MongoStoreOptions } from "./mongodb.js";
 export { storeFromConfig } from "./from-config.js";
 export { storeConformanceSuite } from "./conformance.js";
 export type { StoreHarness } from "./conformance.js";

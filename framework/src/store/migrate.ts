@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import { supportsDmUpgrade } from "../connector.js";
 import type { Connector } from "../connector.js";
+import { INCOMPLETE_LOAD_VERSION } from "./dump.js";
 import type { MessageMapping, ReactionRecord, RoomLink, Store } from "./types.js";
 
 export const STORE_SCHEMA_VERSION = 1;
@@ -29,6 +30,12 @@ export async function migrateStore(
   opts: MigrateOptions,
 ): Promise<{ from: number; to: number }> {
   const from = await store.schemaVersion();
+  if (from === INCOMPLETE_LOAD_VERSION) {
+    throw new Error(
+      "The store holds a restore or `store copy` that did not finish, so some of its records may be " +
+        "missing. Run the same `switchboard restore FILE --force` (or `store copy --force`) again, then start.",
+    );
+  }
   if (from > STORE_SCHEMA_VERSION) {
     throw new Error(
       `The data directory was written by a newer Switchboard (store schema version ${from}; this ` +

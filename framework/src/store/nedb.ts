@@ -30,12 +30,17 @@ import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import Datastore from "nedb-promises";
+import { INCOMPLETE_LOAD_VERSION, StoreNotEmptyError, batches } from "./dump.js";
+import type { STORE_COLLECTIONS } from "./dump.js";
 import type {
   ChatMember,
+  DumpRecord,
   GhostRecord,
   JournalEntry,
   JournalStream,
+  KvEntry,
   LinkState,
+  LoadOptions,
   LoginRecord,
   MatrixUserRecord,
   MediaLink,
@@ -43,6 +48,10 @@ import type {
   ReactionRecord,
   RoomLink,
   Store,
+  StoreCollection,
+  StoreDump,
+  StoreRecordTypes,
+  StoreSnapshot,
 } from "./types.js";
 
 export type NedbStoreOptions = ({ directory: string } | { inMemory: true }) & {
@@ -65,6 +74,11 @@ const COLLECTIONS = [
   "kv",
 ] as const;
 type Collection = (typeof COLLECTIONS)[number];
+// A dump names collections as this store does: one datafile per collection of the contract.
+const _dumpOrder: typeof STORE_COLLECTIONS = COLLECTIONS;
+
+/** Documents per insert when loading a dump: one append to the datafile each. */
+const LOAD_BATCH = 10_000;
 
 const DEFAULT_COMPACTION_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -190,6 +204,8 @@ nedbStorage.appendFileAsync = async (file, data, options) => appendFileSync(file
 /** Members @seald-io/nedb has that nedb-promises' typings do not expose (its Proxy forwards them). */
 interface NedbInternals {
   compactDatafileAsync(): Promise<void>;
+  /** The live documents themselves (never changed in place: an update swaps in a modified copy). */
+  getAllData(): unknown[];
   indexes: Record<string, { unique: boolean; sparse: boolean }>;
 }
 
@@ -262,6 +278,20 @@ function isUniqueViolation(error: unknown): boolean {
   );
 }
 
+function storedJournal(e: JournalEntry): StoredJournal {
+  const doc: StoredJournal = {
+    _id: compoundKey(e.stream, e.key),
+    stream: e.stream,
+    key: e.key,
+    seq: e.seq,
+    payload: encode(e.payload),
+    done: e.done,
+    createdAt: e.createdAt,
+  };
+  if (!e.done) doc._pending = pendingKey(e.stream, e.seq);
+  return doc;
+}
+
 function toJournal(d: StoredJournal): JournalEntry {
   return {
     stream: d.stream,
@@ -270,6 +300,21 @@ function toJournal(d: StoredJournal): JournalEntry {
     payload: decode<unknown>(d.payload),
     done: d.done,
     createdAt: d.createdAt,
+  };
+}
+
+function storedLink(link: RoomLink): StoredLink {
+  return {
+    _id: link.roomId,
+    network: link.network,
+    channelId: link.channelId,
+    receiver: link.receiver,
+    kind: link.kind,
+    state: link.state,
+    createdBy: link.createdBy,
+    createdAt: link.createdAt,
+    meta: encode(link.meta),
+    _channelKey: compoundKey(link.network, link.channelId),
   };
 }
 
@@ -287,6 +332,19 @@ function toLink(d: StoredLink): RoomLink {
   };
 }
 
+function storedGhost(ghost: GhostRecord): StoredGhost {
+  return {
+    _id: ghost.userId,
+    network: ghost.network,
+    remoteId: ghost.remoteId,
+    displayname: ghost.displayname,
+    avatarUrl: ghost.avatarUrl,
+    avatarKey: ghost.avatarKey ?? null,
+    registered: ghost.registered,
+    _remoteKey: compoundKey(ghost.network, ghost.remoteId),
+  };
+}
+
 function toGhost(d: StoredGhost): GhostRecord {
   return {
     userId: d._id,
@@ -299,11 +357,31 @@ function toGhost(d: StoredGhost): GhostRecord {
   };
 }
 
+function storedUser(user: MatrixUserRecord): StoredUser {
+  const doc: StoredUser = { _id: user.userId, meta: encode(user.meta) };
+  if (user.managementRoom !== null) doc.managementRoom = user.managementRoom;
+  return doc;
+}
+
 function toUser(d: StoredUser): MatrixUserRecord {
   return {
     userId: d._id,
     managementRoom: d.managementRoom ?? null,
     meta: decode<Record<string, unknown>>(d.meta),
+  };
+}
+
+function storedLogin(login: LoginRecord): StoredLogin {
+  return {
+    _id: compoundKey(login.network, login.loginId),
+    network: login.network,
+    matrixUserId: login.matrixUserId,
+    loginId: login.loginId,
+    credentials: login.credentials,
+    state: login.state,
+    remoteName: login.remoteName,
+    createdAt: login.createdAt,
+    meta: encode(login.meta),
   };
 }
 
@@ -386,6 +464,49 @@ function storedReaction(r: ReactionRecord): StoredReaction {
   if (r.remoteId !== undefined) doc.remoteId = r.remoteId;
   if (r.meta !== undefined) doc.meta = encode(r.meta);
   return doc;
+}
+
+function storedMember(member: ChatMember): StoredMember {
+  return {
+    _id: compoundKey(member.network, member.loginId, member.channelId, member.receiver),
+    network: member.network,
+    channelId: member.channelId,
+    receiver: member.receiver,
+    loginId: member.loginId,
+    matrixUserId: member.matrixUserId,
+    since: member.since,
+    _chatKey: compoundKey(member.network, member.channelId, member.receiver),
+  };
+}
+
+function storedMediaLink(link: MediaLink): StoredMediaLink {
+  const doc: StoredMediaLink = {
+    _id: link.token,
+    mxc: link.mxc,
+    name: link.name,
+    mimetype: link.mimetype,
+    createdAt: link.createdAt,
+  };
+  if (link.eventId !== undefined) doc.eventId = link.eventId;
+  if (link.expiresAt !== undefined) doc.expiresAt = link.expiresAt;
+  return doc;
+}
+
+function toMediaLink(d: StoredMediaLink): MediaLink {
+  const link: MediaLink = {
+    token: d._id,
+    mxc: d.mxc,
+    name: d.name,
+    mimetype: d.mimetype,
+    createdAt: d.createdAt,
+  };
+  if (d.eventId !== undefined) link.eventId = d.eventId;
+  if (d.expiresAt !== undefined) link.expiresAt = d.expiresAt;
+  return link;
+}
+
+function storedKv(namespace: string, key: string, value: unknown): StoredKv {
+  return { _id: compoundKey(namespace, key), namespace, key, value: encode(value) };
 }
 
 function toMember(d: StoredMember): ChatMember {
@@ -588,18 +709,7 @@ export class NedbStore implements Store {
   // ---- links ----
 
   async linkPut(link: RoomLink): Promise<void> {
-    const doc: StoredLink = {
-      _id: link.roomId,
-      network: link.network,
-      channelId: link.channelId,
-      receiver: link.receiver,
-      kind: link.kind,
-      state: link.state,
-      createdBy: link.createdBy,
-      createdAt: link.createdAt,
-      meta: encode(link.meta),
-      _channelKey: compoundKey(link.network, link.channelId),
-    };
+    const doc = storedLink(link);
     await this.db("links").update({ _id: doc._id }, doc, { upsert: true });
   }
 
@@ -636,16 +746,7 @@ export class NedbStore implements Store {
   // ---- ghosts ----
 
   async ghostPut(ghost: GhostRecord): Promise<void> {
-    const doc: StoredGhost = {
-      _id: ghost.userId,
-      network: ghost.network,
-      remoteId: ghost.remoteId,
-      displayname: ghost.displayname,
-      avatarUrl: ghost.avatarUrl,
-      avatarKey: ghost.avatarKey ?? null,
-      registered: ghost.registered,
-      _remoteKey: compoundKey(ghost.network, ghost.remoteId),
-    };
+    const doc = storedGhost(ghost);
     await this.db("ghosts").update({ _id: doc._id }, doc, { upsert: true });
   }
 
@@ -666,8 +767,7 @@ export class NedbStore implements Store {
   // ---- users ----
 
   async userPut(user: MatrixUserRecord): Promise<void> {
-    const doc: StoredUser = { _id: user.userId, meta: encode(user.meta) };
-    if (user.managementRoom !== null) doc.managementRoom = user.managementRoom;
+    const doc = storedUser(user);
     await this.db("users").update({ _id: doc._id }, doc, { upsert: true });
   }
 
@@ -684,17 +784,7 @@ export class NedbStore implements Store {
   // ---- logins ----
 
   async loginPut(login: LoginRecord): Promise<void> {
-    const doc: StoredLogin = {
-      _id: compoundKey(login.network, login.loginId),
-      network: login.network,
-      matrixUserId: login.matrixUserId,
-      loginId: login.loginId,
-      credentials: login.credentials,
-      state: login.state,
-      remoteName: login.remoteName,
-      createdAt: login.createdAt,
-      meta: encode(login.meta),
-    };
+    const doc = storedLogin(login);
     await this.db("logins").update({ _id: doc._id }, doc, { upsert: true });
   }
 
@@ -821,31 +911,13 @@ export class NedbStore implements Store {
   // ---- media links ----
 
   async mediaLinkPut(link: MediaLink): Promise<void> {
-    const doc: StoredMediaLink = {
-      _id: link.token,
-      mxc: link.mxc,
-      name: link.name,
-      mimetype: link.mimetype,
-      createdAt: link.createdAt,
-    };
-    if (link.eventId !== undefined) doc.eventId = link.eventId;
-    if (link.expiresAt !== undefined) doc.expiresAt = link.expiresAt;
+    const doc = storedMediaLink(link);
     await this.db("media").update({ _id: doc._id }, doc, { upsert: true });
   }
 
   async mediaLinkGet(token: string): Promise<MediaLink | null> {
     const d = await this.db("media").findOne<StoredMediaLink>({ _id: token });
-    if (!d) return null;
-    const link: MediaLink = {
-      token: d._id,
-      mxc: d.mxc,
-      name: d.name,
-      mimetype: d.mimetype,
-      createdAt: d.createdAt,
-    };
-    if (d.eventId !== undefined) link.eventId = d.eventId;
-    if (d.expiresAt !== undefined) link.expiresAt = d.expiresAt;
-    return link;
+    return d ? toMediaLink(d) : null;
   }
 
   mediaLinkDeleteByEvent(eventId: string): Promise<number> {
@@ -859,16 +931,7 @@ export class NedbStore implements Store {
   // ---- chat members ----
 
   async chatMemberPut(member: ChatMember): Promise<void> {
-    const doc: StoredMember = {
-      _id: compoundKey(member.network, member.loginId, member.channelId, member.receiver),
-      network: member.network,
-      channelId: member.channelId,
-      receiver: member.receiver,
-      loginId: member.loginId,
-      matrixUserId: member.matrixUserId,
-      since: member.since,
-      _chatKey: compoundKey(member.network, member.channelId, member.receiver),
-    };
+    const doc = storedMember(member);
     await this.db("members").update({ _id: doc._id }, doc, { upsert: true });
   }
 
@@ -906,7 +969,7 @@ export class NedbStore implements Store {
   }
 
   async kvSet(namespace: string, key: string, value: unknown): Promise<void> {
-    const doc: StoredKv = { _id: compoundKey(namespace, key), namespace, key, value: encode(value) };
+    const doc = storedKv(namespace, key, value);
     await this.db("kv").update({ _id: doc._id }, doc, { upsert: true });
   }
 
@@ -936,5 +999,169 @@ export class NedbStore implements Store {
 
   async setSchemaVersion(version: number): Promise<void> {
     await this.kvSet(STORE_NAMESPACE, SCHEMA_VERSION_KEY, version);
+  }
+
+  // ---- snapshot and load ----
+
+  snapshot(): Promise<StoreSnapshot> {
+    let dbs: Record<Collection, Db>;
+    try {
+      dbs = this.openDbs();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // One synchronous step, so all ten collections are taken at the same instant while the bridge goes
+    // on writing: NeDB applies each operation to its in-memory documents synchronously (the datafile
+    // append follows), and never changes a document in place, so these arrays stay as they are.
+    // Nothing is written or paused beyond this step, however long the reader then takes.
+    const taken = COLLECTIONS.map(
+      (name) => [name, (dbs[name] as unknown as NedbInternals).getAllData()] as const,
+    );
+    const journalSeq = Math.max(this.lastSeq, this.watermark);
+    const versionId = compoundKey(STORE_NAMESPACE, SCHEMA_VERSION_KEY);
+    const versionDoc = taken
+      .find(([name]) => name === "kv")?.[1]
+      .find((d) => (d as StoredKv)._id === versionId) as StoredKv | undefined;
+    async function* records(): AsyncIterable<DumpRecord> {
+      for (const [name, docs] of taken) {
+        for (const doc of docs) {
+          const record = fromStored(name, doc);
+          if (record) yield record;
+        }
+      }
+    }
+    return Promise.resolve({
+      schemaVersion: versionDoc ? decode<number>(versionDoc.value) : 0,
+      journalSeq,
+      records: records(),
+      close: () => Promise.resolve(),
+    });
+  }
+
+  async load(dump: StoreDump, options: LoadOptions = {}): Promise<void> {
+    const dbs = this.openDbs();
+    const held = await this.recordCounts();
+    const version = await this.schemaVersion();
+    if (Object.values(held).some((n) => n > 0) && !options.replace) {
+      throw new StoreNotEmptyError(held, version === INCOMPLETE_LOAD_VERSION);
+    }
+    // No transactions: the marker goes first and the dump's version last, so a load that dies midway
+    // leaves a store the framework refuses (and a restore --force replaces), never a half one in use.
+    await this.setSchemaVersion(INCOMPLETE_LOAD_VERSION);
+    if (options.replace) {
+      for (const name of COLLECTIONS) {
+        const keep =
+          name === "kv" ? { _id: { $nin: [compoundKey(STORE_NAMESPACE, SCHEMA_VERSION_KEY)] } } : {};
+        await dbs[name].remove(keep, { multi: true });
+      }
+      this.watermark = 0;
+    }
+    let seq = dump.journalSeq;
+    for await (const batch of batches(dump.records, LOAD_BATCH)) {
+      const docs = batch.records.map((record) => toStored(batch.collection, record));
+      if (batch.collection === "journal") {
+        for (const doc of docs as StoredJournal[]) seq = Math.max(seq, doc.seq);
+      }
+      try {
+        await dbs[batch.collection].insert(docs);
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        throw new Error(
+          `the dump holds two ${batch.collection} records with the same key: ${String(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+    // New appends continue above every seq the source handed out, as they would have there.
+    this.lastSeq = Math.max(this.lastSeq, seq);
+    const mark: StoredSeqWatermark = { _id: SEQ_WATERMARK_KEY, seq: this.lastSeq };
+    await dbs.journal.update({ _id: SEQ_WATERMARK_KEY }, mark, { upsert: true });
+    this.watermark = this.lastSeq;
+    await this.setSchemaVersion(dump.schemaVersion);
+  }
+
+  /** Records per collection, without this store's bookkeeping (seq watermark, schema version). */
+  private async recordCounts(): Promise<Record<StoreCollection, number>> {
+    const dbs = this.openDbs();
+    const counts = {} as Record<StoreCollection, number>;
+    for (const name of COLLECTIONS) {
+      const own =
+        name === "journal"
+          ? { _id: SEQ_WATERMARK_KEY }
+          : name === "kv"
+            ? { _id: partsRange(STORE_NAMESPACE) }
+            : null;
+      counts[name] = (await dbs[name].count({})) - (own ? await dbs[name].count(own) : 0);
+    }
+    return counts;
+  }
+
+  private openDbs(): Record<Collection, Db> {
+    if (!this.dbs) throw new Error("NedbStore is not open");
+    return this.dbs;
+  }
+}
+
+/** The contract's record of a stored document; null for this store's own bookkeeping. */
+function fromStored(name: Collection, doc: unknown): DumpRecord | null {
+  switch (name) {
+    case "journal":
+      return (doc as { _id: string })._id === SEQ_WATERMARK_KEY
+        ? null
+        : { collection: name, record: toJournal(doc as StoredJournal) };
+    case "links":
+      return { collection: name, record: toLink(doc as StoredLink) };
+    case "ghosts":
+      return { collection: name, record: toGhost(doc as StoredGhost) };
+    case "users":
+      return { collection: name, record: toUser(doc as StoredUser) };
+    case "logins":
+      return { collection: name, record: toLogin(doc as StoredLogin) };
+    case "messages":
+      return { collection: name, record: toMessage(doc as StoredMessage) };
+    case "reactions":
+      return { collection: name, record: toReaction(doc as StoredReaction) };
+    case "members":
+      return { collection: name, record: toMember(doc as StoredMember) };
+    case "media":
+      return { collection: name, record: toMediaLink(doc as StoredMediaLink) };
+    case "kv": {
+      const d = doc as StoredKv;
+      if (d.namespace === STORE_NAMESPACE) return null;
+      return {
+        collection: name,
+        record: { namespace: d.namespace, key: d.key, value: decode<unknown>(d.value) },
+      };
+    }
+  }
+}
+
+function toStored(name: StoreCollection, record: StoreRecordTypes[StoreCollection]): { _id: string } {
+  switch (name) {
+    case "journal":
+      return storedJournal(record as JournalEntry);
+    case "links":
+      return storedLink(record as RoomLink);
+    case "ghosts":
+      return storedGhost(record as GhostRecord);
+    case "users":
+      return storedUser(record as MatrixUserRecord);
+    case "logins":
+      return storedLogin(record as LoginRecord);
+    case "messages":
+      return storedMessage(record as MessageMapping);
+    case "reactions":
+      return storedReaction(record as ReactionRecord);
+    case "members":
+      return storedMember(record as ChatMember);
+    case "media":
+      return storedMediaLink(record as MediaLink);
+    case "kv": {
+      const { namespace, key, value } = record as KvEntry;
+      if (namespace === STORE_NAMESPACE) throw new Error("a dump may not hold the store's own kv namespace");
+      return storedKv(namespace, key, value);
+    }
   }
 }

@@ -45,6 +45,16 @@ import type {
   ReactionRow,
   UserRow,
 } from "./postgres-rows.js";
+import { INCOMPLETE_LOAD_VERSION, StoreNotEmptyError, batches } from "./dump.js";
+import {
+  ALL_TABLES,
+  DUMP_BATCH,
+  continueJournalAfter,
+  countRows,
+  insertRecords,
+  journalSeqOf,
+  readTables,
+} from "./postgres-dump.js";
 import { upgradeSchema } from "./postgres-schema.js";
 import { fromDbJson, fromDbText, likePrefix, toDbJson, toDbText } from "./postgres-text.js";
 import type {
@@ -57,9 +67,12 @@ import type {
   MatrixUserRecord,
   MediaLink,
   MessageMapping,
+  LoadOptions,
   ReactionRecord,
   RoomLink,
   Store,
+  StoreDump,
+  StoreSnapshot,
 } from "./types.js";
 
 export interface PostgresStoreOptions {
@@ -99,6 +112,8 @@ export class PostgresStore implements Store {
   private readonly inFlight = new Set<Promise<unknown>>();
   private appendQueue: PendingAppend[] = [];
   private appending: Promise<void> | null = null;
+  /** Snapshots not yet closed: close() ends their transactions before the pool. */
+  private readonly snapshots = new Set<StoreSnapshot>();
 
   constructor(private readonly options: PostgresStoreOptions) {}
 
@@ -165,6 +180,7 @@ export class PostgresStore implements Store {
       const pool = this.pool;
       if (!pool) return;
       this.pool = null;
+      await Promise.allSettled([...this.snapshots].map((s) => s.close()));
       // Appends already accepted are written, and answered queries answered, before the pool ends.
       await this.appending;
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
@@ -811,5 +827,93 @@ export class PostgresStore implements Store {
        ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`,
       [DATA_VERSION, version],
     );
+  }
+
+  // ---- snapshot and load (the SQL is in postgres-dump.ts) ----
+
+  async snapshot(): Promise<StoreSnapshot> {
+    const client = await this.connected().connect();
+    let ended: Promise<void> | null = null;
+    const end = (how: "COMMIT" | "ROLLBACK"): Promise<void> => {
+      ended ??= (async () => {
+        this.snapshots.delete(snapshot);
+        let broken: Error | undefined;
+        try {
+          await client.query(how);
+        } catch (error) {
+          broken = error instanceof Error ? error : new Error(String(error));
+        } finally {
+          client.release(broken);
+        }
+      })();
+      return ended;
+    };
+    const snapshot: StoreSnapshot = {
+      schemaVersion: 0,
+      journalSeq: 0,
+      records: (async function* () {
+        try {
+          yield* readTables(client);
+        } finally {
+          await end("COMMIT");
+        }
+      })(),
+      close: () => end("ROLLBACK"),
+    };
+    this.snapshots.add(snapshot);
+    try {
+      // The transaction's first query fixes its snapshot: every table is then read as of this instant,
+      // while the bridge goes on writing on its own connections.
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      const version = await client.query<{ value: number }>(
+        "SELECT value FROM switchboard_meta WHERE name = $1",
+        [DATA_VERSION],
+      );
+      snapshot.schemaVersion = version.rows[0]?.value ?? 0;
+      // The sequence is outside the snapshot, but only ever ahead of it: what journalSeq must be.
+      snapshot.journalSeq = await journalSeqOf(client);
+    } catch (error) {
+      await end("ROLLBACK");
+      throw error;
+    }
+    return snapshot;
+  }
+
+  async load(dump: StoreDump, options: LoadOptions = {}): Promise<void> {
+    await this.transaction(async (client) => {
+      // Writers wait until the load commits (readers do not): the emptiness checked is the one loaded into.
+      await client.query(`LOCK TABLE ${ALL_TABLES} IN EXCLUSIVE MODE`);
+      const held = await countRows(client);
+      if (Object.values(held).some((n) => n > 0)) {
+        if (!options.replace) {
+          const version = await client.query<{ value: number }>(
+            "SELECT value FROM switchboard_meta WHERE name = $1",
+            [DATA_VERSION],
+          );
+          throw new StoreNotEmptyError(held, version.rows[0]?.value === INCOMPLETE_LOAD_VERSION);
+        }
+        await client.query(`TRUNCATE ${ALL_TABLES}`);
+      }
+      let seq = Math.max(dump.journalSeq, await journalSeqOf(client));
+      for await (const batch of batches(dump.records, DUMP_BATCH)) {
+        if (batch.collection === "journal") {
+          for (const entry of batch.records as JournalEntry[]) seq = Math.max(seq, entry.seq);
+        }
+        await insertRecords(client, batch.collection, batch.records).catch((error: unknown) => {
+          if ((error as { code?: unknown }).code !== "23505") throw error;
+          const detail = (error as { detail?: unknown }).detail;
+          throw new Error(
+            `the dump holds two ${batch.collection} records with the same key${typeof detail === "string" ? ` (${detail})` : ""}`,
+            { cause: error },
+          );
+        });
+      }
+      await continueJournalAfter(client, seq);
+      await client.query(
+        `INSERT INTO switchboard_meta (name, value) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`,
+        [DATA_VERSION, dump.schemaVersion],
+      );
+    });
   }
 }

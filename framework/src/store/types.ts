@@ -145,6 +145,62 @@ export interface MediaLink {
   expiresAt?: number;
 }
 
+/** A kv entry, as dumps carry it. */
+export interface KvEntry {
+  namespace: string;
+  key: string;
+  value: unknown;
+}
+
+/** The record kind of each collection a store keeps (dump order: `STORE_COLLECTIONS` in dump.ts). */
+export interface StoreRecordTypes {
+  journal: JournalEntry;
+  links: RoomLink;
+  ghosts: GhostRecord;
+  users: MatrixUserRecord;
+  logins: LoginRecord;
+  messages: MessageMapping;
+  reactions: ReactionRecord;
+  members: ChatMember;
+  media: MediaLink;
+  kv: KvEntry;
+}
+export type StoreCollection = keyof StoreRecordTypes;
+
+/** One record of a dump, with the collection it belongs to. */
+export type DumpRecord = {
+  [C in StoreCollection]: { collection: C; record: StoreRecordTypes[C] };
+}[StoreCollection];
+
+/**
+ * Everything a store holds, backend-neutral: what backup, restore and `store copy` move. Records
+ * are the interface's records exactly as the getters return them; sealed values (login
+ * credentials, journal payloads, login state) stay the sealed strings they are.
+ */
+export interface StoreDump {
+  /** The data layout version (`schemaVersion()`): a dump is loaded as it is and migrated at start. */
+  schemaVersion: number;
+  /** At least every journal seq the store has handed out: a store loaded from it numbers new entries above. */
+  journalSeq: number;
+  /**
+   * Every record once, collection by collection in `STORE_COLLECTIONS` order, in no particular order
+   * within a collection. Read once. Never the backend's own bookkeeping (its schema version entry,
+   * seq watermarks): that is what `schemaVersion` and `journalSeq` carry.
+   */
+  records: AsyncIterable<DumpRecord>;
+}
+
+/** A dump of one instant: writes made after `snapshot()` resolved are not in it. */
+export interface StoreSnapshot extends StoreDump {
+  /** Ends the snapshot (PostgreSQL: its transaction); idempotent, and safe after a partial read. */
+  close(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** Replace whatever the store holds (restore --force) instead of refusing a store that is not empty. */
+  replace?: boolean;
+}
+
 export interface Store {
   open(): Promise<void>;
   close(): Promise<void>;
@@ -246,4 +302,23 @@ export interface Store {
    */
   schemaVersion(): Promise<number>;
   setSchemaVersion(version: number): Promise<void>;
+
+  /*
+   * Backup, restore and moving stores (conformance: "snapshot and load"). Optional only until every
+   * backend has them: the admin commands refuse, naming the store type, a store without them.
+   */
+
+  /**
+   * Every record as of one instant, while the store keeps serving: NeDB captures its in-memory
+   * collections in one synchronous step, PostgreSQL reads in one REPEATABLE READ transaction.
+   */
+  snapshot?(): Promise<StoreSnapshot>;
+  /**
+   * Loads a dump into this store, which must hold no records (else `StoreNotEmptyError`, and nothing
+   * changes) unless `replace`. Bulk and all-or-nothing where the backend can be: a load that fails
+   * midway leaves either the store as it was (one transaction) or `schemaVersion()` at
+   * `INCOMPLETE_LOAD_VERSION`, which the framework refuses to start on. The schema version and the
+   * journal's seq are the dump's afterwards.
+   */
+  load?(dump: StoreDump, options?: LoadOptions): Promise<void>;
 }
