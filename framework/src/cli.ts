@@ -13,7 +13,15 @@ import {
   type Registration,
   type RegistrationInput,
 } from "@switchboard/registration";
-import { AdminError, backup, copyStore, keyFilePath, restore, verifyBackup } from "./backup.js";
+import {
+  AdminError,
+  backup,
+  copyStore,
+  keyFilePath,
+  restore,
+  storeLocation,
+  verifyBackup,
+} from "./backup.js";
 import type { AdminOutput } from "./backup.js";
 import { ConfigError, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
@@ -170,6 +178,7 @@ export async function runCli(argv: string[], factories: Record<string, Connector
         }
       }
       const store = storeFromConfig(config, configDir, log);
+      log.info({ type: config.store.type, at: storeLocation(config, configDir) }, "store");
       const bridge = new Bridge({
         config,
         registration: { id: registration.id, asToken: registration.as_token, hsToken: registration.hs_token },

@@ -10,6 +10,7 @@ import { parseConfig, type Config } from "@switchboard/framework";
 import { testConnectors as connectors } from "../reference/cli.js";
 import { parseRegistration, type Registration } from "@switchboard/registration";
 import { freePort } from "./net.js";
+import { startPostgres, type PgCluster } from "@switchboard/framework/testing/postgres";
 import { startHomeserver, type AppserviceRegistration, type Homeserver } from "./synapse.js";
 
 /**
@@ -63,8 +64,11 @@ export async function startBridgeEnvironment(options: {
   appserviceUrl?: string;
   /** Also load a non-exclusive "double puppet" appservice covering every local user, and configure its token. */
   doublePuppet?: boolean;
+  /** The store the bridge runs on; default: SWITCHBOARD_TEST_STORE, else nedb. */
+  store?: TestStoreKind;
 }): Promise<BridgeEnvironment> {
   const dir = await mkdtemp(join(tmpdir(), "switchboard-e2e-"));
+  const database = await testDatabase(options.store ?? testStoreKind());
   const appservicePort = await freePort();
   const metricsPort = await freePort();
   const raw: Record<string, unknown> = {
@@ -76,7 +80,7 @@ export async function startBridgeEnvironment(options: {
       registration: "registration.yaml",
       ...(options.appserviceUrl ? { url: options.appserviceUrl } : {}),
     },
-    store: { path: "./data" },
+    store: database.store,
     encryption: { key: "test-encryption-key-that-is-long-enough-1234" },
     permissions: { "*": "relay", localhost: "user" },
     metrics: { enabled: true, bind: "127.0.0.1", port: metricsPort },
@@ -133,12 +137,41 @@ export async function startBridgeEnvironment(options: {
     cleanup: async () => {
       await bridge.stop();
       await hs.stop();
+      await database.drop();
       await rm(dir, { recursive: true, force: true });
     },
   };
 }
 
-async function launch(
+export type TestStoreKind = "nedb" | "postgres";
+
+/** SWITCHBOARD_TEST_STORE=postgres runs a suite again on a real PostgreSQL (npm run test:e2e:postgres). */
+export function testStoreKind(): TestStoreKind {
+  const kind = process.env.SWITCHBOARD_TEST_STORE?.trim() || "nedb";
+  if (kind !== "nedb" && kind !== "postgres")
+    throw new Error(`SWITCHBOARD_TEST_STORE must be nedb or postgres, not ${kind}`);
+  return kind;
+}
+
+// One throwaway cluster per test process, shared by its environments (each gets its own database).
+let cluster: Promise<PgCluster> | null = null;
+
+/**
+ * The store section for one environment. A PostgreSQL store keeps `path` too: the key file
+ * lives there when the config has no key (it has one here, but the layout is the admin's).
+ */
+export async function testDatabase(
+  kind: TestStoreKind,
+): Promise<{ store: Record<string, unknown>; url: string | null; drop(): Promise<void> }> {
+  if (kind === "nedb") return { store: { path: "./data" }, url: null, drop: async () => undefined };
+  cluster ??= startPostgres();
+  const pg = await cluster;
+  const url = await pg.createDatabase();
+  return { store: { type: "postgres", url, path: "./data" }, url, drop: () => pg.dropDatabase(url) };
+}
+
+/** Starts `switchboard start -c configPath` in `dir` (a restored copy, a second deployment). */
+export async function launch(
   dir: string,
   configPath: string,
   appservicePort: number,

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
@@ -12,6 +12,7 @@ import { BridgeMetrics } from "../metrics.js";
 import { Permissions } from "../permissions.js";
 import { KeyedQueue } from "../queue.js";
 import type { Store } from "../store/types.js";
+import { SNAPSHOT_PATH, serveSnapshot } from "../store/snapshot-http.js";
 import { ActivationGuard } from "../guards/activation.js";
 import { EchoGuard } from "../guards/double-bridge.js";
 import { Bot } from "./bot.js";
@@ -159,8 +160,13 @@ export class Bridge {
           this.lastPing = id;
         },
         onHealth: (detailed) => this.healthReport(detailed),
-        onOther: (req, res) =>
-          config.media.port === undefined ? this.mediaLinks.serve(req, res) : Promise.resolve(false),
+        onOther: async (req, res) => {
+          if (req.url === SNAPSHOT_PATH && req.method === "GET") {
+            await this.serveStoreSnapshot(req, res);
+            return true;
+          }
+          return config.media.port === undefined ? this.mediaLinks.serve(req, res) : false;
+        },
       },
       log.child({ component: "appservice" }),
     );
@@ -453,6 +459,27 @@ export class Bridge {
         this.log.debug({ journal, messages, mediaLinks }, "pruned the store");
     } catch (err) {
       this.log.warn({ err: String(err) }, "store pruning failed; will retry");
+    }
+  }
+
+  /**
+   * `switchboard backup` of a running bridge: a NeDB store's files belong to this process, so
+   * the snapshot is taken here (writes held for its instant) and streamed. Only the homeserver's
+   * token may read it: it holds every link, login and sealed credential.
+   */
+  private async serveStoreSnapshot(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.appservice.isHomeserver(req)) {
+      res.writeHead(403, { "content-type": "application/json" });
+      res.end(JSON.stringify({ errcode: "M_FORBIDDEN", error: "the snapshot needs the hs_token" }));
+      return;
+    }
+    try {
+      await serveSnapshot(this.opts.store, res);
+      this.log.info("store snapshot served (switchboard backup)");
+    } catch (err) {
+      this.log.error({ err: String(err) }, "store snapshot failed");
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
     }
   }
 

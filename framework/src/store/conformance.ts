@@ -241,6 +241,31 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Sto
       );
 
       test(
+        "a key holds any string: U+0000 (matrix-in's journal keys), U+E000, a lone surrogate",
+        run(async ({ store }) => {
+          const keys = ["txn\u0000abc", "txn\uE000abc", "txn\ud800", "txn"];
+          for (const key of keys) assert.equal(await store.journalAppend("matrix", key, { key }), true, key);
+          for (const key of keys) {
+            assert.equal((await store.journalGet("matrix", key))?.key, key);
+            assert.equal(await store.journalAppend("matrix", key, {}), false, `${key} again`);
+          }
+          assert.deepEqual(
+            (await store.journalPending("matrix")).map((e) => e.key),
+            keys,
+          );
+          await store.journalMarkDone("matrix", keys[0] as string);
+          assert.deepEqual(
+            (await store.journalPending("matrix")).map((e) => e.key),
+            keys.slice(1),
+          );
+          assert.deepEqual(
+            (await store.journalRecent("matrix", 0)).map((e) => e.key),
+            keys,
+          );
+        }),
+      );
+
+      test(
         "concurrent appends of one key: exactly one wins",
         run(async ({ store }) => {
           const results = await Promise.all(

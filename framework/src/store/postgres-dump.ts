@@ -86,7 +86,7 @@ export const TABLES: { [C in StoreCollection]: Table<C> } = {
     columns: JOURNAL_COLUMNS,
     types: ["bigint[]", T, T, J, "boolean[]", F],
     fromRow: (r) => toJournal(r as JournalRow),
-    toRow: (e: JournalEntry) => [e.seq, e.stream, e.key, toDbJson(e.payload), e.done, e.createdAt],
+    toRow: (e: JournalEntry) => [e.seq, e.stream, toDbText(e.key), toDbJson(e.payload), e.done, e.createdAt],
   },
   links: {
     name: "links",

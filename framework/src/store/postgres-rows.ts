@@ -1,5 +1,5 @@
 /** Table rows as node-postgres returns them (see the column types in postgres-schema.ts), and records. */
-import { fromDbJson, toDbJson } from "./postgres-text.js";
+import { fromDbJson, fromDbText, toDbJson } from "./postgres-text.js";
 import type {
   ChatMember,
   GhostRecord,
@@ -29,7 +29,8 @@ export const JOURNAL_COLUMNS = "seq, stream, key, payload, done, created_at";
 export function toJournal(r: JournalRow): JournalEntry {
   return {
     stream: r.stream,
-    key: r.key,
+    // Journal keys hold U+0000 (matrix-in's journalKey separates its parts with it).
+    key: fromDbText(r.key),
     seq: r.seq,
     payload: fromDbJson<unknown>(r.payload),
     done: r.done,

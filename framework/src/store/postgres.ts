@@ -269,7 +269,7 @@ export class PostgresStore implements Store {
     return new Promise<boolean>((resolve, reject) => {
       this.appendQueue.push({
         stream,
-        key,
+        key: toDbText(key),
         payload: toDbJson(payload),
         createdAt: Date.now(),
         resolve,
@@ -308,7 +308,7 @@ export class PostgresStore implements Store {
   async journalGet(stream: JournalStream, key: string): Promise<JournalEntry | null> {
     const row = await this.row<JournalRow>(
       `SELECT ${JOURNAL_COLUMNS} FROM journal WHERE stream = $1 AND key = $2`,
-      [stream, key],
+      [stream, toDbText(key)],
     );
     return row ? toJournal(row) : null;
   }
@@ -332,7 +332,7 @@ export class PostgresStore implements Store {
   async journalMarkDone(stream: JournalStream, key: string): Promise<void> {
     await this.query("UPDATE journal SET done = true WHERE stream = $1 AND key = $2 AND NOT done", [
       stream,
-      key,
+      toDbText(key),
     ]);
   }
 
