@@ -135,6 +135,24 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    provisioning: Type.Object(
+      {
+        // Off by default: it can log users in and link rooms, so an admin turns it on knowingly.
+        enabled: Type.Boolean({ default: false }),
+        bind: Type.String({ default: "127.0.0.1" }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 9002 }),
+        shared_secret: Type.Optional(
+          Type.String({
+            minLength: 16,
+            description:
+              "Bearer secret for integration managers (with ?user_id=); at least 16 characters. Leave it out to accept only Matrix tokens.",
+          }),
+        ),
+        /** How long a checked Matrix access token is trusted before it is asked about again. */
+        token_cache_seconds: Type.Number({ minimum: 0, default: 60 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     logging: Type.Object(
       {
         level: Type.Union(

@@ -94,6 +94,9 @@ export class ActivationGuard {
 
   async holdForApproval(link: RoomLink, a: Assessment, chatName: string): Promise<void> {
     const text = this.explain(link, a, chatName);
+    // What an admin deciding from the console or the provisioning API needs to see.
+    link.meta = { ...link.meta, members: a.members, newMembers: a.newMembers, chatName };
+    await this.s.saveLink(link);
     await this.s.bot
       .sendEvent(link.roomId, "m.room.message", { msgtype: "m.notice", body: text })
       .catch((err: unknown) => this.s.log.warn({ err: String(err) }, "could not post the approval notice"));

@@ -13,6 +13,9 @@ import { Permissions } from "../permissions.js";
 import { KeyedQueue } from "../queue.js";
 import type { Store } from "../store/types.js";
 import { SNAPSHOT_PATH, serveSnapshot } from "../store/snapshot-http.js";
+import { Authenticator } from "../provisioning/auth.js";
+import { ProvisioningApi } from "../provisioning/api.js";
+import { ProvisioningServer } from "../provisioning/server.js";
 import { ActivationGuard } from "../guards/activation.js";
 import { EchoGuard } from "../guards/double-bridge.js";
 import { Bot } from "./bot.js";
@@ -56,12 +59,14 @@ export class Bridge {
   private readonly receipts: Receipts;
   private readonly mediaLinks: MediaLinks;
   private metricsServer: Server | null = null;
+  private provisioning: { server: ProvisioningServer; api: ProvisioningApi } | null = null;
   private maintenance: NodeJS.Timeout | null = null;
   private started = false;
   private lastPing: string | undefined;
   /** The port the appservice listens on (useful when the config says 0). */
   port = 0;
   metricsPort = 0;
+  provisioningPort = 0;
 
   constructor(private readonly opts: BridgeOptions) {
     const { config, log } = opts;
@@ -230,6 +235,7 @@ export class Bridge {
       );
     }
     if (config.metrics.enabled) await this.startMetrics();
+    if (config.provisioning.enabled) await this.startProvisioning();
     await this.prune();
     let ticks = 0;
     this.maintenance = setInterval(() => {
@@ -285,6 +291,8 @@ export class Bridge {
     this.services.beginStop();
     if (this.maintenance) clearInterval(this.maintenance);
     await this.appservice.close();
+    await this.provisioning?.server.close();
+    this.provisioning?.api.stop();
     await this.mediaLinks.close();
     this.guard.stop();
     this.receipts.stop();
@@ -492,6 +500,32 @@ export class Bridge {
   /** Lines for the bot's `ping` command. */
   async health(): Promise<string[]> {
     return healthLines(await healthReport(this.services, this.started, this.remoteIn.pending, false));
+  }
+
+  /** The provisioning API (and the admin console) on a listener of their own. */
+  private async startProvisioning(): Promise<void> {
+    const { config } = this.opts;
+    const section = config.provisioning;
+    const auth = new Authenticator({
+      homeserverUrl: config.homeserver.url,
+      sharedSecret: section.shared_secret,
+      cacheSeconds: section.token_cache_seconds,
+    });
+    const api = new ProvisioningApi(
+      {
+        services: this.services,
+        logins: this.logins,
+        portals: this.portals,
+        guard: this.guard,
+        health: () => this.healthReport(true),
+      },
+      auth,
+    );
+    const server = new ProvisioningServer([(req, res) => api.serve(req, res)], this.log);
+    await server.listen(section.bind, section.port);
+    this.provisioningPort = server.port;
+    this.provisioning = { server, api };
+    this.log.info({ bind: section.bind, port: server.port }, "provisioning API listening");
   }
 
   private async startMetrics(): Promise<void> {

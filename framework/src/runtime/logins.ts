@@ -265,11 +265,26 @@ export class Logins {
     matrixUserId: string,
     step: Extract<LoginStep, { type: "complete" }>,
   ): Promise<string> {
+    return (await this.finish(slot, matrixUserId, step)).message;
+  }
+
+  /**
+   * Stores and connects a finished login (the bot's conversation and the provisioning API both
+   * end here); `ok` is false when it was refused or did not connect, with why in `message`.
+   */
+  async finish(
+    slot: NetworkSlot,
+    matrixUserId: string,
+    step: Extract<LoginStep, { type: "complete" }>,
+  ): Promise<{ ok: boolean; message: string }> {
     const connector = slot.connector;
-    if (!supportsLogins(connector)) return "";
+    if (!supportsLogins(connector)) return { ok: false, message: `${connector.displayName} has no logins.` };
     const existing = await this.s.store.loginGet(connector.id, step.loginId);
     if (existing && existing.matrixUserId !== matrixUserId) {
-      return `That ${connector.displayName} account is already logged in by another Matrix user.`;
+      return {
+        ok: false,
+        message: `That ${connector.displayName} account is already logged in by another Matrix user.`,
+      };
     }
     const record: LoginRecord = {
       network: connector.id,
@@ -299,9 +314,12 @@ export class Logins {
       this.s.states.report(connector.id, { loginId: step.loginId, state: "CONNECTED" });
     } catch (err) {
       await this.markFailed(record, String(err));
-      return `Logged in, but connecting failed: ${(err as Error).message}`;
+      return { ok: false, message: `Logged in, but connecting failed: ${(err as Error).message}` };
     }
-    return `Logged in to ${connector.displayName} as ${step.remoteName}. Your messages in bridged rooms now go out as you.`;
+    return {
+      ok: true,
+      message: `Logged in to ${connector.displayName} as ${step.remoteName}. Your messages in bridged rooms now go out as you.`,
+    };
   }
 
   /**
