@@ -4,17 +4,21 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BSON } from "mongodb";
+import { BSON, MongoCompatibilityError, MongoServerError } from "mongodb";
+import { DumpDigest, STORE_COLLECTIONS, canonicalJson } from "./dump.js";
+import { snapshotError } from "./mongodb-dump.js";
+import { TABLES } from "./postgres-dump.js";
 import {
+  DOCUMENTS,
+  documentOf,
+  dumpRecordOf,
   fromJsonText,
   fromKeyText,
   ghostDocument,
   journalDocument,
+  journalEntryDocument,
   kvDocument,
-  linkDocument,
-  loginDocument,
   mediaDocument,
-  memberDocument,
   messageDocument,
   prefixRange,
   reactionDocument,
@@ -23,24 +27,18 @@ import {
   toJournal,
   toJsonText,
   toKeyText,
-  toLink,
-  toLogin,
   toMediaLink,
-  toMember,
   toMessage,
   toReaction,
-  toUser,
-  userDocument,
 } from "./mongodb-documents.js";
+import type { StoreDocumentTypes } from "./mongodb-documents.js";
 import type {
-  ChatMember,
+  DumpRecord,
   GhostRecord,
-  LoginRecord,
-  MatrixUserRecord,
   MediaLink,
   MessageMapping,
   ReactionRecord,
-  RoomLink,
+  StoreCollection,
 } from "./types.js";
 
 /** A document as it comes back from MongoDB: serialized and parsed by BSON, with the driver's defaults. */
@@ -225,96 +223,6 @@ describe("MongoDB documents: records", () => {
     });
   });
 
-  test("every kind of record comes back from its document as it went in, optional fields included", () => {
-    const link: RoomLink = {
-      roomId: "!r:x",
-      network: "irc",
-      channelId: "#c",
-      receiver: "",
-      kind: "portal",
-      state: "active",
-      createdBy: "@a:x",
-      createdAt: 1.5,
-      meta: TRICKY,
-    };
-    const ghost: GhostRecord = {
-      userId: "@irc_a:x",
-      network: "irc",
-      remoteId: "a",
-      displayname: null,
-      avatarUrl: "mxc://x/y",
-      avatarKey: "k",
-      registered: true,
-    };
-    const user: MatrixUserRecord = { userId: "@a:x", managementRoom: null, meta: TRICKY };
-    const login: LoginRecord = {
-      network: "slack",
-      matrixUserId: "@a:x",
-      loginId: "U1",
-      credentials: "sealed",
-      state: "logged-out",
-      remoteName: "a",
-      createdAt: 1,
-      meta: {},
-    };
-    const message: MessageMapping = {
-      network: "irc",
-      channelId: "#c",
-      receiver: "",
-      remoteId: "m",
-      part: 2,
-      roomId: "!r:x",
-      eventId: "$e",
-      sender: "@s:x",
-      timestamp: 2 ** 41 + 0.25,
-      meta: TRICKY,
-    };
-    const reaction: ReactionRecord = {
-      network: "slack",
-      channelId: "C1",
-      receiver: "",
-      messageId: "1.2",
-      sender: "U2",
-      key: "👍",
-      roomId: "!r:x",
-      eventId: "$r",
-      remoteId: "rx",
-      meta: TRICKY,
-      timestamp: 3,
-    };
-    const member: ChatMember = {
-      network: "slack",
-      channelId: "C1",
-      receiver: "",
-      loginId: "U1",
-      matrixUserId: "@a:x",
-      since: 4,
-    };
-    const media: MediaLink = {
-      token: "t",
-      mxc: "mxc://x/y",
-      name: "a b.txt",
-      mimetype: "text/plain",
-      eventId: "$e",
-      createdAt: 5,
-      expiresAt: 6,
-    };
-    const cases: Array<[object, object, object]> = [
-      [link, linkDocument(link), toLink(viaBson(linkDocument(link)))],
-      [ghost, ghostDocument(ghost), toGhost(viaBson(ghostDocument(ghost)))],
-      [user, userDocument(user), toUser(viaBson(userDocument(user)))],
-      [login, loginDocument(login), toLogin(viaBson(loginDocument(login)))],
-      [message, messageDocument(message), toMessage(viaBson(messageDocument(message)))],
-      [reaction, reactionDocument(reaction), toReaction(viaBson(reactionDocument(reaction)))],
-      [member, memberDocument(member), toMember(viaBson(memberDocument(member)))],
-      [media, mediaDocument(media), toMediaLink(viaBson(mediaDocument(media)))],
-    ];
-    for (const [record, doc, back] of cases) {
-      assertClean(back, doc);
-      assert.deepEqual(back, record);
-    }
-  });
-
   test("absent optional fields stay absent; a ghost without avatarKey reads as null", () => {
     const message: MessageMapping = {
       network: "irc",
@@ -373,5 +281,304 @@ describe("MongoDB documents: records", () => {
     assert.equal(fromKeyText(doc.namespace), "n\ud800s");
     assert.equal(fromKeyText(doc.key), "k\u0000");
     assert.deepEqual(fromJsonText(doc.value), TRICKY);
+  });
+});
+
+describe("MongoDB documents: dump records", () => {
+  /** Strings each backend must keep exactly where it keeps free-form text. */
+  const AWKWARD = "a\u0000b\uE000\uE000\uF000\ud800\udc00x\ud83d\ude00.$";
+
+  /**
+   * Dump records of every collection in the shape every backend's getters give them (PostgreSQL's
+   * rows and NeDB's documents map to these): optional fields present and absent, a ghost's missing
+   * avatar key as null, awkward text where records hold free-form strings.
+   */
+  const SAMPLES: DumpRecord[] = [
+    {
+      collection: "journal",
+      record: { stream: "matrix", key: "txn\u0000abc", seq: 7, payload: TRICKY, done: false, createdAt: 1.5 },
+    },
+    {
+      collection: "journal",
+      record: {
+        stream: "remote",
+        key: AWKWARD,
+        seq: 2 ** 40,
+        payload: "v1:sealed",
+        done: true,
+        createdAt: 9,
+      },
+    },
+    {
+      collection: "journal",
+      record: { stream: "remote", key: "n", seq: 3, payload: null, done: false, createdAt: 0 },
+    },
+    {
+      collection: "links",
+      record: {
+        roomId: "!r:x",
+        network: "irc",
+        channelId: "#c",
+        receiver: "",
+        kind: "plumbed",
+        state: "paused",
+        createdBy: "@a:x",
+        createdAt: 2 ** 41 + 0.5,
+        meta: TRICKY,
+      },
+    },
+    {
+      collection: "ghosts",
+      record: {
+        userId: "@irc_a:x",
+        network: "irc",
+        remoteId: "a",
+        displayname: "A",
+        avatarUrl: "mxc://x/y",
+        avatarKey: "k",
+        registered: true,
+      },
+    },
+    {
+      collection: "ghosts",
+      record: {
+        userId: "@irc_b:x",
+        network: "irc",
+        remoteId: "b",
+        displayname: null,
+        avatarUrl: null,
+        avatarKey: null,
+        registered: false,
+      },
+    },
+    { collection: "users", record: { userId: "@a:x", managementRoom: "!dm:x", meta: TRICKY } },
+    { collection: "users", record: { userId: "@b:x", managementRoom: null, meta: {} } },
+    {
+      collection: "logins",
+      record: {
+        network: "slack",
+        matrixUserId: "@a:x",
+        loginId: "U1",
+        credentials: "v1:sealed",
+        state: "active",
+        remoteName: "a",
+        createdAt: 1,
+        meta: TRICKY,
+      },
+    },
+    {
+      collection: "messages",
+      record: {
+        network: "irc",
+        channelId: "#c",
+        receiver: "",
+        remoteId: "m",
+        part: 2,
+        roomId: "!r:x",
+        eventId: "$e",
+        sender: "@s:x",
+        timestamp: 3,
+        meta: TRICKY,
+      },
+    },
+    {
+      collection: "messages",
+      record: {
+        network: "irc",
+        channelId: "#c",
+        receiver: "U1",
+        remoteId: "m2",
+        part: 0,
+        roomId: "!r:x",
+        eventId: "$e2",
+        sender: "@s:x",
+        timestamp: -1,
+      },
+    },
+    {
+      collection: "reactions",
+      record: {
+        network: "slack",
+        channelId: "C1",
+        receiver: "",
+        messageId: "1.2",
+        sender: "U2",
+        key: "👍",
+        roomId: "!r:x",
+        eventId: "$r",
+        remoteId: "rx",
+        meta: TRICKY,
+        timestamp: 4,
+      },
+    },
+    {
+      collection: "reactions",
+      record: {
+        network: "slack",
+        channelId: "C1",
+        receiver: "",
+        messageId: "1.2",
+        sender: "U3",
+        key: ":x:",
+        roomId: "!r:x",
+        eventId: "$r2",
+        timestamp: 5,
+      },
+    },
+    {
+      collection: "members",
+      record: {
+        network: "slack",
+        channelId: "C1",
+        receiver: "",
+        loginId: "U1",
+        matrixUserId: "@a:x",
+        since: 6,
+      },
+    },
+    {
+      collection: "media",
+      record: {
+        token: "t1",
+        mxc: "mxc://x/y",
+        name: "a b.png",
+        mimetype: "image/png",
+        eventId: "$e",
+        createdAt: 7,
+        expiresAt: 8,
+      },
+    },
+    {
+      collection: "media",
+      record: { token: "t2", mxc: "mxc://x/z", name: "n", mimetype: "text/plain", createdAt: 9 },
+    },
+    { collection: "kv", record: { namespace: "state", key: "k\u0000ey", value: TRICKY } },
+    { collection: "kv", record: { namespace: AWKWARD, key: AWKWARD, value: AWKWARD } },
+    { collection: "kv", record: { namespace: "n", key: "", value: null } },
+  ];
+
+  /** A record through its document, BSON (as to the server and back) and back to a record. */
+  const viaMongo = (item: DumpRecord): DumpRecord =>
+    dumpRecordOf(item.collection, viaBson(documentOf(item.collection, item.record)));
+
+  /** The same through PostgreSQL's mapping: the row a load inserts, read back as a snapshot reads it. */
+  function viaPostgres(item: DumpRecord): DumpRecord {
+    const table = TABLES[item.collection] as unknown as {
+      columns: string;
+      toRow(record: object): unknown[];
+      fromRow(row: Record<string, unknown>): object;
+    };
+    const values = table.toRow(item.record);
+    const row = Object.fromEntries(table.columns.split(", ").map((column, i) => [column, values[i]]));
+    return { collection: item.collection, record: table.fromRow(row) } as DumpRecord;
+  }
+
+  const summaryOf = (items: DumpRecord[]) => {
+    const digest = new DumpDigest();
+    items.forEach((item) => digest.add(item));
+    return digest.summary();
+  };
+
+  test("the samples cover every collection", () => {
+    assert.deepEqual(new Set(SAMPLES.map((s) => s.collection)), new Set(STORE_COLLECTIONS));
+    assert.deepEqual(Object.keys(DOCUMENTS).sort(), [...STORE_COLLECTIONS].sort());
+  });
+
+  test("every collection's record comes back from its document identically, field for field", () => {
+    for (const item of SAMPLES) {
+      const back = viaMongo(item);
+      assert.deepEqual(back, item, `${item.collection} ${canonicalJson(item.record)}`);
+      assert.deepEqual(Object.keys(back.record).sort(), Object.keys(item.record).sort(), item.collection);
+      assert.equal(canonicalJson(back.record), canonicalJson(item.record));
+    }
+  });
+
+  test("documents are what BSON keeps: well-formed strings, no field undefined, no U+0000 in a name", () => {
+    for (const item of SAMPLES) {
+      const doc = documentOf(item.collection, item.record) as unknown as Record<string, unknown>;
+      for (const [field, value] of Object.entries(doc)) {
+        assert.notEqual(value, undefined, `${item.collection}.${field}`);
+        if (typeof value === "string")
+          assert.ok(wellFormed(value), `${item.collection}.${field} is well-formed`);
+      }
+    }
+  });
+
+  test("a NeDB or PostgreSQL dump copied to MongoDB and on to PostgreSQL keeps its counts and checksums", () => {
+    const inMongo = SAMPLES.map(viaMongo);
+    const onToPostgres = inMongo.map(viaPostgres);
+    assert.deepEqual(summaryOf(inMongo), summaryOf(SAMPLES));
+    assert.deepEqual(summaryOf(onToPostgres), summaryOf(SAMPLES));
+    // And each backend, given one record, hands back the very same one.
+    SAMPLES.forEach((item, i) => assert.deepEqual(viaPostgres(item), inMongo[i], item.collection));
+  });
+
+  test("a journal entry's document keeps seq, done and an encoded key; appends' documents match it", () => {
+    const entry = {
+      stream: "remote" as const,
+      key: "k\ud800",
+      seq: 5,
+      payload: TRICKY,
+      done: true,
+      createdAt: 2,
+    };
+    const doc = journalEntryDocument(entry);
+    assert.equal(doc._id, 5);
+    assert.equal(doc.done, true);
+    assert.equal(doc.key, toKeyText("k\ud800"));
+    assert.deepEqual(
+      journalDocument(5, "remote", "k\ud800", toJsonText(TRICKY), 2),
+      { ...doc, done: false },
+      "journalAppend stores what a load of the same entry would",
+    );
+  });
+
+  test("the store's natural _ids are the records' keys", () => {
+    const ids: Partial<Record<StoreCollection, unknown>> = {};
+    for (const item of SAMPLES) {
+      const doc = documentOf(item.collection, item.record) as Partial<StoreDocumentTypes[StoreCollection]>;
+      ids[item.collection] ??= "_id" in doc ? doc._id : undefined;
+    }
+    assert.deepEqual(ids, {
+      journal: 7,
+      links: "!r:x",
+      ghosts: "@irc_a:x",
+      users: "@a:x",
+      logins: undefined,
+      messages: undefined,
+      reactions: undefined,
+      members: undefined,
+      media: "t1",
+      kv: undefined,
+    });
+  });
+});
+
+describe("MongoDB snapshots: errors", () => {
+  test("a server that cannot read a snapshot is named, with the remedy", () => {
+    const old = snapshotError(new MongoCompatibilityError("Snapshot reads require MongoDB 5.0 or later"));
+    assert.match(old.message, /Snapshot reads require MongoDB 5\.0 or later/);
+    assert.match(old.message, /replica set.*--replSet rs0.*rs\.initiate\(\)/);
+    const standalone = snapshotError(
+      new MongoServerError({
+        ok: 0,
+        errmsg: "node needs to be a replica set member to use readConcern: snapshot",
+        code: 123,
+        codeName: "NotAReplicaSet",
+      }),
+    );
+    assert.match(
+      standalone.message,
+      /replica set member.*\(a consistent snapshot .* needs MongoDB 5\.0 or later running as a replica set/,
+    );
+    assert.equal((standalone as { code?: unknown }).code, 123);
+    const tooOld = snapshotError(new MongoServerError({ ok: 0, errmsg: "too old", code: 239 }));
+    assert.match(tooOld.message, /minSnapshotHistoryWindowInSeconds/);
+  });
+
+  test("other errors pass through as they are", () => {
+    const other = new MongoServerError({ ok: 0, errmsg: "unauthorized", code: 13 });
+    assert.equal(snapshotError(other), other);
+    assert.equal(snapshotError("text").message, "text");
   });
 });

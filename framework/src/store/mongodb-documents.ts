@@ -17,14 +17,20 @@
  * `JSON.stringify` escapes U+0000 and lone surrogates (`\u0000`, `\ud800`), so its text is well-formed
  * and comes back exactly. Nothing queries inside these fields, so nothing is lost by it.
  *
- * kv namespaces and keys are free-form strings too, and indexed: they go through `toKeyText`.
- * Other strings (ids from Matrix and the networks) are stored as they are.
+ * kv namespaces and keys, and journal keys (matrix-in's hold U+0000; a connector's remote keys may
+ * hold anything), are free-form strings too, and indexed: they go through `toKeyText`. Other strings
+ * (ids from Matrix and the networks) are stored as they are.
+ *
+ * `DOCUMENTS` gathers the mappings per collection, for snapshots and loads (`mongodb-dump.ts`): a
+ * record read back is exactly what the getters return, so dumps of every backend compare equal.
  */
 import type {
   ChatMember,
+  DumpRecord,
   GhostRecord,
   JournalEntry,
   JournalStream,
+  KvEntry,
   LinkKind,
   LinkState,
   LoginRecord,
@@ -34,6 +40,8 @@ import type {
   MessageMapping,
   ReactionRecord,
   RoomLink,
+  StoreCollection,
+  StoreRecordTypes,
 } from "./types.js";
 
 // ---- free-form values ----
@@ -109,6 +117,7 @@ export interface JournalDocument {
   /** The entry's seq. */
   _id: number;
   stream: JournalStream;
+  /** `toKeyText` of the key. */
   key: string;
   payload: string;
   done: boolean;
@@ -123,13 +132,18 @@ export function journalDocument(
   payload: string,
   createdAt: number,
 ): JournalDocument {
-  return { _id: seq, stream, key, payload, done: false, createdAt };
+  return { _id: seq, stream, key: toKeyText(key), payload, done: false, createdAt };
+}
+
+/** A whole entry's document (a load's; appends make theirs with `journalDocument`). */
+export function journalEntryDocument(e: JournalEntry): JournalDocument {
+  return { ...journalDocument(e.seq, e.stream, e.key, toJsonText(e.payload), e.createdAt), done: e.done };
 }
 
 export function toJournal(d: JournalDocument): JournalEntry {
   return {
     stream: d.stream,
-    key: d.key,
+    key: fromKeyText(d.key),
     seq: d._id,
     payload: fromJsonText<unknown>(d.payload),
     done: d.done,
@@ -441,6 +455,68 @@ export interface KvDocument {
 
 export function kvDocument(namespace: string, key: string, value: unknown): KvDocument {
   return { namespace: toKeyText(namespace), key: toKeyText(key), value: toJsonText(value) };
+}
+
+export function toKvEntry(d: KvDocument): KvEntry {
+  return {
+    namespace: fromKeyText(d.namespace),
+    key: fromKeyText(d.key),
+    value: fromJsonText<unknown>(d.value),
+  };
+}
+
+// ---- every collection, for dumps ----
+
+/** The document kind of each collection (their names: `COLLECTIONS` in mongodb-schema.ts). */
+export interface StoreDocumentTypes {
+  journal: JournalDocument;
+  links: LinkDocument;
+  ghosts: GhostDocument;
+  users: UserDocument;
+  logins: LoginDocument;
+  messages: MessageDocument;
+  reactions: ReactionDocument;
+  members: MemberDocument;
+  media: MediaDocument;
+  kv: KvDocument;
+}
+
+interface DocumentMapping<C extends StoreCollection> {
+  toDocument(record: StoreRecordTypes[C]): StoreDocumentTypes[C];
+  /** Field by field: the server's `_id` of logins, messages, … is left behind. */
+  fromDocument(doc: StoreDocumentTypes[C]): StoreRecordTypes[C];
+}
+
+export const DOCUMENTS: { [C in StoreCollection]: DocumentMapping<C> } = {
+  journal: { toDocument: journalEntryDocument, fromDocument: toJournal },
+  links: { toDocument: linkDocument, fromDocument: toLink },
+  ghosts: { toDocument: ghostDocument, fromDocument: toGhost },
+  users: { toDocument: userDocument, fromDocument: toUser },
+  logins: { toDocument: loginDocument, fromDocument: toLogin },
+  messages: { toDocument: messageDocument, fromDocument: toMessage },
+  reactions: { toDocument: reactionDocument, fromDocument: toReaction },
+  members: { toDocument: memberDocument, fromDocument: toMember },
+  media: { toDocument: mediaDocument, fromDocument: toMediaLink },
+  kv: { toDocument: (e) => kvDocument(e.namespace, e.key, e.value), fromDocument: toKvEntry },
+};
+
+/** The document a dump's record is stored as. */
+export function documentOf<C extends StoreCollection>(
+  collection: C,
+  record: StoreRecordTypes[C],
+): StoreDocumentTypes[C] {
+  return (DOCUMENTS[collection] as DocumentMapping<C>).toDocument(record);
+}
+
+/** The dump record a stored document stands for. */
+export function dumpRecordOf<C extends StoreCollection>(
+  collection: C,
+  doc: StoreDocumentTypes[C],
+): DumpRecord {
+  return {
+    collection,
+    record: (DOCUMENTS[collection] as DocumentMapping<C>).fromDocument(doc),
+  } as DumpRecord;
 }
 
 /** Documents of `switchboard_meta`, by `_id`. */

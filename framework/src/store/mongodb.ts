@@ -14,8 +14,10 @@
  *   document (`$inc`), and concurrent appends on separate connections could otherwise get their numbers
  *   in another order than they were made. A batch reserves its numbers with one `$inc` and is inserted
  *   with one `insertMany`.
- * - How records are kept in documents (free-form data as JSON text, kv keys encoded): see
+ * - How records are kept in documents (free-form data as JSON text, kv and journal keys encoded): see
  *   `mongodb-documents.ts`.
+ * - Snapshots read in a snapshot session, which needs MongoDB 5.0+ as a replica set; loads insert in
+ *   bulk without a transaction: see `mongodb-dump.ts`.
  */
 import { MongoBulkWriteError, MongoClient } from "mongodb";
 import type { AnyBulkWriteOperation, Collection, Db, Filter, WithoutId, WriteConcernSettings } from "mongodb";
@@ -61,12 +63,23 @@ import type {
   UserDocument,
 } from "./mongodb-documents.js";
 import { COLLECTIONS, META, isDuplicateKey, upgradeSchema } from "./mongodb-schema.js";
+import {
+  DUMP_BATCH,
+  countDocuments,
+  insertRecords,
+  readCollections,
+  startSnapshot,
+  untyped,
+} from "./mongodb-dump.js";
+import type { DumpCollections } from "./mongodb-dump.js";
+import { INCOMPLETE_LOAD_VERSION, STORE_COLLECTIONS, StoreNotEmptyError, batches } from "./dump.js";
 import type {
   ChatMember,
   GhostRecord,
   JournalEntry,
   JournalStream,
   LinkState,
+  LoadOptions,
   LoginRecord,
   MatrixUserRecord,
   MediaLink,
@@ -74,6 +87,8 @@ import type {
   ReactionRecord,
   RoomLink,
   Store,
+  StoreDump,
+  StoreSnapshot,
 } from "./types.js";
 
 export interface MongoStoreOptions {
@@ -106,18 +121,7 @@ interface PendingAppend {
   reject: (error: unknown) => void;
 }
 
-interface Collections {
-  journal: Collection<JournalDocument>;
-  links: Collection<LinkDocument>;
-  ghosts: Collection<GhostDocument>;
-  users: Collection<UserDocument>;
-  logins: Collection<LoginDocument>;
-  messages: Collection<MessageDocument>;
-  reactions: Collection<ReactionDocument>;
-  members: Collection<MemberDocument>;
-  media: Collection<MediaDocument>;
-  kv: Collection<KvDocument>;
-  meta: Collection<MetaDocument>;
+interface Collections extends DumpCollections {
   /** `meta` with the journal's write concern: the seq counter is as durable as the entries numbered by it. */
   seqCounter: Collection<MetaDocument>;
 }
@@ -157,6 +161,12 @@ async function retryingRaces<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
+async function writeDataVersion(c: Collections, version: number): Promise<void> {
+  await retryingRaces(() =>
+    c.meta.updateOne({ _id: META.dataVersion }, { $set: { value: version } }, { upsert: true }),
+  );
+}
+
 /** The document without `_id`, for a replacement (whose `_id` comes from the filter). */
 function withoutId<T extends { _id: unknown }>(doc: T): WithoutId<T> {
   const { _id: _, ...rest } = doc;
@@ -172,6 +182,8 @@ export class MongoStore implements Store {
   private readonly inFlight = new Set<Promise<unknown>>();
   private appendQueue: PendingAppend[] = [];
   private appending: Promise<void> | null = null;
+  /** Snapshots not yet closed: close() ends their sessions before the client. */
+  private readonly snapshots = new Set<StoreSnapshot>();
 
   constructor(private readonly options: MongoStoreOptions) {}
 
@@ -223,6 +235,7 @@ export class MongoStore implements Store {
       if (!client) return;
       this.client = null;
       this.c = null;
+      await Promise.allSettled([...this.snapshots].map((s) => s.close()));
       // Appends already accepted are written, and answered operations answered, before the client ends.
       await this.appending;
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
@@ -349,7 +362,7 @@ export class MongoStore implements Store {
 
   journalGet(stream: JournalStream, key: string): Promise<JournalEntry | null> {
     return this.run(async (c) => {
-      const doc = await c.journal.findOne({ stream, key });
+      const doc = await c.journal.findOne({ stream, key: toKeyText(key) });
       return doc ? toJournal(doc) : null;
     });
   }
@@ -373,7 +386,7 @@ export class MongoStore implements Store {
 
   journalMarkDone(stream: JournalStream, key: string): Promise<void> {
     return this.run(async (c) => {
-      await c.journal.updateOne({ stream, key, done: false }, { $set: { done: true } });
+      await c.journal.updateOne({ stream, key: toKeyText(key), done: false }, { $set: { done: true } });
     });
   }
 
@@ -784,10 +797,67 @@ export class MongoStore implements Store {
   }
 
   setSchemaVersion(version: number): Promise<void> {
+    return this.run((c) => writeDataVersion(c, version));
+  }
+
+  // ---- snapshot and load (the reading and writing is in mongodb-dump.ts) ----
+
+  async snapshot(): Promise<StoreSnapshot> {
+    const client = this.client;
+    const start = await this.run((c) =>
+      startSnapshot(client as MongoClient, c).then((started) => ({ ...started, c })),
+    );
+    const c = start.c;
+    let ended: Promise<void> | null = null;
+    const end = (): Promise<void> => {
+      ended ??= (async () => {
+        this.snapshots.delete(snapshot);
+        await start.session.endSession().catch(() => undefined);
+      })();
+      return ended;
+    };
+    const snapshot: StoreSnapshot = {
+      schemaVersion: start.schemaVersion,
+      journalSeq: start.journalSeq,
+      records: (async function* () {
+        try {
+          yield* readCollections(c, start.session);
+        } finally {
+          await end();
+        }
+      })(),
+      close: end,
+    };
+    this.snapshots.add(snapshot);
+    return snapshot;
+  }
+
+  load(dump: StoreDump, options: LoadOptions = {}): Promise<void> {
     return this.run(async (c) => {
+      const held = await countDocuments(c);
+      if (Object.values(held).some((n) => n > 0) && !options.replace) {
+        const version = await c.meta.findOne({ _id: META.dataVersion });
+        throw new StoreNotEmptyError(held, Number(version?.value) === INCOMPLETE_LOAD_VERSION);
+      }
+      // No transaction: the marker goes first and the dump's version last, so a load that dies midway
+      // leaves a store the framework refuses (and a restore --force replaces), never a half one in use.
+      await writeDataVersion(c, INCOMPLETE_LOAD_VERSION);
+      if (options.replace) {
+        // deleteMany, not drop: the indexes stay, and no other process sees a collection missing.
+        for (const collection of STORE_COLLECTIONS) await untyped(c, collection).deleteMany({});
+      }
+      let seq = dump.journalSeq;
+      for await (const batch of batches(dump.records, DUMP_BATCH)) {
+        if (batch.collection === "journal") {
+          for (const entry of batch.records as JournalEntry[]) seq = Math.max(seq, entry.seq);
+        }
+        await insertRecords(c, batch.collection, batch.records);
+      }
+      // New appends continue above every seq the source handed out; the counter never goes back.
       await retryingRaces(() =>
-        c.meta.updateOne({ _id: META.dataVersion }, { $set: { value: version } }, { upsert: true }),
+        c.seqCounter.updateOne({ _id: META.journalSeq }, { $max: { value: seq } }, { upsert: true }),
       );
+      await writeDataVersion(c, dump.schemaVersion);
     });
   }
 }

@@ -8,6 +8,7 @@ import { PostgresStore } from "./postgres.js";
 import { DDL_VERSION } from "./postgres-schema.js";
 import { startPostgres } from "./testing/pg-cluster.js";
 import type { PgCluster } from "./testing/pg-cluster.js";
+import { databaseHarness, serverStoreCases } from "./testing/server-store-cases.js";
 
 let cluster: PgCluster | undefined;
 before(async () => {
@@ -22,24 +23,12 @@ function pgCluster(): PgCluster {
   return cluster;
 }
 
-async function onFreshDatabase(): Promise<StoreHarness & { url: string }> {
+async function onFreshDatabase(): Promise<Required<StoreHarness>> {
   const url = await pgCluster().createDatabase();
-  let current = new PostgresStore({ url });
-  await current.open();
-  return {
-    url,
-    store: current,
-    reopen: async () => {
-      await current.close();
-      current = new PostgresStore({ url });
-      await current.open();
-      return current;
-    },
-    cleanup: async () => {
-      await current.close();
-      await pgCluster().dropDatabase(url);
-    },
-  };
+  return databaseHarness(
+    () => new PostgresStore({ url }),
+    () => pgCluster().dropDatabase(url),
+  );
 }
 
 storeConformanceSuite("PostgresStore", onFreshDatabase);
@@ -199,86 +188,5 @@ describe("PostgresStore specifics", () => {
     });
   });
 
-  test("free-form values and kv keys keep U+0000, lone surrogates, U+E000 and look-alike text", async () => {
-    const h = await onFreshDatabase();
-    try {
-      const tricky = {
-        "\u0000key": ["\u0000", "\uE000", "\uE000\uE001", "\uE000\u0000\uE000", "\\u0000", "\\\u0000"],
-        "\uE000": { nested: "a\u0000b" },
-        "\ud800": ["x\udc00y", "\ud83d", "😀", "\ud83d\ude00\ud83d", "\\ud800", "\uE000\uF000", "\uF7FF"],
-      };
-      await h.store.kvSet("n\u0000s", "k\ud800", 1);
-      assert.deepEqual(await h.store.kvList("n\u0000s", "k"), [{ key: "k\ud800", value: 1 }]);
-      await h.store.kvSet("n\u0000s", "k\uE000\u0000", tricky);
-      await h.store.journalAppend("remote", "t", tricky);
-      await h.store.messagePut({
-        network: "irc",
-        channelId: "#c",
-        receiver: "",
-        remoteId: "m",
-        part: 0,
-        roomId: "!r:x",
-        eventId: "$e",
-        sender: "@s:x",
-        timestamp: 1.5,
-        meta: tricky,
-      });
-      const s = await h.reopen?.();
-      assert.ok(s);
-      assert.deepEqual(await s.kvGet("n\u0000s", "k\uE000\u0000"), tricky);
-      assert.deepEqual(await s.kvList("n\u0000s", "k\uE000"), [{ key: "k\uE000\u0000", value: tricky }]);
-      assert.deepEqual(await s.kvList("n\u0000s", "k\uE000\uE000"), []);
-      assert.deepEqual(await s.kvGet("n\u0000s", "k\ud800"), 1);
-      assert.deepEqual((await s.journalGet("remote", "t"))?.payload, tricky);
-      const mapping = await s.messageByEvent("$e");
-      assert.deepEqual(mapping?.meta, tricky);
-      assert.equal(mapping?.timestamp, 1.5, "times are JS numbers, fractions included");
-    } finally {
-      await h.cleanup();
-    }
-  });
-
-  test("a remote part mapped by a newer event is replaced, not duplicated", async () => {
-    const h = await onFreshDatabase();
-    try {
-      const base = {
-        network: "irc",
-        channelId: "#c",
-        receiver: "",
-        remoteId: "m",
-        part: 0,
-        roomId: "!r:x",
-        sender: "@s:x",
-        timestamp: 1,
-      };
-      await h.store.messagePut({ ...base, eventId: "$old" });
-      await h.store.messagePut({ ...base, eventId: "$new" });
-      assert.deepEqual(
-        (await h.store.messageByRemote("irc", "#c", "", "m")).map((m) => m.eventId),
-        ["$new"],
-      );
-      assert.equal(await h.store.messageByEvent("$old"), null);
-    } finally {
-      await h.cleanup();
-    }
-  });
-
-  test("close waits for appends in flight; a closed store refuses calls; close is idempotent", async () => {
-    const h = await onFreshDatabase();
-    try {
-      const appends = Array.from({ length: 50 }, (_, i) => h.store.journalAppend("matrix", `k${i}`, i));
-      await h.store.close();
-      assert.deepEqual(
-        await Promise.all(appends),
-        appends.map(() => true),
-      );
-      await h.store.close();
-      await assert.rejects(h.store.kvGet("ns", "k"), /not open/);
-      await assert.rejects(h.store.journalAppend("matrix", "late", null), /not open/);
-      const s = await h.reopen?.();
-      assert.equal((await s?.journalPending("matrix"))?.length, 50);
-    } finally {
-      await h.cleanup();
-    }
-  });
+  serverStoreCases(onFreshDatabase);
 });
