@@ -186,6 +186,7 @@ export async function runCli(argv: string[], factories: Record<string, Connector
         connectors: list,
         log,
         encryptionKey: await encryptionKey(config, configDir, log),
+        configPath: opts.config,
       });
       let stopping = false;
       const stop = (signal: string) => {

@@ -150,6 +150,8 @@ export const ConfigSchema = Type.Object(
         ),
         /** How long a checked Matrix access token is trusted before it is asked about again. */
         token_cache_seconds: Type.Number({ minimum: 0, default: 60 }),
+        /** Where the admin console's "take a backup" writes (relative to the config file). */
+        backup_dir: Type.String({ minLength: 1, default: "./backups" }),
       },
       { additionalProperties: false, default: {} },
     ),

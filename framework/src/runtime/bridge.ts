@@ -1,4 +1,6 @@
+import { mkdir } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
@@ -16,6 +18,9 @@ import { SNAPSHOT_PATH, serveSnapshot } from "../store/snapshot-http.js";
 import { Authenticator } from "../provisioning/auth.js";
 import { ProvisioningApi } from "../provisioning/api.js";
 import { ProvisioningServer } from "../provisioning/server.js";
+import { Activity } from "../console/activity.js";
+import { AdminConsole } from "../console/console.js";
+import { backup } from "../backup.js";
 import { ActivationGuard } from "../guards/activation.js";
 import { EchoGuard } from "../guards/double-bridge.js";
 import { Bot } from "./bot.js";
@@ -41,6 +46,8 @@ export interface BridgeOptions {
   log: Logger;
   /** Secret for credentials at rest. */
   encryptionKey: string | Buffer;
+  /** The config file it was started with: the console's backups need it (none when embedded). */
+  configPath?: string;
   /** Stop retrying the homeserver at start after this long (default: forever). */
   homeserverWaitMs?: number;
 }
@@ -59,7 +66,8 @@ export class Bridge {
   private readonly receipts: Receipts;
   private readonly mediaLinks: MediaLinks;
   private metricsServer: Server | null = null;
-  private provisioning: { server: ProvisioningServer; api: ProvisioningApi } | null = null;
+  private provisioning: { server: ProvisioningServer; api: ProvisioningApi; activity: Activity } | null =
+    null;
   private maintenance: NodeJS.Timeout | null = null;
   private started = false;
   private lastPing: string | undefined;
@@ -293,6 +301,7 @@ export class Bridge {
     await this.appservice.close();
     await this.provisioning?.server.close();
     this.provisioning?.api.stop();
+    this.provisioning?.activity.stop();
     await this.mediaLinks.close();
     this.guard.stop();
     this.receipts.stop();
@@ -521,11 +530,53 @@ export class Bridge {
       },
       auth,
     );
-    const server = new ProvisioningServer([(req, res) => api.serve(req, res)], this.log);
+    const activity = new Activity(this.metrics);
+    const configPath = this.opts.configPath;
+    const adminConsole = new AdminConsole(
+      {
+        services: this.services,
+        logins: this.logins,
+        portals: this.portals,
+        guard: this.guard,
+        health: () => this.healthReport(true),
+        activity,
+        homeserverUrl: config.homeserver.url,
+        backups: configPath ? this.consoleBackups(configPath) : undefined,
+      },
+      auth,
+    );
+    const server = new ProvisioningServer(
+      [(req, res) => api.serve(req, res), (req, res) => adminConsole.serve(req, res)],
+      this.log,
+    );
     await server.listen(section.bind, section.port);
+    activity.start();
     this.provisioningPort = server.port;
-    this.provisioning = { server, api };
+    this.provisioning = { server, api, activity };
     this.log.info({ bind: section.bind, port: server.port }, "provisioning API listening");
+  }
+
+  /** The console's "take a backup": `switchboard backup` into provisioning.backup_dir. */
+  private consoleBackups(configPath: string): { dir: string; take(): Promise<string> } {
+    const dir = resolve(dirname(resolve(configPath)), this.opts.config.provisioning.backup_dir);
+    return {
+      dir,
+      take: async () => {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        const name = `switchboard-${new Date().toISOString().replace(/[:.]/g, "-")}.sbk`;
+        const lines: string[] = [];
+        await backup({
+          configPath,
+          config: this.opts.config,
+          output: join(dir, name),
+          withoutKey: false,
+          log: this.log,
+          out: { info: (l) => lines.push(l), warn: (l) => this.log.warn(l) },
+        });
+        this.log.info({ file: join(dir, name) }, "backup taken from the admin console");
+        return name;
+      },
+    };
   }
 
   private async startMetrics(): Promise<void> {
