@@ -187,7 +187,10 @@ export async function runCli(argv: string[], factories: Record<string, Connector
         log,
         encryptionKey: await encryptionKey(config, configDir, log),
         configPath: opts.config,
+        readConfig: () => loadConfig(opts.config, schemas(list)),
       });
+      // SIGHUP: permissions, admins, guards and moderation from the file again, without a restart.
+      process.on("SIGHUP", () => void bridge.reloadFromFile());
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

@@ -8,9 +8,15 @@ const rank: Record<Permission, number> = { block: 0, relay: 1, user: 2, admin: 3
 
 export class Permissions {
   constructor(
-    private readonly table: Record<string, Permission>,
-    private readonly admins: readonly string[],
+    private table: Record<string, Permission>,
+    private admins: readonly string[],
   ) {}
+
+  /** A reloaded config's permissions and admins (SIGHUP); takes effect for the next event. */
+  replace(table: Record<string, Permission>, admins: readonly string[]): void {
+    this.table = table;
+    this.admins = admins;
+  }
 
   of(userId: string): Permission {
     if (this.admins.includes(userId)) return "admin";

@@ -6,6 +6,8 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import yaml from "js-yaml";
 import { ToyNetwork } from "../reference/toy-network.js";
 import { startBridgeEnvironment, type BridgeEnvironment } from "../harness/switchboard.js";
 import { freePort } from "../harness/net.js";
@@ -290,5 +292,29 @@ describe("provisioning API", () => {
     assert.equal(still.status, 200);
     const doc = await call("GET", "/v3/openapi.json", as(alice));
     assert.equal(doc.body.openapi, "3.1.0");
+  });
+
+  test("SIGHUP reloads permissions from the config file; what needs a restart is named; a broken file changes nothing", async () => {
+    assert.equal((await call("GET", "/v3/whoami", as(mallory))).status, 403);
+    const original = await readFile(env.bridge.configPath, "utf8");
+    const config = yaml.load(original) as Record<string, Record<string, unknown>>;
+    (config.permissions as Record<string, string>)["@mallory:localhost"] = "user";
+    (config.homeserver as Record<string, unknown>).retry_interval_ms = 750;
+    await writeFile(env.bridge.configPath, yaml.dump(config));
+    env.bridge.signal("SIGHUP");
+    await env.bridge.waitForLog(
+      /Config reloaded permissions; changed but only applied at the next restart: homeserver/,
+    );
+    assert.equal((await call("GET", "/v3/whoami", as(mallory))).status, 200);
+
+    await writeFile(env.bridge.configPath, "permissions: [this is not\n");
+    env.bridge.signal("SIGHUP");
+    await env.bridge.waitForLog(/The config did not load, so nothing changed/);
+    assert.equal(
+      (await call("GET", "/v3/whoami", as(mallory))).status,
+      200,
+      "the last good config still applies",
+    );
+    await writeFile(env.bridge.configPath, original);
   });
 });

@@ -37,6 +37,8 @@ export interface SwitchboardProcess {
   stop(): Promise<number | null>;
   /** SIGKILL: the crash we must survive. */
   kill9(): Promise<void>;
+  /** Sends a signal and returns (SIGHUP: reload the config). */
+  signal(signal: NodeJS.Signals): void;
   /**
    * Starts the process again with the same config and data, by default waiting until it says it
    * is running (`waitForRunning: false` returns at once: a bridge started while the homeserver
@@ -235,6 +237,9 @@ export async function launch(
     kill9: async () => {
       child.kill("SIGKILL");
       await exited;
+    },
+    signal: (signal) => {
+      child.kill(signal);
     },
     restart: async (options = {}) => {
       spawnIt();

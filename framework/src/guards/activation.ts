@@ -32,11 +32,12 @@ interface SyncState {
 /** A token bucket shared by every membership sync, so the homeserver sees one steady rate. */
 class Pacer {
   private next = 0;
-  constructor(private readonly perSecond: number) {}
+  /** Read at each step, so a reloaded guards.ghost_rate_per_second applies to syncs under way. */
+  constructor(private readonly perSecond: () => number) {}
   async wait(): Promise<void> {
     const now = Date.now();
     const at = Math.max(now, this.next);
-    this.next = at + 1000 / this.perSecond;
+    this.next = at + 1000 / this.perSecond();
     if (at > now) await sleep(at - now);
   }
 }
@@ -52,7 +53,7 @@ export class ActivationGuard {
     private readonly clients: Clients,
     private readonly notifyAdmins: (text: string) => Promise<void>,
   ) {
-    this.pacer = new Pacer(s.config.guards.ghost_rate_per_second);
+    this.pacer = new Pacer(() => s.config.guards.ghost_rate_per_second);
   }
 
   limitFor(slot: NetworkSlot): number {

@@ -102,9 +102,15 @@ export class EchoGuard {
   private static readonly PER_ROOM = 50;
 
   constructor(
-    private readonly windowMs: number,
-    private readonly threshold: number,
+    private windowMs: number,
+    private threshold: number,
   ) {}
+
+  /** A reloaded config's guards.echo_window_seconds and echo_threshold. */
+  configure(windowMs: number, threshold: number): void {
+    this.windowMs = windowMs;
+    this.threshold = threshold;
+  }
 
   private static normalize(text: string): string {
     return text.replace(/\s+/g, " ").trim();

@@ -19,6 +19,7 @@ import { Authenticator } from "../provisioning/auth.js";
 import { ProvisioningApi } from "../provisioning/api.js";
 import { ProvisioningServer } from "../provisioning/server.js";
 import { Activity } from "../console/activity.js";
+import { applyReload, describeReload, planReload } from "./reload.js";
 import { AdminConsole } from "../console/console.js";
 import { backup } from "../backup.js";
 import { ActivationGuard } from "../guards/activation.js";
@@ -48,6 +49,8 @@ export interface BridgeOptions {
   encryptionKey: string | Buffer;
   /** The config file it was started with: the console's backups need it (none when embedded). */
   configPath?: string;
+  /** Reads the config file again (SIGHUP, the console's reload button). */
+  readConfig?: () => Promise<Config>;
   /** Stop retrying the homeserver at start after this long (default: forever). */
   homeserverWaitMs?: number;
 }
@@ -65,6 +68,7 @@ export class Bridge {
   private readonly guard: ActivationGuard;
   private readonly receipts: Receipts;
   private readonly mediaLinks: MediaLinks;
+  private readonly echo: EchoGuard;
   private metricsServer: Server | null = null;
   private provisioning: { server: ProvisioningServer; api: ProvisioningApi; activity: Activity } | null =
     null;
@@ -140,6 +144,7 @@ export class Bridge {
     const clients = new Clients(this.services, this.logins);
     this.guard = new ActivationGuard(this.services, ghosts, clients, notifyAdmins);
     const echo = new EchoGuard(config.guards.echo_window_seconds * 1000, config.guards.echo_threshold);
+    this.echo = echo;
     this.portals = new Portals(this.services, ghosts, this.guard, clients, this.logins);
     this.receipts = new Receipts(this.services, clients);
     this.bot = new Bot(this.services, this.portals, this.logins, this.guard, echo, () => this.health());
@@ -500,6 +505,36 @@ export class Bridge {
     }
   }
 
+  /**
+   * Applies a config read again: permissions, admins, guards and moderation at once; what only a
+   * restart applies is named. Returns the line that was logged.
+   */
+  reload(next: Config): string {
+    const config = this.opts.config;
+    const plan = planReload(config, next);
+    applyReload(config, next, plan);
+    this.services.permissions.replace(config.permissions, config.admins);
+    this.echo.configure(config.guards.echo_window_seconds * 1000, config.guards.echo_threshold);
+    const line = describeReload(plan);
+    if (plan.needsRestart.length > 0) this.log.warn({ ...plan }, line);
+    else this.log.info({ ...plan }, line);
+    return line;
+  }
+
+  /** Reads the config file and reloads it; a config that does not load changes nothing. */
+  async reloadFromFile(): Promise<string> {
+    if (!this.opts.readConfig) return "This bridge was not started from a config file.";
+    let next: Config;
+    try {
+      next = await this.opts.readConfig();
+    } catch (err) {
+      const line = `The config did not load, so nothing changed: ${err instanceof Error ? err.message : String(err)}`;
+      this.log.error(line);
+      return line;
+    }
+    return this.reload(next);
+  }
+
   /** `/health` (both ports): 200 when everything is up, 503 naming what is not. */
   async healthReport(detailed: boolean): Promise<{ status: number; body: HealthReport }> {
     const body = await healthReport(this.services, this.started, this.remoteIn.pending, detailed);
@@ -542,6 +577,7 @@ export class Bridge {
         activity,
         homeserverUrl: config.homeserver.url,
         backups: configPath ? this.consoleBackups(configPath) : undefined,
+        reload: this.opts.readConfig ? () => this.reloadFromFile() : undefined,
       },
       auth,
     );
