@@ -44,6 +44,8 @@ type Handler = (call: Call) => Promise<unknown>;
 
 interface Route {
   method: "GET" | "POST" | "DELETE";
+  /** As the OpenAPI document writes it: `/v3/login/start/{flowID}`. */
+  template: string;
   /** Matched against the path after the prefix (and after `/<network>` for network routes). */
   path: RegExp;
   /** What the caller needs at least. */
@@ -69,15 +71,22 @@ export class ProvisioningApi {
       needs: Permission,
       network: boolean,
       run: Handler,
-    ): Route => ({ method, path: new RegExp(`^${path}$`), needs, network, run });
+    ): Route => ({
+      method,
+      template: path,
+      path: new RegExp(`^${path.replace(/\{[A-Za-z]+\}/g, SEGMENT)}$`),
+      needs,
+      network,
+      run,
+    });
     this.routes = [
       // Per network, as mautrix bridgev2 has them.
       r("GET", "/v3/whoami", "relay", true, (c) => this.whoami(c.caller.userId, [c.slot as NetworkSlot])),
       r("GET", "/v3/login/flows", "user", true, async (c) => ({ flows: this.flows(c) })),
-      r("POST", `/v3/login/start/${SEGMENT}`, "user", true, (c) =>
+      r("POST", "/v3/login/start/{flowID}", "user", true, (c) =>
         this.sessions.start(c.slot as NetworkSlot, c.caller.userId, c.params[0] as string),
       ),
-      r("POST", `/v3/login/step/${SEGMENT}/${SEGMENT}/${SEGMENT}`, "user", true, async (c) =>
+      r("POST", "/v3/login/step/{loginProcessID}/{stepID}/{stepType}", "user", true, async (c) =>
         this.sessions.step(
           c.caller.userId,
           c.params[0] as string,
@@ -86,7 +95,7 @@ export class ProvisioningApi {
           await readJsonObject(c.req),
         ),
       ),
-      r("POST", `/v3/login/cancel/${SEGMENT}`, "user", true, async (c) => {
+      r("POST", "/v3/login/cancel/{loginProcessID}", "user", true, async (c) => {
         this.sessions.cancel(c.caller.userId, c.params[0] as string);
         return {};
       }),
@@ -94,16 +103,16 @@ export class ProvisioningApi {
         login_ids: (await this.loginsOf(c.caller.userId, c.slot as NetworkSlot)).map((l) => l.id),
         logins: await this.loginsOf(c.caller.userId, c.slot as NetworkSlot),
       })),
-      r("POST", `/v3/logout/${SEGMENT}`, "relay", true, (c) => this.logout(c)),
+      r("POST", "/v3/logout/{loginID}", "relay", true, (c) => this.logout(c)),
       // Across networks.
       r("GET", "/v3/whoami", "relay", false, (c) =>
         this.whoami(c.caller.userId, [...this.deps.services.networks.values()]),
       ),
       r("GET", "/v3/links", "relay", false, (c) => this.links(c.caller.userId)),
       r("POST", "/v3/links", "relay", false, (c) => this.link(c)),
-      r("DELETE", `/v3/links/${SEGMENT}`, "relay", false, (c) => this.unlink(c)),
+      r("DELETE", "/v3/links/{roomID}", "relay", false, (c) => this.unlink(c)),
       r("GET", "/v3/activations", "admin", false, () => this.pending()),
-      r("POST", `/v3/activations/${SEGMENT}/${SEGMENT}`, "admin", false, (c) => this.decide(c)),
+      r("POST", "/v3/activations/{roomID}/{action}", "admin", false, (c) => this.decide(c)),
       r("GET", "/v3/health", "admin", false, async () => (await this.deps.health()).body),
       r("GET", "/v3/openapi.json", "relay", false, async () => openApiDocument()),
     ];
@@ -138,6 +147,11 @@ export class ProvisioningApi {
 
   stop(): void {
     this.sessions.stop();
+  }
+
+  /** Every route as `[method, path]` the way openapi.ts describes them (its test compares the two). */
+  routeList(): Array<[string, string]> {
+    return this.routes.map((r) => [r.method.toLowerCase(), `${r.network ? "/{network}" : ""}${r.template}`]);
   }
 
   private match(
