@@ -100,6 +100,16 @@ describe("provisioning API", () => {
     assert.equal(viaToken.status, 200);
     assert.equal(viaToken.body.user_id, alice.userId);
     assert.equal(viaToken.body.bridge_bot, env.botUserId);
+    // An OpenID token (what a widget can get) is checked with the homeserver's userinfo.
+    const openid = await alice.request<{ access_token: string }>(
+      "POST",
+      `/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/openid/request_token`,
+      {},
+    );
+    const viaOpenId = await call("GET", "/v3/whoami", `openid:${openid.access_token}`);
+    assert.equal(viaOpenId.status, 200, JSON.stringify(viaOpenId.body));
+    assert.equal(viaOpenId.body.user_id, alice.userId);
+    assert.equal((await call("GET", "/v3/whoami", "openid:made-up")).status, 403);
     // A token may not speak for someone else.
     const impersonating = await call(
       "GET",

@@ -352,7 +352,7 @@ function homeserverConfig(o: {
         type: "http",
         tls: false,
         x_forwarded: false,
-        resources: [{ names: ["client"], compress: false }],
+        resources: [{ names: ["client", "openid"], compress: false }],
       },
     ],
     database: { name: "sqlite3", args: { database: `${o.dir}/homeserver.db` } },
