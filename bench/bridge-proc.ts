@@ -6,7 +6,7 @@ import { Agent, request } from "undici";
 import { Session } from "node:inspector/promises";
 import { performance } from "node:perf_hooks";
 import { pino } from "pino";
-import { Bridge, NedbStore, parseConfig } from "@switchboard/framework";
+import { Bridge, NedbStore, parseConfig, PostgresStore, type Store } from "@switchboard/framework";
 import { ReferenceConnector } from "../test/reference/connector.js";
 
 /**
@@ -15,9 +15,12 @@ import { ReferenceConnector } from "../test/reference/connector.js";
  * means its event loop, CPU time and heap are the framework's alone.
  */
 
+/** The store the bridge runs on; run.ts puts the same in the config's `store` section. */
+export type StoreSpec = { type: "nedb"; directory: string } | { type: "postgres"; url: string };
+
 export interface StartArgs {
   config: Record<string, unknown>;
-  storeDir: string;
+  store: StoreSpec;
   registration: { id: string; asToken: string; hsToken: string };
   encryptionKey: string;
   logLevel: "silent" | "error";
@@ -27,7 +30,7 @@ export interface StartArgs {
 
 export interface StartResult {
   port: number;
-  /** NedbStore.open() alone (loading every datafile). */
+  /** store.open() alone: NeDB loads every datafile; PostgreSQL connects and checks the schema. */
   openMs: number;
   /** new Bridge(...) + start(), including the store load. */
   startMs: number;
@@ -62,10 +65,10 @@ let profiler: Session | null = null;
 /** Store calls by method since start: the per-event work, counted. */
 const storeCalls = new Map<string, number>();
 
-function countStoreCalls(target: NedbStore): void {
-  const proto = NedbStore.prototype as unknown as Record<string, unknown>;
+function countStoreCalls(target: Store): void {
+  const proto = Object.getPrototypeOf(target) as Record<string, unknown>;
   const self = target as unknown as Record<string, unknown>;
-  for (const name of Object.getOwnPropertyNames(NedbStore.prototype)) {
+  for (const name of Object.getOwnPropertyNames(proto)) {
     const fn = proto[name];
     if (name === "constructor" || typeof fn !== "function" || name === "open" || name === "close") continue;
     if (!/^(journal|link|ghost|user|login|message|kv)/.test(name)) continue;
@@ -75,7 +78,7 @@ function countStoreCalls(target: NedbStore): void {
     };
   }
 }
-let store: NedbStore | null = null;
+let store: Store | null = null;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -96,7 +99,10 @@ async function handle(c: Command): Promise<unknown> {
       });
       if (args.profileFile) await handle({ cmd: "profileStart" });
       const started = performance.now();
-      store = new NedbStore({ directory: args.storeDir });
+      store =
+        args.store.type === "nedb"
+          ? new NedbStore({ directory: args.store.directory })
+          : new PostgresStore({ url: args.store.url });
       countStoreCalls(store);
       bridge = new Bridge({
         config,
@@ -243,7 +249,7 @@ function need(): Bridge {
   return bridge;
 }
 
-function needStore(): NedbStore {
+function needStore(): Store {
   if (!store) throw new Error("bridge not started");
   return store;
 }

@@ -26,14 +26,19 @@ export function hasTaskset(): boolean {
   }
 }
 
-/** Pins this process (every thread) to one CPU. */
-export function pinSelf(cpu: number): boolean {
+/** Pins a process (every thread) to one CPU; processes it forks afterwards inherit that. */
+export function pinProcess(pid: number, cpu: number): boolean {
   try {
-    execFileSync("taskset", ["-a", "-p", "-c", String(cpu), String(process.pid)], { stdio: "ignore" });
+    execFileSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" });
     return true;
   } catch {
     return false;
   }
+}
+
+/** Pins this process (every thread) to one CPU. */
+export function pinSelf(cpu: number): boolean {
+  return pinProcess(process.pid, cpu);
 }
 
 export interface SpawnOptions {

@@ -1,3 +1,4 @@
+import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -5,9 +6,11 @@ import type { IncomingMessage, Server } from "node:http";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
+import { startPostgres, type PgCluster } from "@switchboard/framework/testing/postgres";
 import { format, resolveConfig } from "prettier";
 import { ToyNetwork } from "../test/reference/toy-network.js";
-import type { Calibration, HeapResult, StartResult } from "./bridge-proc.js";
+import type { Calibration, HeapResult, StartResult, StoreSpec } from "./bridge-proc.js";
 import { fillStore, ghostRemoteId, portalChannel } from "./fill-store.js";
 import {
   benchDir,
@@ -16,6 +19,7 @@ import {
   freePort,
   hasTaskset,
   percentile,
+  pinProcess,
   pinSelf,
   pool,
   stealPct,
@@ -37,6 +41,8 @@ import { HomeserverSink, type BenchMatrixEvent } from "./sink.js";
  *   --n=<N>            events per throughput burst (default: 20,000, or ~12 s worth at the rate the
  *                      warm-up measured when the bridge is slower than that)
  *   --only=a,b         scenarios: throughput, latency, ghosts, store
+ *   --store            instead of those: NeDB vs PostgreSQL (`npm run bench:store`, see storeComparison;
+ *                      writes results-store.json)
  *   --profile          V8 CPU profile of the bridge over each measured run (see profile-summary.ts)
  *   --verbose          also print the work per event (store calls, requests to each side)
  *   --no-pin           no taskset pinning
@@ -51,6 +57,7 @@ const list = (name: string): string[] => (option(name)?.split(",") ?? []).filter
 const QUICK = flag("quick");
 const FULL = flag("full");
 const VERBOSE = flag("verbose");
+const STORE = flag("store");
 const ONLY = list("only");
 const FIXED_N = option("n") !== undefined ? Number(option("n")) : FULL ? 20_000 : undefined;
 const wants = (name: string): boolean => ONLY.length === 0 || ONLY.includes(name);
@@ -74,6 +81,7 @@ const P = QUICK
       startPortals: 1_000,
       startGhosts: 10_000,
       startMessages: 20_000,
+      startRepeats: 3,
       timeoutMs: 60_000,
     }
   : {
@@ -94,10 +102,17 @@ const P = QUICK
       startPortals: 10_000,
       startGhosts: 100_000,
       startMessages: 200_000,
+      startRepeats: 5,
       timeoutMs: 180_000,
     };
 
-const TARGETS = { eventsPerSec: 3_000, p99Ms: 20, bytesPerGhost: 2_048, startMs: 5_000 };
+const TARGETS = {
+  eventsPerSec: 3_000,
+  p99Ms: 20,
+  bytesPerGhost: 2_048,
+  startMs: 5_000,
+  postgresStartMs: 1_000,
+};
 const DOMAIN = "localhost";
 const NETWORK = "reference";
 const ENCRYPTION_KEY = "bench-encryption-key-that-is-long-enough-0123456789";
@@ -152,7 +167,7 @@ interface Env {
   toy: BenchToy;
   sink: HomeserverSink;
   bridge: BridgeProcess;
-  storeDir: string;
+  store: StoreSpec;
   ownStore: boolean;
   start: StartResult;
   /** Portal room ids, by channel index. */
@@ -169,7 +184,8 @@ let r2mSlot: RunSlot | null = null;
 let m2rSlot: RunSlot | null = null;
 
 async function makeEnv(options: {
-  storeDir?: string;
+  /** Default: a fresh NeDB directory, removed by closeEnv. */
+  store?: StoreSpec;
   channels: string[];
   senders: number;
   profileStart?: string;
@@ -196,8 +212,11 @@ async function makeEnv(options: {
     const m = /^m(\d+):(\d+)$/.exec(text);
     if (m && m2rSlot && Number(m[1]) === m2rSlot.runId) m2rSlot.tracker.arrived(Number(m[2]), at);
   };
-  const ownStore = options.storeDir === undefined;
-  const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), "switchboard-bench-")));
+  const ownStore = options.store === undefined;
+  const store: StoreSpec = options.store ?? {
+    type: "nedb",
+    directory: await mkdtemp(join(tmpdir(), "switchboard-bench-")),
+  };
   const bridge = BridgeProcess.spawn({ cpu: PIN ? BRIDGE_CPU : undefined });
   const start = await bridge.call<StartResult>({
     cmd: "start",
@@ -205,14 +224,14 @@ async function makeEnv(options: {
       config: {
         homeserver: { url: sink.url, domain: DOMAIN, retry_interval_ms: 200 },
         appservice: { id: "switchboard", bind: "127.0.0.1", port: asPort, registration: "registration.yaml" },
-        store: { path: storeDir },
+        store: store.type === "nedb" ? { path: store.directory } : { type: "postgres", url: store.url },
         encryption: { key: ENCRYPTION_KEY },
         permissions: { "*": "relay", [DOMAIN]: "user" },
         metrics: { enabled: false },
         logging: { level: "error" },
         bridges: { [NETWORK]: { enabled: true, url: toy.url, token: toy.bridgeToken } },
       },
-      storeDir,
+      store,
       registration: { id: "switchboard", asToken, hsToken },
       encryptionKey: ENCRYPTION_KEY,
       logLevel: "error",
@@ -222,7 +241,7 @@ async function makeEnv(options: {
           : undefined,
     },
   });
-  return { toy, sink, bridge, storeDir, ownStore, start, rooms: [], channels: options.channels };
+  return { toy, sink, bridge, store, ownStore, start, rooms: [], channels: options.channels };
 }
 
 let maxListenersWarnings = 0;
@@ -234,7 +253,8 @@ async function closeEnv(env: Env, how: "stop" | "kill" = "stop"): Promise<void> 
   maxListenersWarnings += env.bridge.maxListenersWarnings;
   await env.sink.close();
   await env.toy.close();
-  if (env.ownStore) await rm(env.storeDir, { recursive: true, force: true });
+  if (env.ownStore && env.store.type === "nedb")
+    await rm(env.store.directory, { recursive: true, force: true });
 }
 
 /** Alias queries, as a homeserver makes when someone joins #reference_<channel>:localhost. */
@@ -499,6 +519,44 @@ function burstSize(warmRate: number): number {
   return Math.max(P.minN, Math.min(P.maxN, n));
 }
 
+interface BurstSizes {
+  r2m: number;
+  m2r: number;
+}
+
+interface Bursts {
+  remoteToMatrix: { oneRoom?: RunOutcome; manyRooms?: RunOutcome };
+  matrixToRemote: { oneRoom?: RunOutcome; manyRooms?: RunOutcome };
+}
+
+/** Warm-up (JIT; every ghost registered and joined everywhere), which also sizes the bursts. */
+async function warmUp(env: Env): Promise<BurstSizes> {
+  const warm = P.channels * P.senders;
+  const [wr] = await measure(env, [{ direction: "r2m", n: warm, rooms: P.channels }]);
+  const [wm] = await measure(env, [{ direction: "m2r", n: warm, rooms: P.channels }]);
+  return { r2m: burstSize(wr?.eventsPerSec ?? 0), m2r: burstSize(wm?.eventsPerSec ?? 0) };
+}
+
+/** Figures 1 and 2 on a warmed-up bridge: a burst into 1 portal, then one over every portal, each way. */
+async function bursts(env: Env, n: BurstSizes, labelPrefix = ""): Promise<Bursts> {
+  const burst = async (direction: Direction, rooms: number, label: string) => {
+    const [o] = await measure(env, [{ direction, n: n[direction], rooms }], {
+      label: `${labelPrefix}${label}`,
+    });
+    if (o) log(describe(o));
+    return o;
+  };
+  log(`Remote → Matrix throughput: ${n.r2m} messages posted at once, until the sink has every send`);
+  const r1 = await burst("r2m", 1, "r2m-1room");
+  const rn = await burst("r2m", P.channels, "r2m-rooms");
+  log(
+    `Matrix → remote throughput: ${n.m2r} events in transactions of 100 (one in flight), until the toy network has all`,
+  );
+  const m1 = await burst("m2r", 1, "m2r-1room");
+  const mn = await burst("m2r", P.channels, "m2r-rooms");
+  return { remoteToMatrix: { oneRoom: r1, manyRooms: rn }, matrixToRemote: { oneRoom: m1, manyRooms: mn } };
+}
+
 /** Figures 1 and 2, latency at a low rate, and heap per message mapping. */
 async function throughput(): Promise<void> {
   const channels = Array.from({ length: P.channels }, (_, i) => `c${i}`);
@@ -508,35 +566,11 @@ async function throughput(): Promise<void> {
     log(
       `  bridge started in ${round(env.start.startMs)} ms; ${P.channels} portals created in ${round(portalMs)} ms`,
     );
-    // Warm-up (JIT; every ghost registered and joined everywhere), which also sizes the bursts.
-    const warm = P.channels * P.senders;
-    const [wr] = await measure(env, [{ direction: "r2m", n: warm, rooms: P.channels }]);
-    const [wm] = await measure(env, [{ direction: "m2r", n: warm, rooms: P.channels }]);
+    const n = await warmUp(env);
     await env.bridge.call({ cmd: "pruneJournal" });
     const heapBefore = await env.bridge.call<HeapResult>({ cmd: "heap" });
-    let mapped = 0;
-
-    const nR = burstSize(wr?.eventsPerSec ?? 0);
-    const nM = burstSize(wm?.eventsPerSec ?? 0);
-    log(`Remote → Matrix throughput: ${nR} messages posted at once, until the sink has every send`);
-    const r1 = (await measure(env, [{ direction: "r2m", n: nR, rooms: 1 }], { label: "r2m-1room" }))[0];
-    if (r1) log(describe(r1));
-    const rn = (
-      await measure(env, [{ direction: "r2m", n: nR, rooms: P.channels }], { label: "r2m-rooms" })
-    )[0];
-    if (rn) log(describe(rn));
-    log(
-      `Matrix → remote throughput: ${nM} events in transactions of 100 (one in flight), until the toy network has all`,
-    );
-    const m1 = (await measure(env, [{ direction: "m2r", n: nM, rooms: 1 }], { label: "m2r-1room" }))[0];
-    if (m1) log(describe(m1));
-    const mn = (
-      await measure(env, [{ direction: "m2r", n: nM, rooms: P.channels }], { label: "m2r-rooms" })
-    )[0];
-    if (mn) log(describe(mn));
-    results.remoteToMatrix = { oneRoom: r1, manyRooms: rn };
-    results.matrixToRemote = { oneRoom: m1, manyRooms: mn };
-    mapped += 2 * nR + 2 * nM;
+    Object.assign(results, await bursts(env, n));
+    let mapped = 2 * n.r2m + 2 * n.m2r;
 
     const nLow = P.lowRate * P.lowSeconds;
     log(
@@ -687,45 +721,68 @@ async function ghostsLive(): Promise<void> {
   }
 }
 
+interface FillSizes {
+  portals: number;
+  ghosts: number;
+  messages: number;
+}
+
+/** A NeDB directory pre-filled by fill-store.ts, as this network's bridge would have written it. */
+async function fillNedb(directory: string, sizes: FillSizes): Promise<{ fillMs: number; bytes: number }> {
+  const t0 = performance.now();
+  const { bytes } = await fillStore(directory, {
+    network: NETWORK,
+    domain: DOMAIN,
+    userPrefix: `${NETWORK}_`,
+    ...sizes,
+  });
+  return { fillMs: performance.now() - t0, bytes };
+}
+
+/** Whether the store the bridge opened holds what fillNedb wrote: counts, and a ghost, portal and mapping looked up. */
+async function checkFilled(
+  env: Env,
+  { portals, ghosts, messages }: FillSizes,
+): Promise<{ counts: { ghosts: number; links: number }; verified: boolean }> {
+  const counts = await env.bridge.call<{ ghosts: number; links: number }>({ cmd: "counts" });
+  let verified = counts.ghosts === ghosts && counts.links === portals;
+  if (ghosts > 0 && portals > 0) {
+    const probe = Math.floor(ghosts / 2);
+    const eventId = messages > 0 ? `$event${Math.floor(messages / 2)}` : undefined;
+    const sample = await env.bridge.call<{
+      ghost: { userId: string } | null;
+      links: unknown[];
+      message: { eventId: string } | null;
+    }>({
+      cmd: "lookup",
+      args: {
+        network: NETWORK,
+        remoteId: ghostRemoteId(probe),
+        channelId: portalChannel(Math.floor(portals / 2)),
+        eventId,
+      },
+    });
+    verified &&=
+      sample.ghost?.userId === `@${NETWORK}_${ghostRemoteId(probe)}:${DOMAIN}` &&
+      sample.links.length === 1 &&
+      (eventId === undefined || sample.message?.eventId === eventId);
+  }
+  return { counts, verified };
+}
+
 /** Figure 4 (idle, after a restart) and figure 5: bridges started on pre-filled stores. */
 async function storeScenarios(): Promise<void> {
   const startOn = async (portals: number, ghosts: number, label: string, messages = 0) => {
     const storeDir = await mkdtemp(join(tmpdir(), "switchboard-bench-store-"));
-    const t0 = performance.now();
-    const { bytes } = await fillStore(storeDir, {
-      network: NETWORK,
-      domain: DOMAIN,
-      userPrefix: `${NETWORK}_`,
-      portals,
-      ghosts,
-      messages,
+    const { fillMs, bytes } = await fillNedb(storeDir, { portals, ghosts, messages });
+    const env = await makeEnv({
+      store: { type: "nedb", directory: storeDir },
+      channels: [],
+      senders: 0,
+      profileStart: label,
     });
-    const fillMs = performance.now() - t0;
-    const env = await makeEnv({ storeDir, channels: [], senders: 0, profileStart: label });
     try {
-      const counts = await env.bridge.call<{ ghosts: number; links: number }>({ cmd: "counts" });
-      let verified = counts.ghosts === ghosts && counts.links === portals;
-      if (ghosts > 0 && portals > 0) {
-        const probe = Math.floor(ghosts / 2);
-        const eventId = messages > 0 ? `$event${Math.floor(messages / 2)}` : undefined;
-        const sample = await env.bridge.call<{
-          ghost: { userId: string } | null;
-          links: unknown[];
-          message: { eventId: string } | null;
-        }>({
-          cmd: "lookup",
-          args: {
-            network: NETWORK,
-            remoteId: ghostRemoteId(probe),
-            channelId: portalChannel(Math.floor(portals / 2)),
-            eventId,
-          },
-        });
-        verified &&=
-          sample.ghost?.userId === `@${NETWORK}_${ghostRemoteId(probe)}:${DOMAIN}` &&
-          sample.links.length === 1 &&
-          (eventId === undefined || sample.message?.eventId === eventId);
-      }
+      const { counts, verified } = await checkFilled(env, { portals, ghosts, messages });
       const heap = await env.bridge.call<HeapResult>({ cmd: "heap" });
       return { start: env.start, heap, counts, verified, fillMs, bytes, storeDir };
     } finally {
@@ -764,7 +821,12 @@ async function storeScenarios(): Promise<void> {
       storeDir = r.storeDir;
       fill = { fillMs: r.fillMs, bytes: r.bytes };
     } else {
-      const env = await makeEnv({ storeDir, channels: [], senders: 0, profileStart: `start-${attempt}` });
+      const env = await makeEnv({
+        store: { type: "nedb", directory: storeDir },
+        channels: [],
+        senders: 0,
+        profileStart: `start-${attempt}`,
+      });
       const counts = await env.bridge.call<{ ghosts: number; links: number }>({ cmd: "counts" });
       const heap = await env.bridge.call<HeapResult>({ cmd: "heap" });
       await closeEnv(env);
@@ -815,11 +877,190 @@ async function storeScenarios(): Promise<void> {
   };
 }
 
+// ---------- NeDB vs PostgreSQL (--store) ----------
+
+const runFile = promisify(execFile);
+const repoRoot = join(benchDir, "..");
+
+interface CopyResult {
+  /** The whole `switchboard store copy` command: process start, NeDB load, copy, verification. */
+  wallMs: number;
+  /** The copy and verification alone, as the command reports them. */
+  reportedSeconds: number | null;
+  /** The command said counts and checksums of every collection match. */
+  verified: boolean;
+  output: string;
+}
+
+/** `switchboard store copy` as an admin runs it (bin/switchboard.js), from the NeDB directory `dir/data`. */
+async function storeCopy(dir: string, url: string): Promise<CopyResult> {
+  const config = join(dir, "config.yaml");
+  // All that `store copy` reads: the store section, and the appservice port, where it asks whether
+  // the bridge is running (a port that was just free answers nothing). JSON is YAML.
+  await writeFile(
+    config,
+    JSON.stringify({
+      homeserver: { url: "http://127.0.0.1:1", domain: DOMAIN },
+      appservice: { port: await freePort() },
+      store: { path: "./data" },
+      encryption: { key: ENCRYPTION_KEY },
+      metrics: { enabled: false },
+    }),
+  );
+  const cli = [join(repoRoot, "bin", "switchboard.js"), "store", "copy", "-c", config, "--to", url];
+  // On the bridge's CPU, as the bridge would run there; PostgreSQL is on the driver's (pinPostgres).
+  const [file, args] = PIN
+    ? ["taskset", ["-c", String(BRIDGE_CPU), process.execPath, ...cli]]
+    : [process.execPath, cli];
+  const t0 = performance.now();
+  const { stdout, stderr } = await runFile(file, args, { cwd: repoRoot }).catch((error: unknown) => {
+    const e = error as { stdout?: string; stderr?: string; message?: string };
+    throw new Error(`switchboard store copy failed: ${e.stderr || e.stdout || e.message}`);
+  });
+  const wallMs = performance.now() - t0;
+  const output = `${stdout}${stderr}`.trim();
+  const reported = /\bin ([\d.]+) s:/.exec(output)?.[1];
+  return {
+    wallMs,
+    reportedSeconds: reported === undefined ? null : Number(reported),
+    verified: /counts and checksums of all \d+ collections verified/.test(output),
+    output,
+  };
+}
+
+/**
+ * With taskset, the throwaway cluster's postmaster and what it has forked so far go on the driver's
+ * CPU; backends it forks later inherit that. The bridge's CPU stays the bridge's alone, as with
+ * NeDB, so events/s still means one core of bridge (with the database on another). Returns how
+ * many processes were pinned.
+ */
+function pinPostgres(directory: string, cpu: number): number {
+  const pid = Number(readFileSync(join(directory, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+  let children: number[] = [];
+  try {
+    children = execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // pgrep exits 1 when there are none.
+  }
+  return [pid, ...children].filter((p) => pinProcess(p, cpu)).length;
+}
+
+interface StartRun {
+  startMs: number;
+  storeOpenMs: number;
+}
+
+const median = (xs: number[]): number => percentile(Float64Array.from(xs).sort(), 50);
+
+/**
+ * `--store` (`npm run bench:store`): the move from NeDB to PostgreSQL, measured in one run. The
+ * 10k-portal / 100k-ghost / 200k-mapping NeDB store of figure 5 is copied with the real
+ * `switchboard store copy` into a fresh database on a throwaway cluster (startPostgres()); then, on
+ * each store, start time (median of P.startRepeats; the stores take turns, so load from elsewhere
+ * on the machine falls on both alike) and figures 1 and 2 on that same data.
+ */
+async function storeComparison(): Promise<void> {
+  const sizes: FillSizes = { portals: P.startPortals, ghosts: P.startGhosts, messages: P.startMessages };
+  const root = await mkdtemp(join(tmpdir(), "switchboard-bench-copy-"));
+  let cluster: PgCluster | null = null;
+  try {
+    const nedb: StoreSpec = { type: "nedb", directory: join(root, "data") };
+    log(
+      `Store copy: NeDB with ${sizes.portals} portals, ${sizes.ghosts} ghosts and ${sizes.messages} message mappings to PostgreSQL (switchboard store copy)`,
+    );
+    const fill = await fillNedb(nedb.directory, sizes);
+    cluster = await startPostgres();
+    const pinned = PIN && cluster.directory ? pinPostgres(cluster.directory, DRIVER_CPU) : 0;
+    const postgres: StoreSpec = { type: "postgres", url: await cluster.createDatabase() };
+    const copy = await storeCopy(root, postgres.url);
+    log(
+      `  ${round(copy.wallMs / 1000, 1)} s for the whole command (copy and verification ${copy.reportedSeconds ?? "?"} s); ${copy.verified ? "verified" : "NOT VERIFIED"}`,
+    );
+    if (!copy.verified) throw new Error(`store copy did not report a verified copy:\n${copy.output}`);
+    results.storeCopy = {
+      ...sizes,
+      datafileMB: round(fill.bytes / 1048576, 1),
+      fillMs: round(fill.fillMs),
+      wallMs: round(copy.wallMs),
+      reportedSeconds: copy.reportedSeconds,
+      verified: copy.verified,
+      output: copy.output.split("\n")[0],
+      postgresPinnedToCpu: pinned > 0 ? DRIVER_CPU : null,
+    };
+
+    const stores = [nedb, postgres];
+    log(`Start time on each store (${P.startRepeats} times each, taking turns)`);
+    const starts = { nedb: [] as StartRun[], postgres: [] as StartRun[] };
+    const verified = { nedb: false, postgres: false };
+    for (let attempt = 1; attempt <= P.startRepeats; attempt++) {
+      for (const store of stores) {
+        const env = await makeEnv({
+          store,
+          channels: [],
+          senders: 0,
+          profileStart: `${store.type}-start-${attempt}`,
+        });
+        try {
+          if (attempt === 1) verified[store.type] = (await checkFilled(env, sizes)).verified;
+        } finally {
+          await closeEnv(env);
+        }
+        starts[store.type].push({ startMs: round(env.start.startMs), storeOpenMs: round(env.start.openMs) });
+        log(
+          `  ${store.type} #${attempt}: ${round(env.start.startMs)} ms (of which store open ${round(env.start.openMs)} ms)`,
+        );
+      }
+    }
+    const summary = (type: StoreSpec["type"]) => ({
+      medianMs: round(median(starts[type].map((r) => r.startMs))),
+      storeOpenMedianMs: round(median(starts[type].map((r) => r.storeOpenMs))),
+      verified: verified[type],
+      runs: starts[type],
+    });
+    results.startTimeByStore = { ...sizes, nedb: summary("nedb"), postgres: summary("postgres") };
+
+    const channels = Array.from({ length: P.channels }, (_, i) => `c${i}`);
+    const byStore: Partial<Record<StoreSpec["type"], Bursts>> = {};
+    let n: BurstSizes | undefined;
+    for (const store of stores) {
+      log(`Throughput on ${store.type} (the store above, ${P.channels} new portals)`);
+      const env = await makeEnv({ store, channels, senders: P.senders });
+      try {
+        await createPortals(env);
+        const warm = await warmUp(env);
+        // Both stores get the bursts NeDB's warm-up sized: the same work, so the rates compare.
+        n ??= warm;
+        byStore[store.type] = await bursts(env, n, `${store.type}-`);
+      } finally {
+        await closeEnv(env);
+      }
+    }
+    results.throughputByStore = byStore;
+  } finally {
+    await cluster?.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 // ---------- report ----------
+
+const verdict = (ok: boolean): string => (ok ? "ok" : "MISSED");
+
+/** Columns padded to their widest cell; the first row is the header. */
+function printTable(rows: string[][]): void {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
+  const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(" | ");
+  log("");
+  log(line(rows[0] ?? []));
+  log(widths.map((w) => "-".repeat(w)).join("-|-"));
+  for (const r of rows.slice(1)) log(line(r));
+}
 
 function table(): void {
   const rows: string[][] = [["Figure", "Result", "Target", ""]];
-  const verdict = (ok: boolean): string => (ok ? "ok" : "MISSED");
   const tp = (label: string, o: RunOutcome | undefined) => {
     if (!o) return;
     rows.push([
@@ -889,12 +1130,55 @@ function table(): void {
       "-",
       "",
     ]);
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
-  const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(" | ");
-  log("");
-  log(line(rows[0] ?? []));
-  log(widths.map((w) => "-".repeat(w)).join("-|-"));
-  for (const r of rows.slice(1)) log(line(r));
+  printTable(rows);
+}
+
+/** --store: each figure on NeDB and on PostgreSQL, and their ratio. */
+function storeTable(): void {
+  const rows: string[][] = [["Figure", "NeDB", "PostgreSQL", "PostgreSQL / NeDB"]];
+  const copy = results.storeCopy as CopyResult | undefined;
+  if (copy)
+    rows.push([
+      "store copy NeDB → PostgreSQL (whole command)",
+      "-",
+      `${round(copy.wallMs / 1000, 1)} s, ${copy.verified ? "verified" : "NOT VERIFIED"}`,
+      "",
+    ]);
+  const ratio = (pg: number, nedb: number): string => (nedb > 0 ? `${round(pg / nedb, 2)}×` : "-");
+  type StartSummary = { medianMs: number; storeOpenMedianMs: number; verified: boolean; runs: StartRun[] };
+  const st = results.startTimeByStore as { nedb: StartSummary; postgres: StartSummary } | undefined;
+  if (st) {
+    const cell = (s: StartSummary) => {
+      const all = s.runs.map((r) => r.startMs);
+      return `${s.medianMs} ms (${Math.min(...all)}–${Math.max(...all)}; open ${s.storeOpenMedianMs} ms)${s.verified ? "" : " NOT AS FILLED"}`;
+    };
+    rows.push([
+      `start, median of ${st.nedb.runs.length} (PostgreSQL < ${TARGETS.postgresStartMs} ms: ${verdict(st.postgres.medianMs < TARGETS.postgresStartMs)})`,
+      cell(st.nedb),
+      cell(st.postgres),
+      ratio(st.postgres.medianMs, st.nedb.medianMs),
+    ]);
+  }
+  const tp = results.throughputByStore as Partial<Record<StoreSpec["type"], Bursts>> | undefined;
+  const cell = (o: RunOutcome | undefined) =>
+    o ? `${o.eventsPerSec} ev/s${o.complete ? "" : " (incomplete)"} [CPU ${o.bridgeCpuPct}%]` : "-";
+  const figure = (label: string, pick: (b: Bursts) => RunOutcome | undefined) => {
+    const nedb = tp?.nedb ? pick(tp.nedb) : undefined;
+    const pg = tp?.postgres ? pick(tp.postgres) : undefined;
+    if (!nedb && !pg) return;
+    const o = nedb ?? pg;
+    rows.push([
+      `${label}, ${o?.n} msgs, ${o?.rooms} room${o?.rooms === 1 ? "" : "s"}`,
+      cell(nedb),
+      cell(pg),
+      nedb && pg ? ratio(pg.eventsPerSec, nedb.eventsPerSec) : "-",
+    ]);
+  };
+  figure("remote→Matrix", (b) => b.remoteToMatrix.oneRoom);
+  figure("remote→Matrix", (b) => b.remoteToMatrix.manyRooms);
+  figure("Matrix→remote", (b) => b.matrixToRemote.oneRoom);
+  figure("Matrix→remote", (b) => b.matrixToRemote.manyRooms);
+  printTable(rows);
 }
 
 async function main(): Promise<void> {
@@ -905,7 +1189,7 @@ async function main(): Promise<void> {
     pinned: PIN ? { driverCpu: DRIVER_CPU, bridgeCpu: BRIDGE_CPU } : false,
   };
   log(
-    `Switchboard bench${QUICK ? " (quick)" : ""}${FULL ? " (full)" : ""}: ${cores} cores, ${cpuModel}, Node ${process.version}; ` +
+    `Switchboard bench${QUICK ? " (quick)" : ""}${FULL ? " (full)" : ""}${STORE ? " (NeDB vs PostgreSQL)" : ""}: ${cores} cores, ${cpuModel}, Node ${process.version}; ` +
       (PIN ? `driver on CPU ${DRIVER_CPU}, bridge process on CPU ${BRIDGE_CPU}` : "no CPU pinning"),
   );
   const started = performance.now();
@@ -924,11 +1208,16 @@ async function main(): Promise<void> {
       `fs.promises.appendFile ${calibration.asyncAppendUs} µs, appendFileSync ${calibration.syncAppendUs} µs; JSON.stringify (small object) ${calibration.jsonStringifyNs} ns`,
   );
   results.calibration = calibration;
-  if (wants("throughput")) await throughput();
-  if (wants("latency")) await latency();
-  if (wants("ghosts")) await ghostsLive();
-  if (wants("store")) await storeScenarios();
-  table();
+  if (STORE) {
+    await storeComparison();
+    storeTable();
+  } else {
+    if (wants("throughput")) await throughput();
+    if (wants("latency")) await latency();
+    if (wants("ghosts")) await ghostsLive();
+    if (wants("store")) await storeScenarios();
+    table();
+  }
   if (maxListenersWarnings > 0)
     log(
       `\nnote: the bridge printed ${maxListenersWarnings} MaxListenersExceededWarning lines (AbortSignal listeners; see the report)`,
@@ -946,7 +1235,7 @@ async function main(): Promise<void> {
     ...results,
   };
   // The framework as it is goes to results.json; smoke runs and patched runs never overwrite it.
-  const file = `results${QUICK ? "-quick" : ""}.json`;
+  const file = `results${STORE ? "-store" : ""}${QUICK ? "-quick" : ""}.json`;
   // Formatted as the repository's prettier config wants it, so `npm run lint` stays clean after a run.
   const path = join(benchDir, file);
   await writeFile(
