@@ -206,6 +206,9 @@ describe("backup and restore", () => {
     assert.equal(verified.code, 0, verified.output);
     assert.match(verified.output, /links\s+1\b/, verified.output);
     assert.match(verified.output, /logins\s+1\b/, verified.output);
+    // Bob's ghost, and a mapping for each of the ~N/4 messages each way bridged before the snapshot.
+    assert.match(verified.output, /ghosts\s+[1-9]/, verified.output);
+    assert.match(verified.output, /messages\s+[1-9]\d{2,}/, verified.output);
 
     // A damaged archive is refused, naming what is wrong.
     const damaged = join(scratch, "damaged.sbk");
