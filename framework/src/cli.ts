@@ -28,6 +28,7 @@ import type { Config } from "./config/schema.js";
 import type { Connector } from "./connector.js";
 import { Bridge } from "./runtime/bridge.js";
 import { storeFromConfig } from "./store/from-config.js";
+import { createLogger } from "./logging.js";
 
 /**
  * The `switchboard` command: registration, check-config, start, backup, restore, store copy.
@@ -163,7 +164,7 @@ export async function runCli(argv: string[], factories: Record<string, Connector
       }
       const list = connectors();
       const config = await loadConfig(opts.config, schemas(list));
-      const log = pino({ level: config.logging.level, base: undefined });
+      const log = createLogger(config.logging);
       const configDir = dirname(resolve(opts.config));
       const regPath = resolve(configDir, config.appservice.registration);
       let registration = await readRegistration(regPath);

@@ -161,6 +161,10 @@ export const ConfigSchema = Type.Object(
           ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
           { default: "info" },
         ),
+        // auto: readable lines on a terminal, JSON when piped or under systemd (for log shippers).
+        format: Type.Union([Type.Literal("auto"), Type.Literal("json"), Type.Literal("pretty")], {
+          default: "auto",
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
