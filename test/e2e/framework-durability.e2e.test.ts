@@ -82,7 +82,12 @@ describe("crash safety", () => {
         return expectedMatrix.every((t) => bodies.includes(t));
       },
       90_000,
-    );
+    ).catch(async (err: Error) => {
+      const got = (await timelineBodies()).map((b) => b.body);
+      throw new Error(
+        `${err.message}; missing ${expectedMatrix.filter((t) => !got.includes(t)).join(",")}\n${env.bridge.output().slice(-3000)}`,
+      );
+    });
     await sleep(2000); // anything duplicated would show up by now
 
     const remoteTexts = toy

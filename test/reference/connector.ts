@@ -288,13 +288,15 @@ export class ReferenceConnector implements Connector, HasLogins, DetectsForeignB
 
   /** Reads the event log from the last acknowledged position; acks only after the framework has it durably. */
   private async poll(): Promise<void> {
-    let cursor = (await this.ctx.kvGet<number>("cursor")) ?? 0;
+    let cursor: number | null = null;
     let backoff = 200;
     let savedAt = 0;
     while (!this.stopping) {
       try {
-        const { events } = await this.api<{ events: Array<{ seq: number; event: ToyEvent }> }>(
-          `/events?after=${cursor}&wait=20000`,
+        // Read inside the retry loop: a store that fails this once must not end polling for good.
+        const after: number = (cursor ??= (await this.ctx.kvGet<number>("cursor")) ?? 0);
+        const { events }: { events: Array<{ seq: number; event: ToyEvent }> } = await this.api(
+          `/events?after=${after}&wait=20000`,
         );
         for (const { seq, event } of events) {
           await this.translate(event, seq);
@@ -313,7 +315,7 @@ export class ReferenceConnector implements Connector, HasLogins, DetectsForeignB
         backoff = Math.min(backoff * 2, 10_000);
       }
     }
-    await this.ctx.kvSet("cursor", cursor).catch(() => undefined);
+    if (cursor !== null) await this.ctx.kvSet("cursor", cursor).catch(() => undefined);
   }
 
   private sender(userId: string): RemoteSender {
