@@ -415,7 +415,11 @@ export interface LoginClient extends NetworkClient {
   inChat?(chat: ChatRef): boolean | Promise<boolean>;
   /** Closes connections; the login stays stored. */
   disconnect(): Promise<void>;
-  /** Invalidates the session remotely where the network supports it. */
+  /**
+   * Invalidates the session remotely where the network supports it. On an implicit login
+   * (`HasImplicitLogins`) the framework calls it when its user may no longer use the bridge (a
+   * policy-list ban): end the connection and do not bring it back at the next start.
+   */
   logout?(): Promise<void>;
 }
 

@@ -115,6 +115,14 @@ export class PuppetClient
     return net.canPlumb(name, matrixUserId);
   }
 
+  /**
+   * The user may no longer use the bridge (a policy-list ban): quits the connection and forgets
+   * it, so the next start does not bring it back.
+   */
+  async logout(): Promise<void> {
+    this.net.puppets.drop(this.matrixUserId, "Disconnected by the bridge");
+  }
+
   /** Quits the connection; it comes back on the user's next message (and at the next start). */
   async disconnect(): Promise<void> {
     this.net.puppets.drop(this.matrixUserId, "Disconnected", { forget: false });

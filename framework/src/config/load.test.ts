@@ -104,3 +104,39 @@ describe("config: store", () => {
     );
   });
 });
+
+describe("config: moderation", () => {
+  test("no policy rooms by default; a share of 0.2", () => {
+    const config = parseConfig(HOMESERVER);
+    assert.deepEqual(config.moderation, { policy_rooms: [], max_ban_share: 0.2 });
+  });
+
+  test("room ids and aliases are accepted", () => {
+    const config = parseConfig(
+      `${HOMESERVER}moderation:\n  policy_rooms: ["!abc:example.org", "#bans:matrix.org"]\n  max_ban_share: 0.5\n`,
+    );
+    assert.deepEqual(config.moderation.policy_rooms, ["!abc:example.org", "#bans:matrix.org"]);
+    assert.equal(config.moderation.max_ban_share, 0.5);
+  });
+
+  test("a room that is neither an id nor an alias, and a share outside (0, 1], name key, line and remedy", () => {
+    const problems = problemsOf(
+      `${HOMESERVER}moderation:\n  policy_rooms:\n    - bans\n  max_ban_share: 20\n  max_bans: 3\n`,
+    );
+    assert.deepEqual(
+      problems.map((p) => [p.path, p.line]),
+      [
+        ["moderation.policy_rooms[0]", 6],
+        ["moderation.max_ban_share", 7],
+        ["moderation.max_bans", 8],
+      ],
+    );
+    assert.match(problems[0]?.message ?? "", /a policy room's id \(!abc:example.org\) or alias/);
+    assert.match(problems[1]?.message ?? "", /must be <= 1/);
+    assert.match(problems[2]?.message ?? "", /unknown key/);
+    assert.match(
+      problemsOf(`${HOMESERVER}moderation:\n  max_ban_share: 0\n`)[0]?.message ?? "",
+      /must be > 0/,
+    );
+  });
+});

@@ -154,6 +154,9 @@ function toProblems(errors: ErrorObject[], prefix: string, doc: Document, lc: Li
       message = allowed ? `must be one of ${allowed}` : "is not one of the allowed values";
     } else if (e.keyword === "pattern") {
       message = `has an invalid format (must match ${String((e.params as { pattern: string }).pattern)})`;
+      // A described key says what it wants in words too.
+      const what = (e.parentSchema as { description?: unknown } | undefined)?.description;
+      if (typeof what === "string") message += `: ${what}`;
     }
     const path = dotted(segments);
     const key = `${path}|${message}`;

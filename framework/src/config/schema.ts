@@ -192,6 +192,28 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    moderation: Type.Object(
+      {
+        policy_rooms: Type.Array(
+          Type.String({
+            pattern: "^[!#][^:]+:.+$",
+            description: "a policy room's id (!abc:example.org) or alias (#bans:example.org)",
+          }),
+          {
+            default: [],
+            description: "Matrix policy rooms (Draupnir/Mjolnir ban lists) the bot joins and follows",
+          },
+        ),
+        max_ban_share: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 1,
+          default: 0.2,
+          description:
+            "A rule matching more than this share of active users (members of bridged rooms) waits for an admin's `moderation confirm`",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     bridges: Type.Record(
       Type.String({ pattern: "^[a-z][a-z0-9]*$" }),
       Type.Object(BridgeSectionCommon, { additionalProperties: true }),

@@ -4,6 +4,7 @@ import { supportsCommands, supportsImplicitLogins, supportsLogins } from "../con
 import { RELAY_META, chatOf } from "./clients.js";
 import type { ActivationGuard } from "../guards/activation.js";
 import type { EchoGuard } from "../guards/double-bridge.js";
+import type { PolicyRooms } from "../guards/policy-rooms.js";
 import type { MatrixEvent } from "../matrix/appservice.js";
 import type { RoomLink } from "../store/types.js";
 import type { Logins } from "./logins.js";
@@ -43,6 +44,7 @@ export class Bot {
     private readonly guard: ActivationGuard,
     private readonly echo: EchoGuard,
     private readonly checkHealth: () => Promise<string[]>,
+    private readonly policies: PolicyRooms,
   ) {
     this.core = this.coreCommands();
   }
@@ -393,6 +395,18 @@ export class Bot {
           this.echo.reset(roomId);
           return c.reply("Bridging resumed.");
         },
+      },
+      {
+        name: "moderation",
+        usage: "moderation [confirm <rule>]",
+        help: "policy-list rules, whom each matches, and rules held for confirmation (confirm applies one)",
+        admin: true,
+        run: async (args, c) =>
+          c.reply(
+            args[0]?.toLowerCase() === "confirm"
+              ? await this.policies.confirm(args[1], c.userId)
+              : this.policies.describe(),
+          ),
       },
       {
         name: "links",

@@ -24,6 +24,7 @@ import { AdminConsole } from "../console/console.js";
 import { backup } from "../backup.js";
 import { ActivationGuard } from "../guards/activation.js";
 import { EchoGuard } from "../guards/double-bridge.js";
+import { PolicyRooms } from "../guards/policy-rooms.js";
 import { Bot } from "./bot.js";
 import { Receipts } from "./receipts.js";
 import { Ghosts } from "./ghosts.js";
@@ -69,6 +70,7 @@ export class Bridge {
   private readonly receipts: Receipts;
   private readonly mediaLinks: MediaLinks;
   private readonly echo: EchoGuard;
+  private readonly policies: PolicyRooms;
   private metricsServer: Server | null = null;
   private provisioning: { server: ProvisioningServer; api: ProvisioningApi; activity: Activity } | null =
     null;
@@ -147,7 +149,16 @@ export class Bridge {
     this.echo = echo;
     this.portals = new Portals(this.services, ghosts, this.guard, clients, this.logins);
     this.receipts = new Receipts(this.services, clients);
-    this.bot = new Bot(this.services, this.portals, this.logins, this.guard, echo, () => this.health());
+    this.policies = new PolicyRooms(this.services, this.logins, notifyAdmins);
+    this.bot = new Bot(
+      this.services,
+      this.portals,
+      this.logins,
+      this.guard,
+      echo,
+      () => this.health(),
+      this.policies,
+    );
     this.mediaLinks = new MediaLinks(this.services);
     this.matrixIn = new MatrixIn(
       this.services,
@@ -157,6 +168,7 @@ export class Bridge {
       this.receipts,
       echo,
       this.mediaLinks,
+      this.policies,
     );
     this.remoteIn = new RemoteIn(
       this.services,
@@ -167,6 +179,7 @@ export class Bridge {
       this.guard,
       echo,
       notifyAdmins,
+      this.policies,
     );
     this.appservice = new AppserviceServer(
       opts.registration.hsToken,
@@ -233,8 +246,11 @@ export class Bridge {
     await s.bot.setDisplayname(config.appservice.bot.displayname).catch((err: unknown) => {
       this.log.warn({ err: String(err) }, "could not set the bot's display name");
     });
+    // Before any event is bridged: the rules in force filter the journal's replay too.
+    await this.policies.start();
     await Promise.all([...s.networks.values()].map((slot) => this.startNetwork(slot)));
     await this.logins.loadAll();
+    await this.policies.applyToConnections();
     const replayedMatrix = await this.matrixIn.replay();
     const replayedRemote = await this.remoteIn.replay();
     await this.guard.resume();
@@ -254,6 +270,9 @@ export class Bridge {
     this.maintenance = setInterval(() => {
       void this.matrixIn.retryParked().catch((err: unknown) => {
         this.log.warn({ err: String(err) }, "could not retry parked Matrix events; will try again");
+      });
+      void this.policies.retryFailed().catch((err: unknown) => {
+        this.log.warn({ err: String(err) }, "could not retry the policy rooms; will try again");
       });
       if (++ticks % 10 === 0) void this.prune();
     }, 60_000);
@@ -515,6 +534,10 @@ export class Bridge {
     applyReload(config, next, plan);
     this.services.permissions.replace(config.permissions, config.admins);
     this.echo.configure(config.guards.echo_window_seconds * 1000, config.guards.echo_threshold);
+    if (plan.applied.includes("moderation"))
+      void this.policies.reconfigure().catch((err: unknown) => {
+        this.log.warn({ err: String(err) }, "could not follow the reloaded policy rooms");
+      });
     const line = describeReload(plan);
     if (plan.needsRestart.length > 0) this.log.warn({ ...plan }, line);
     else this.log.info({ ...plan }, line);
@@ -577,6 +600,7 @@ export class Bridge {
         activity,
         homeserverUrl: config.homeserver.url,
         backups: configPath ? this.consoleBackups(configPath) : undefined,
+        policy: () => this.policies.view(),
         reload: this.opts.readConfig ? () => this.reloadFromFile() : undefined,
       },
       auth,

@@ -29,6 +29,7 @@ import { classifyFailure } from "../matrix/client.js";
 import { PermanentError, RateLimitedError, UnsupportedError } from "../errors.js";
 import type { MessageMapping, RoomLink } from "../store/types.js";
 import type { EchoGuard } from "../guards/double-bridge.js";
+import type { PolicyRooms } from "../guards/policy-rooms.js";
 import type { MediaLinks } from "./media-links.js";
 import type { Bot } from "./bot.js";
 import type { Receipts } from "./receipts.js";
@@ -79,6 +80,7 @@ export class MatrixIn {
     private readonly receipts: Receipts,
     private readonly echo: EchoGuard,
     private readonly mediaLinks: MediaLinks,
+    private readonly policies: PolicyRooms,
   ) {}
 
   /** Called by the HTTP handler: returns once the transaction is durable. */
@@ -307,8 +309,18 @@ export class MatrixIn {
       const redacts = redactedId(event);
       if (redacts) await this.mediaLinks.revokeEvent(redacts);
     }
+    // Policy rooms' rule changes, and who is in bridged rooms (ghosts included).
+    await this.policies.observe(event);
     // Our own ghosts' and bot's events are echoes of what we bridged in.
     if (this.s.isOurs(event.sender)) return undefined;
+    // A banned user's events (or a banned room's) are not bridged, nor do they reach the bot.
+    if (await this.policies.blocksMatrixEvent(event)) {
+      this.s.log.debug(
+        { eventId: event.event_id, sender: event.sender },
+        "not bridged: a policy list bans it",
+      );
+      return undefined;
+    }
     if (event.type === "m.room.member") {
       // A member event carries the profile: remember it, so later messages need no lookup.
       if (event.state_key && event.content.membership === "join") {

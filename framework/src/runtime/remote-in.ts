@@ -26,6 +26,7 @@ import { classifyFailure, MatrixError } from "../matrix/client.js";
 import type { MessageMapping, RoomLink } from "../store/types.js";
 import { isForeignEcho, isSurelyForeign, type EchoGuard } from "../guards/double-bridge.js";
 import type { ActivationGuard } from "../guards/activation.js";
+import type { PolicyRooms } from "../guards/policy-rooms.js";
 import type { Clients } from "./clients.js";
 import type { Ghosts } from "./ghosts.js";
 import type { Logins } from "./logins.js";
@@ -87,6 +88,7 @@ export class RemoteIn {
     private readonly guard: ActivationGuard,
     private readonly echo: EchoGuard,
     private readonly notifyAdmins: (text: string) => Promise<void>,
+    private readonly policies: PolicyRooms,
   ) {}
 
   private closed = false;
@@ -247,7 +249,8 @@ export class RemoteIn {
    */
   private async roomFor(network: string, chat: ChatRef, create: boolean): Promise<RoomLink | null> {
     const link = await this.portals.linkFor(network, chat);
-    if (link) return link.state === "active" ? link : null;
+    // A room a policy list bans is not bridged (nor is a new portal made for its chat).
+    if (link) return link.state === "active" && !this.policies.linkBan(link) ? link : null;
     const slot = this.s.networks.get(network);
     if (!create || !slot) return null;
     if (chat.receiver) {
@@ -395,6 +398,14 @@ export class RemoteIn {
   }
 
   private async handle(network: string, event: RemoteEvent, key: string): Promise<void> {
+    const remoteUser = remoteUserOf(event);
+    if (remoteUser !== undefined && this.policies.userBan(this.ghosts.userId(network, remoteUser))) {
+      this.s.log.debug(
+        { network, type: event.type, remoteUser },
+        "not bridged: a policy list bans its sender",
+      );
+      return;
+    }
     switch (event.type) {
       case "message": {
         const link = await this.roomFor(network, event.chat, true);
@@ -713,5 +724,25 @@ export class RemoteIn {
       }
     }
     return out;
+  }
+}
+
+/** The remote user an event comes from (or is about), when it has one. */
+function remoteUserOf(event: RemoteEvent): string | undefined {
+  switch (event.type) {
+    case "message":
+    case "edit":
+    case "reaction":
+    case "reaction-remove":
+      return event.sender.userId;
+    case "member":
+      return event.membership === "join" ? event.user.id : undefined;
+    case "typing":
+    case "read":
+      return event.userId;
+    case "profile":
+      return event.user.id;
+    default:
+      return undefined;
   }
 }
