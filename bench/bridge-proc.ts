@@ -6,7 +6,8 @@ import { Agent, request } from "undici";
 import { Session } from "node:inspector/promises";
 import { performance } from "node:perf_hooks";
 import { pino } from "pino";
-import { Bridge, NedbStore, parseConfig, PostgresStore, type Store } from "@switchboard/framework";
+import { Bridge, parseConfig, type Store } from "@switchboard/framework";
+import { NedbStore, PostgresStore } from "@switchboard/framework/stores";
 import { ReferenceConnector } from "../test/reference/connector.js";
 
 /**

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Compiles the `switchboard` command once, at install (the root `prepare` script, which `npm ci`
 // runs), so that no TypeScript loader runs in the bridge's process. esbuild bundles the CLI and
-// the workspace packages (framework, registration, the four bridges) into one ES module; every
-// other package stays an ordinary import from node_modules. One file loads with far fewer module
-// resolutions than ~200 separately compiled ones, which is what start costs most. Type checking
+// the workspace packages (framework, registration, the four bridges) into ES modules; every
+// other package stays an ordinary import from node_modules. A few files load with far fewer
+// module resolutions than ~200 separately compiled ones, which is what start costs most. Code
+// splitting keeps each `import()` (a bridge's connector, a store backend) in a chunk of its own,
+// so a disabled bridge's network client library is never loaded. Type checking
 // stays with `npm run typecheck` (tsc); esbuild only strips types. The source map lets stack
 // traces name `.ts` lines (bin/switchboard.js turns source maps on).
 import { build } from "esbuild";
 import { isBuiltin } from "node:module";
+import { rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -37,17 +40,22 @@ const externalDependencies = {
       // esbuild drops `with { type: "json" }` from external imports, which node requires: data
       // files are bundled instead.
       if (found.path.endsWith(".json")) return { path: found.path };
+      // Chunks sit beside the entry in dist/, so one relative path serves every chunk.
       return { path: relative(dist, found.path).split(sep).join("/"), external: true };
     });
   },
 };
 
 const started = Date.now();
+// Chunk names carry content hashes: an old build's chunks would only pile up.
+await rm(dist, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ["cli/main.ts"],
-  outfile: "dist/switchboard.js",
+  entryPoints: { switchboard: "cli/main.ts" },
+  outdir: "dist",
   bundle: true,
+  splitting: true,
+  chunkNames: "[name]-[hash]",
   platform: "node",
   format: "esm",
   target: "node20",
@@ -61,4 +69,7 @@ const result = await build({
   plugins: [externalDependencies],
 });
 const inputs = Object.keys(result.metafile.inputs).length;
-console.log(`built dist/switchboard.js from ${inputs} modules in ${Date.now() - started} ms`);
+const chunks = Object.keys(result.metafile.outputs).filter((f) => f.endsWith(".js")).length;
+console.log(
+  `built dist/switchboard.js (${chunks} chunks) from ${inputs} modules in ${Date.now() - started} ms`,
+);

@@ -5,14 +5,14 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TSchema } from "@sinclair/typebox";
 import { ConfigSchema, parseConfig } from "@switchboard/framework";
-import { connectors } from "./main.js";
+import { bridges } from "./main.js";
 
 const example = readFileSync(
   resolve(dirname(fileURLToPath(import.meta.url)), "../config.example.yaml"),
   "utf8",
 );
 const bridgeSchemas = Object.fromEntries(
-  Object.entries(connectors).map(([id, make]) => [id, make().configSchema]),
+  Object.entries(bridges).map(([id, bridge]) => [id, bridge.configSchema]),
 );
 
 /** Every property name anywhere in a schema (nested objects and records included). */

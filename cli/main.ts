@@ -1,20 +1,21 @@
-import { runCli, type ConnectorFactory } from "@switchboard/framework";
-import { IrcConnector } from "@switchboard/bridge-irc";
-import { SlackConnector } from "@switchboard/bridge-slack";
-import { SignalConnector } from "@switchboard/bridge-signal";
-import { DiscordConnector } from "@switchboard/bridge-discord";
+import { runCli, type BridgeModule } from "@switchboard/framework";
+import { ircBridge } from "@switchboard/bridge-irc/module";
+import { slackBridge } from "@switchboard/bridge-slack/module";
+import { signalBridge } from "@switchboard/bridge-signal/module";
+import { discordBridge } from "@switchboard/bridge-discord/module";
 
 /**
- * Every bridge Switchboard ships, by config key. The framework takes them as factories so
- * it never imports a bridge; a disabled bridge costs nothing but its schema.
+ * Every bridge Switchboard ships, by config key. The entry point imports only each bridge's
+ * module (its schema and admin commands); a bridge's connector and network client library load
+ * when the config enables it, so a disabled bridge costs nothing but its schema.
  */
-export const connectors: Record<string, ConnectorFactory> = {
-  irc: () => new IrcConnector(),
-  slack: () => new SlackConnector(),
-  signal: () => new SignalConnector(),
-  discord: () => new DiscordConnector(),
+export const bridges: Record<string, BridgeModule> = {
+  irc: ircBridge,
+  slack: slackBridge,
+  signal: signalBridge,
+  discord: discordBridge,
 };
 
 export function main(argv: string[]): Promise<number> {
-  return runCli(argv, connectors);
+  return runCli(argv, bridges);
 }

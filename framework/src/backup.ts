@@ -126,8 +126,8 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function dumping(config: Config, configDir: string, log: Logger): DumpingStore {
-  const store = storeFromConfig(config, configDir, log);
+async function dumping(config: Config, configDir: string, log: Logger): Promise<DumpingStore> {
+  const store = await storeFromConfig(config, configDir, log);
   if (!canDump(store)) {
     throw new AdminError(
       `store.type ${config.store.type} cannot be backed up, restored or copied by this Switchboard yet: ` +
@@ -238,7 +238,7 @@ async function takeSnapshot(
       );
     }
   }
-  const store = dumping(config, configDir, log);
+  const store = await dumping(config, configDir, log);
   await store.open();
   let snapshot: StoreSnapshot;
   try {
@@ -489,7 +489,7 @@ export async function restore(opts: RestoreOptions): Promise<{ summary: DumpSumm
     }
 
     const location = storeLocation(config, configDir);
-    const store = dumping(config, configDir, opts.log);
+    const store = await dumping(config, configDir, opts.log);
     let pending = 0;
     const digest = new DumpDigest();
     await store.open();
@@ -608,8 +608,8 @@ export async function copyStore(opts: CopyOptions): Promise<{ summary: DumpSumma
         `after the copy stays behind in ${from}. (To back up a running bridge, use switchboard backup.)`,
     );
   }
-  const source = dumping(config, configDir, opts.log);
-  const destination = dumping(target, configDir, opts.log);
+  const source = await dumping(config, configDir, opts.log);
+  const destination = await dumping(target, configDir, opts.log);
   await source.open();
   try {
     try {

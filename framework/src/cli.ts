@@ -25,7 +25,7 @@ import {
 import type { AdminOutput } from "./backup.js";
 import { ConfigError, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
-import type { Connector } from "./connector.js";
+import type { BridgeModule, Connector } from "./connector.js";
 import { Bridge } from "./runtime/bridge.js";
 import { storeFromConfig } from "./store/from-config.js";
 import { createLogger } from "./logging.js";
@@ -35,12 +35,14 @@ import { createLogger } from "./logging.js";
  * Bridges are handed in by the entry point, so the framework never imports a bridge.
  */
 
-export type ConnectorFactory = () => Connector;
-
 class CliError extends Error {}
 
-export function registrationInput(config: Config, connectors: Connector[]): RegistrationInput {
-  const enabled = connectors.filter((c) => config.bridges[c.id]?.enabled);
+/** The networks of `bridges` that the config enables, in the entry point's order. */
+function enabledNetworks(config: Config, bridges: Record<string, BridgeModule>): string[] {
+  return Object.keys(bridges).filter((id) => config.bridges[id]?.enabled);
+}
+
+export function registrationInput(config: Config, bridges: Record<string, BridgeModule>): RegistrationInput {
   return {
     id: config.appservice.id,
     url:
@@ -48,10 +50,10 @@ export function registrationInput(config: Config, connectors: Connector[]): Regi
       `http://${config.appservice.bind === "0.0.0.0" ? "127.0.0.1" : config.appservice.bind}:${config.appservice.port}`,
     senderLocalpart: config.appservice.bot.localpart,
     domain: config.homeserver.domain,
-    namespaces: enabled.map((c) => ({
-      name: c.id,
-      userPrefix: config.bridges[c.id]?.user_prefix ?? `${c.id}_`,
-      aliasPrefix: config.bridges[c.id]?.alias_prefix ?? `${c.id}_`,
+    namespaces: enabledNetworks(config, bridges).map((id) => ({
+      name: id,
+      userPrefix: config.bridges[id]?.user_prefix ?? `${id}_`,
+      aliasPrefix: config.bridges[id]?.alias_prefix ?? `${id}_`,
     })),
   };
 }
@@ -71,11 +73,11 @@ async function readRegistration(path: string): Promise<Registration | null> {
 /** Writes (or refreshes, keeping tokens) the registration; returns it. */
 export async function writeRegistration(
   config: Config,
-  connectors: Connector[],
+  bridges: Record<string, BridgeModule>,
   output: string,
 ): Promise<Registration> {
   const existing = await readRegistration(output);
-  const registration = buildRegistration(registrationInput(config, connectors), existing ?? undefined);
+  const registration = buildRegistration(registrationInput(config, bridges), existing ?? undefined);
   await writeFile(output, registrationToYaml(registration), { mode: 0o600 });
   return registration;
 }
@@ -100,10 +102,24 @@ async function encryptionKey(config: Config, configDir: string, log: Logger): Pr
   }
 }
 
-export async function runCli(argv: string[], factories: Record<string, ConnectorFactory>): Promise<number> {
-  const connectors = () => Object.values(factories).map((f) => f());
-  const schemas = (list: Connector[]): Record<string, TObject> =>
-    Object.fromEntries(list.map((c) => [c.id, c.configSchema]));
+/**
+ * Runs the command line. `bridges` are the networks by config key; only the enabled ones'
+ * connectors are ever loaded.
+ */
+export async function runCli(argv: string[], bridges: Record<string, BridgeModule>): Promise<number> {
+  const schemas: Record<string, TObject> = Object.fromEntries(
+    Object.entries(bridges).map(([id, b]) => [id, b.configSchema]),
+  );
+  const load = async (id: string, bridge: BridgeModule): Promise<Connector> => {
+    const connector = await bridge.load();
+    if (connector.id !== id) throw new Error(`bridges.${id} loaded a connector with id ${connector.id}`);
+    return connector;
+  };
+  /** A network's connector, or undefined for a network this Switchboard does not ship. */
+  const loadConnector = async (id: string): Promise<Connector | undefined> => {
+    const bridge = bridges[id];
+    return bridge ? load(id, bridge) : undefined;
+  };
   const program = new Command();
   let exitCode = 0;
   program.name("switchboard").description("Matrix bridges for IRC, Slack, Discord and Signal").exitOverride();
@@ -115,15 +131,14 @@ export async function runCli(argv: string[], factories: Record<string, Connector
     .requiredOption("-o, --output <file>", "registration file to write")
     .option("--check", "only check an existing registration against the config")
     .action(async (opts: { config: string; output: string; check?: boolean }) => {
-      const list = connectors();
-      const config = await loadConfig(opts.config, schemas(list));
+      const config = await loadConfig(opts.config, schemas);
       if (opts.check) {
         const existing = await readRegistration(opts.output);
         if (!existing)
           throw new CliError(
             `${opts.output} does not exist; create it with \`switchboard registration -c ${opts.config} -o ${opts.output}\``,
           );
-        const problems = checkRegistration(existing, registrationInput(config, list));
+        const problems = checkRegistration(existing, registrationInput(config, bridges));
         if (problems.length === 0) {
           console.log(`${opts.output} matches ${opts.config}.`);
           return;
@@ -133,7 +148,7 @@ export async function runCli(argv: string[], factories: Record<string, Connector
         return;
       }
       const had = await exists(opts.output);
-      const reg = await writeRegistration(config, list, opts.output);
+      const reg = await writeRegistration(config, bridges, opts.output);
       console.log(
         `${had ? "Updated" : "Wrote"} ${opts.output} (${reg.namespaces.users.length} user namespaces${had ? ", tokens kept" : ""}).\n` +
           `Add it to the homeserver (Synapse: app_service_config_files in homeserver.yaml) and restart the homeserver.`,
@@ -145,7 +160,7 @@ export async function runCli(argv: string[], factories: Record<string, Connector
     .description("validate the config file")
     .requiredOption("-c, --config <file>", "config file")
     .action(async (opts: { config: string }) => {
-      await loadConfig(opts.config, schemas(connectors()));
+      await loadConfig(opts.config, schemas);
       console.log(`${opts.config} is valid.`);
     });
 
@@ -162,33 +177,38 @@ export async function runCli(argv: string[], factories: Record<string, Connector
           `Created ${opts.config} from config.example.yaml: edit homeserver.url, homeserver.domain and bridges.`,
         );
       }
-      const list = connectors();
-      const config = await loadConfig(opts.config, schemas(list));
+      const config = await loadConfig(opts.config, schemas);
       const log = createLogger(config.logging);
       const configDir = dirname(resolve(opts.config));
       const regPath = resolve(configDir, config.appservice.registration);
       let registration = await readRegistration(regPath);
       if (!registration) {
-        registration = await writeRegistration(config, list, regPath);
+        registration = await writeRegistration(config, bridges, regPath);
         log.warn(
           `wrote ${regPath}: load it in the homeserver (app_service_config_files) and restart the homeserver`,
         );
       } else {
-        for (const p of checkRegistration(registration, registrationInput(config, list))) {
+        for (const p of checkRegistration(registration, registrationInput(config, bridges))) {
           log.warn(`${regPath}: ${p.path}: ${p.message} (fix: ${p.fix})`);
         }
       }
-      const store = storeFromConfig(config, configDir, log);
+      const store = await storeFromConfig(config, configDir, log);
       log.info({ type: config.store.type, at: storeLocation(config, configDir) }, "store");
+      const connectors = await Promise.all(
+        Object.entries(bridges)
+          .filter(([id]) => config.bridges[id]?.enabled)
+          .map(([id, bridge]) => load(id, bridge)),
+      );
       const bridge = new Bridge({
         config,
         registration: { id: registration.id, asToken: registration.as_token, hsToken: registration.hs_token },
         store,
-        connectors: list,
+        connectors,
+        loadConnector,
         log,
         encryptionKey: await encryptionKey(config, configDir, log),
         configPath: opts.config,
-        readConfig: () => loadConfig(opts.config, schemas(list)),
+        readConfig: () => loadConfig(opts.config, schemas),
       });
       // SIGHUP: permissions, admins, guards and moderation from the file again, without a restart.
       process.on("SIGHUP", () => void bridge.reloadFromFile());
@@ -234,14 +254,13 @@ export async function runCli(argv: string[], factories: Record<string, Connector
       "check an archive instead: restore it into a scratch store, compare counts and checksums",
     )
     .action(async (opts: { config?: string; output?: string; withoutKey?: boolean; verify?: string }) => {
-      const list = connectors();
       if (opts.verify !== undefined) {
         if (opts.output !== undefined || opts.withoutKey)
           throw new CliError("--verify FILE takes no -o or --without-key");
         const config = opts.config
-          ? { config: await loadConfig(opts.config, schemas(list)), configPath: opts.config }
+          ? { config: await loadConfig(opts.config, schemas), configPath: opts.config }
           : undefined;
-        await verifyBackup({ file: opts.verify, config, bridgeSchemas: schemas(list), out: adminOutput });
+        await verifyBackup({ file: opts.verify, config, bridgeSchemas: schemas, out: adminOutput });
         return;
       }
       if (!opts.config || !opts.output) {
@@ -251,7 +270,7 @@ export async function runCli(argv: string[], factories: Record<string, Connector
       }
       await backup({
         configPath: opts.config,
-        config: await loadConfig(opts.config, schemas(list)),
+        config: await loadConfig(opts.config, schemas),
         output: opts.output,
         withoutKey: opts.withoutKey ?? false,
         log: adminLog(),
@@ -275,7 +294,7 @@ export async function runCli(argv: string[], factories: Record<string, Connector
         file,
         configPath: opts.config,
         force: opts.force ?? false,
-        bridgeSchemas: schemas(connectors()),
+        bridgeSchemas: schemas,
         log: adminLog(),
         out: adminOutput,
       });
@@ -294,7 +313,7 @@ export async function runCli(argv: string[], factories: Record<string, Connector
     .action(async (opts: { config: string; to: string; force?: boolean }) => {
       await copyStore({
         configPath: opts.config,
-        config: await loadConfig(opts.config, schemas(connectors())),
+        config: await loadConfig(opts.config, schemas),
         to: opts.to,
         force: opts.force ?? false,
         log: adminLog(),
@@ -303,22 +322,22 @@ export async function runCli(argv: string[], factories: Record<string, Connector
     });
 
   // Each bridge's own admin commands: `switchboard discord invite-url -c config.yaml`.
-  for (const connector of connectors()) {
-    if (!connector.cliCommands?.length) continue;
-    const group = program.command(connector.id).description(`${connector.displayName} admin commands`);
-    for (const cmd of connector.cliCommands) {
+  for (const [id, bridge] of Object.entries(bridges)) {
+    if (!bridge.cliCommands?.length) continue;
+    const group = program.command(id).description(`${bridge.displayName} admin commands`);
+    for (const cmd of bridge.cliCommands) {
       group
         .command(cmd.name)
         .description(cmd.description)
         .requiredOption("-c, --config <file>", "config file")
         .action(async (opts: { config: string }) => {
-          const config = await loadConfig(opts.config, schemas(connectors()));
-          const section = config.bridges[connector.id];
-          if (!section) throw new CliError(`${opts.config} has no bridges.${connector.id} section`);
+          const config = await loadConfig(opts.config, schemas);
+          const section = config.bridges[id];
+          if (!section) throw new CliError(`${opts.config} has no bridges.${id} section`);
           try {
             console.log(await cmd.run(section));
           } catch (err) {
-            throw new CliError(`switchboard ${connector.id} ${cmd.name}: ${(err as Error).message}`);
+            throw new CliError(`switchboard ${id} ${cmd.name}: ${(err as Error).message}`);
           }
         });
     }

@@ -550,11 +550,25 @@ export interface Connector {
    */
   ghostLocalpart?(remoteUserId: string): string;
   remoteIdFromLocalpart?(localpart: string): string | null;
+}
+
+/**
+ * What a bridge package hands the `switchboard` command: the light parts it needs for every
+ * config (schema, name, admin commands), and its connector, imported only when the bridge is
+ * enabled. A network client library (discord.js, @slack/bolt, libsignal) costs start-up CPU and
+ * tens of MB that an admin running only IRC should not pay.
+ */
+export interface BridgeModule {
+  readonly displayName: string;
+  /** The same schema as the connector's `configSchema`, from a module that loads no network client. */
+  readonly configSchema: TObject;
   /**
    * Optional admin commands, run as `switchboard <id> <name> -c config.yaml` without starting
    * anything (Discord's `invite-url`). Each gets its validated `bridges.<id>` section.
    */
   readonly cliCommands?: readonly ConnectorCliCommand[];
+  /** Imports the connector's code and makes the connector. */
+  load(): Promise<Connector>;
 }
 
 export interface ConnectorCliCommand {

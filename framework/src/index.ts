@@ -18,10 +18,9 @@ export {
 } from "./errors.js";
 export { fetchUrl } from "./runtime/remote-media.js";
 export { matrixUserIdIn } from "./guards/double-bridge.js";
-export { runCli, writeRegistration, registrationInput, type ConnectorFactory } from "./cli.js";
+export { runCli, writeRegistration, registrationInput } from "./cli.js";
 export type { Store } from "./store/types.js";
-export { NedbStore } from "./store/nedb.js";
-export { PostgresStore, type PostgresStoreOptions } from "./store/postgres.js";
-export { MongoStore, type MongoStoreOptions } from "./store/mongodb.js";
+// The store backends are at @switchboard/framework/stores: a bridge never needs one, and a
+// re-export here would make every bundle that imports this module load pg and mongodb.
 export { CredentialBox } from "./credentials.js";
 export * as format from "./format/index.js";

@@ -123,7 +123,7 @@ test("check-config reports bridge-specific errors with their path", async () => 
   assert.match(missing.output, /nope\.yaml: file not found/);
 });
 
-test("start on a fresh install: creates config.yaml, writes the registration, keeps retrying the homeserver, stops cleanly", async () => {
+test("start on a fresh install: creates config.yaml, writes the registration, keeps retrying the homeserver, stops cleanly; loads only the enabled bridge's libraries", async () => {
   const fresh = await mkdtemp(join(tmpdir(), "switchboard-fresh-"));
   try {
     await writeFile(
@@ -138,14 +138,26 @@ test("start on a fresh install: creates config.yaml, writes the registration, ke
       example
         .replace("url: http://127.0.0.1:8008", `url: http://127.0.0.1:${await freePort()}`)
         .replace("port: 9000", `port: ${port}`)
-        .replace("retry_interval_ms: 5000", "retry_interval_ms: 200"),
+        .replace("retry_interval_ms: 5000", "retry_interval_ms: 200")
+        // IRC on; the other bridges stay as the example has them (off).
+        .replace(/^( {2}irc:\n {4}enabled: )false$/m, "$1true"),
     );
+    const importLog = join(fresh, "imports.log");
     const child = spawn(
       process.execPath,
-      [join(repoRoot, "bin", "switchboard.js"), "start", "-c", "config.yaml", "--create-config"],
+      [
+        "--import",
+        join(repoRoot, "test", "harness", "import-log.mjs"),
+        join(repoRoot, "bin", "switchboard.js"),
+        "start",
+        "-c",
+        "config.yaml",
+        "--create-config",
+      ],
       {
         cwd: fresh,
         stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, SWITCHBOARD_IMPORT_LOG: importLog },
       },
     );
     let out = "";
@@ -163,6 +175,20 @@ test("start on a fresh install: creates config.yaml, writes the registration, ke
     assert.equal(reg.sender_localpart, "switchboard");
     child.kill("SIGTERM");
     assert.equal(await exited, 0, out);
+    // The enabled bridge's connector is loaded before the homeserver answers; a disabled bridge's
+    // network client and an unused store's driver never are (each costs start-up CPU and memory).
+    const imported = await readFile(importLog, "utf8");
+    assert.match(imported, /\/node_modules\/irc-framework\//, "the IRC connector was loaded");
+    for (const library of [
+      "discord.js",
+      "@slack/bolt",
+      "@slack/web-api",
+      "@signalapp/libsignal-client",
+      "pg",
+      "mongodb",
+    ]) {
+      assert.ok(!imported.includes(`/node_modules/${library}/`), `${library} was loaded`);
+    }
   } finally {
     await rm(fresh, { recursive: true, force: true });
   }

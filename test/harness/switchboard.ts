@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import yaml from "js-yaml";
 import { parseConfig, type Config } from "@switchboard/framework";
-import { testConnectors as connectors } from "../reference/cli.js";
+import { testBridges } from "../reference/cli.js";
 import { parseRegistration, type Registration } from "@switchboard/registration";
 import { freePort } from "./net.js";
 import { startPostgres, type PgCluster } from "@switchboard/framework/testing/postgres";
@@ -105,7 +105,7 @@ export async function startBridgeEnvironment(options: {
     raw.double_puppet = { secrets: { localhost: `as_token:${asToken}` } };
   }
   const schemas = Object.fromEntries(
-    Object.entries(connectors).map(([id, make]) => [id, make().configSchema]),
+    Object.entries(testBridges).map(([id, bridge]) => [id, bridge.configSchema]),
   );
   const configPath = join(dir, "config.yaml");
   await writeFile(configPath, yaml.dump(raw));

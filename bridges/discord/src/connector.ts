@@ -54,7 +54,7 @@ import {
   type Reading,
 } from "./inbound.js";
 import { webhookUsername, Webhooks } from "./webhooks.js";
-import { inviteUrl, inviteUrlCommand } from "./invite.js";
+import { inviteUrl } from "./invite.js";
 
 /**
  * The Discord bridge's connector: Discord applications' bots (bot tokens only) behind the
@@ -159,7 +159,6 @@ export class DiscordConnector implements Connector {
   readonly id = "discord";
   readonly displayName = "Discord";
   readonly configSchema = DiscordConfigSchema;
-  readonly cliCommands = [inviteUrlCommand];
 
   private ctx!: BridgeContext;
   private config!: DiscordConfig;

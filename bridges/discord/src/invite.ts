@@ -1,5 +1,4 @@
 import { PermissionFlagsBits } from "discord.js";
-import type { ConnectorCliCommand } from "@switchboard/framework";
 import type { DiscordConfig } from "./config.js";
 
 /**
@@ -40,25 +39,19 @@ export function applicationIdFromToken(token: string): string | null {
   return /^\d{17,20}$/.test(id) ? id : null;
 }
 
-/** `switchboard discord invite-url -c config.yaml`: one line per configured application. */
-export const inviteUrlCommand: ConnectorCliCommand = {
-  name: "invite-url",
-  description: "print the URL a Discord server admin opens to add each configured bot",
-  run(section) {
-    const apps = (section as Pick<DiscordConfig, "applications">).applications ?? [];
-    if (apps.length === 0)
-      throw new Error(
-        "bridges.discord.applications is empty: add a bot_token (see bridges/discord/README.md)",
-      );
-    return apps
-      .map((app, i) => {
-        const id = applicationIdFromToken(app.bot_token);
-        if (!id)
-          throw new Error(
-            `bridges.discord.applications[${i}].bot_token is not a bot token (Developer Portal → Bot → Reset Token)`,
-          );
-        return apps.length === 1 ? inviteUrl(id) : `applications[${i}] (${id}): ${inviteUrl(id)}`;
-      })
-      .join("\n");
-  },
-};
+/** What `switchboard discord invite-url -c config.yaml` prints: one line per configured application. */
+export function inviteUrls(section: Record<string, unknown>): string {
+  const apps = (section as Pick<DiscordConfig, "applications">).applications ?? [];
+  if (apps.length === 0)
+    throw new Error("bridges.discord.applications is empty: add a bot_token (see bridges/discord/README.md)");
+  return apps
+    .map((app, i) => {
+      const id = applicationIdFromToken(app.bot_token);
+      if (!id)
+        throw new Error(
+          `bridges.discord.applications[${i}].bot_token is not a bot token (Developer Portal → Bot → Reset Token)`,
+        );
+      return apps.length === 1 ? inviteUrl(id) : `applications[${i}] (${id}): ${inviteUrl(id)}`;
+    })
+    .join("\n");
+}

@@ -44,7 +44,10 @@ export interface BridgeOptions {
   /** Tokens from the registration file the homeserver loaded. */
   registration: { id: string; asToken: string; hsToken: string };
   store: Store;
+  /** The enabled networks' connectors (others may be passed; they are left alone). */
   connectors: Connector[];
+  /** Loads a network's connector on demand: a store migration may need a disabled network's. */
+  loadConnector?: (network: string) => Promise<Connector | undefined>;
   log: Logger;
   /** Secret for credentials at rest. */
   encryptionKey: string | Buffer;
@@ -223,7 +226,11 @@ export class Bridge {
     const s = this.services;
     await this.opts.store.open();
     const connectors = new Map(this.opts.connectors.map((c) => [c.id, c]));
-    await migrateStore(this.opts.store, { log: this.log, connectors });
+    await migrateStore(this.opts.store, {
+      log: this.log,
+      connectors,
+      loadConnector: this.opts.loadConnector,
+    });
     if (s.networks.size === 0) {
       this.log.warn(
         "no bridge is enabled: set bridges.<name>.enabled in the config (only the bot runs until then)",

@@ -16,6 +16,11 @@ export interface MigrateOptions {
   log: Logger;
   /** The configured connectors by network id; networks without one get the generic upgrade only. */
   connectors: Map<string, Connector>;
+  /**
+   * Loads the connector of a network that is not enabled but has data to upgrade (connectors
+   * are loaded only for enabled networks); undefined: the generic upgrade only.
+   */
+  loadConnector?: (network: string) => Promise<Connector | undefined>;
 }
 
 /** One version step: does its work and says what it changed, for the start-up log. */
@@ -76,7 +81,8 @@ async function upgradeDmLinks(
   const counts = { moved: 0, mappings: 0, left: 0 };
   for (const link of await store.linkList()) {
     if (!(await hasMatrixReceiver(store, link))) continue;
-    const receiver = await upgradedReceiver(store, opts.connectors.get(link.network), link);
+    const connector = opts.connectors.get(link.network) ?? (await opts.loadConnector?.(link.network));
+    const receiver = await upgradedReceiver(store, connector, link);
     if (receiver === null) {
       counts.left++;
       opts.log.warn(
