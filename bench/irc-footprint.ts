@@ -103,6 +103,13 @@ async function measure(label: string, bin: string, ircd: Ircd): Promise<Footprin
             port: ircd.port,
             bot_nick: "fpbot",
             send_rate: { lines_per_second: 50, burst: 50 },
+            // One IRC person sends every line here; the spam limits would drop most of them.
+            flood: {
+              user_lines_per_second: 1000,
+              user_burst: 1000,
+              channel_lines_per_second: 1000,
+              channel_burst: 1000,
+            },
           },
         },
       },
@@ -159,10 +166,10 @@ async function measure(label: string, bin: string, ircd: Ircd): Promise<Footprin
       carol.say(channel, `in ${i}`);
       if (i % 10 === 9) await sleep(200);
     }
+    await alice.waitForEvent(room, (e) => e.content.body === `in ${LINES_IN - 1}`, 120_000);
     for (let i = 0; i < LINES_OUT; i++) {
       await alice.sendText(room, `out ${i}`);
     }
-    await alice.waitForEvent(room, (e) => e.content.body === `in ${LINES_IN - 1}`, 120_000);
     await carol.waitFor((l) => l.type === "privmsg" && l.text === `out ${LINES_OUT - 1}`, 120_000);
     await sleep(10_000);
     const mem = await memoryMb(pid);
