@@ -2,9 +2,11 @@
  * The bridge's log: JSON lines for machines (piped, under systemd, into a log shipper), readable
  * lines for a person at a terminal. pino-pretty runs as a stream in this thread rather than as a
  * pino transport, which would start a worker thread (and its memory) for every bridge process.
+ * It is required only when the log is pretty: a bridge under systemd never loads it.
  */
+import { createRequire } from "node:module";
 import pino, { type Logger } from "pino";
-import pretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
 import type { Config } from "./config/schema.js";
 
 export type LogFormat = "json" | "pretty";
@@ -23,6 +25,7 @@ export function createLogger(
   if (logFormat(logging.format, out.isTTY === true) === "json")
     // Standard output goes through pino's own fast writer; another stream (tests) as it is.
     return out === process.stdout ? pino(options) : pino(options, out as pino.DestinationStream);
+  const pretty = createRequire(import.meta.url)("pino-pretty") as typeof PinoPretty;
   return pino(
     options,
     pretty({

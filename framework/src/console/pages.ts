@@ -75,7 +75,7 @@ export function layout(ctx: PageContext, body: Html): Html {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${ctx.title} · Switchboard</title>
+        <title>${ctx.title} &middot; Switchboard</title>
         <style>
           ${raw(STYLE)}
         </style>
@@ -139,7 +139,7 @@ export function loginPage(error: string | null, homeserver: string): Html {
           name="token"
           type="password"
           autocomplete="off"
-          placeholder="syt_…"
+          placeholder="syt_&hellip;"
           style="width:100%"
         />
         <p><button class="primary" type="submit">Sign in</button></p>

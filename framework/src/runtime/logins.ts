@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import QRCode from "qrcode";
 import type { ChatRef, LoginClient, LoginProcess, LoginStep } from "../connector.js";
 import { supportsImplicitLogins, supportsLogins } from "../connector.js";
 import type { LoginRecord } from "../store/types.js";
@@ -250,6 +249,8 @@ export class Logins {
   private async sendQr(matrixUserId: string, data: string): Promise<void> {
     const room = (await this.s.store.userGet(matrixUserId))?.managementRoom;
     if (!room) return;
+    // Only QR logins draw codes: the encoder is loaded the first time one is drawn, not at start.
+    const { default: QRCode } = await import("qrcode");
     const png = await QRCode.toBuffer(data, { type: "png", margin: 2, scale: 8 });
     const url = await this.s.bot.upload(png, "image/png", "login-qr.png");
     await this.s.bot.sendEvent(room, "m.room.message", {
