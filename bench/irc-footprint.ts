@@ -36,6 +36,8 @@ interface Footprint {
   steadyRssMb: number;
   peakRssMb: number;
   totalCpuS: number;
+  /** Bridge CPU per line while the lines are bridged, IRC → Matrix and Matrix → IRC, µs. */
+  cpuPerLineUs: { in: number; out: number };
 }
 
 /** utime + stime of a process, in seconds (its threads included). */
@@ -162,20 +164,35 @@ async function measure(label: string, bin: string, ircd: Ircd): Promise<Footprin
     await talking;
 
     // Steady use: both directions at a human pace, then idle.
+    const cpuBeforeIn = await cpuSeconds(pid);
     for (let i = 0; i < LINES_IN; i++) {
       carol.say(channel, `in ${i}`);
       if (i % 10 === 9) await sleep(200);
     }
     await alice.waitForEvent(room, (e) => e.content.body === `in ${LINES_IN - 1}`, 120_000);
+    const cpuBeforeOut = await cpuSeconds(pid);
     for (let i = 0; i < LINES_OUT; i++) {
       await alice.sendText(room, `out ${i}`);
     }
     await carol.waitFor((l) => l.type === "privmsg" && l.text === `out ${LINES_OUT - 1}`, 120_000);
+    const cpuAfterOut = await cpuSeconds(pid);
+    const cpuPerLineUs = {
+      in: Math.round(((cpuBeforeOut - cpuBeforeIn) * 1e6) / LINES_IN),
+      out: Math.round(((cpuAfterOut - cpuBeforeOut) * 1e6) / LINES_OUT),
+    };
     await sleep(10_000);
     const mem = await memoryMb(pid);
     const totalCpuS = await cpuSeconds(pid);
     await stopBridge(bridge.child);
-    return { label, bin, startToFirstMessage, steadyRssMb: mem.rss, peakRssMb: mem.peak, totalCpuS };
+    return {
+      label,
+      bin,
+      startToFirstMessage,
+      steadyRssMb: mem.rss,
+      peakRssMb: mem.peak,
+      totalCpuS,
+      cpuPerLineUs,
+    };
   } finally {
     carol.quit();
     await hs.stop();
@@ -205,7 +222,8 @@ async function main(): Promise<void> {
       console.log(
         `${label}: start → first message ${r.startToFirstMessage.cpuS.toFixed(2)} s CPU ` +
           `(${r.startToFirstMessage.wallS.toFixed(1)} s wall); steady RSS ${r.steadyRssMb.toFixed(0)} MB, ` +
-          `peak ${r.peakRssMb.toFixed(0)} MB; CPU for the whole run ${r.totalCpuS.toFixed(2)} s`,
+          `peak ${r.peakRssMb.toFixed(0)} MB; CPU for the whole run ${r.totalCpuS.toFixed(2)} s; ` +
+          `per line ${r.cpuPerLineUs.in} µs IRC → Matrix, ${r.cpuPerLineUs.out} µs Matrix → IRC`,
       );
     }
   } finally {
@@ -218,7 +236,8 @@ async function main(): Promise<void> {
       console.log(
         `${r.label} / ${base.label}: CPU to first message ${ratio(r.startToFirstMessage.cpuS, base.startToFirstMessage.cpuS)}×, ` +
           `steady RSS ${ratio(r.steadyRssMb, base.steadyRssMb)}×, peak ${ratio(r.peakRssMb, base.peakRssMb)}×, ` +
-          `whole-run CPU ${ratio(r.totalCpuS, base.totalCpuS)}×`,
+          `whole-run CPU ${ratio(r.totalCpuS, base.totalCpuS)}×, ` +
+          `per line ${ratio(r.cpuPerLineUs.in, base.cpuPerLineUs.in)}× in, ${ratio(r.cpuPerLineUs.out, base.cpuPerLineUs.out)}× out`,
       );
     }
   }

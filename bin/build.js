@@ -94,8 +94,10 @@ const result = await build({
   sourcemap: true,
   // Stack traces need lines, not the sources' text: keeps the map small.
   sourcesContent: false,
-  // Class and function names stay as written (logs and errors name them).
-  keepNames: true,
+  // No keepNames: it wraps every function and class definition, closures made per request
+  // included, in a defineProperty call, which cost undici's round trip 15% here (47 vs 41 µs).
+  // Identifiers are not minified, so names stay as written unless two bundled modules declare the
+  // same top-level name (esbuild then suffixes one); errors that logs name set `name` themselves.
   // Whitespace and syntax only: identifiers keep their names, so a frame in a bundled library
   // still names its function. A smaller source is less to parse at start and to hold in memory.
   minifyWhitespace: true,
