@@ -206,8 +206,8 @@ export class MessageLevel {
   }
 
   /**
-   * Applies changes (at most one per event id) in one batch. Only inside `exclusive`: the lists it
-   * reads must not change before its batch lands.
+   * Applies changes (at most one per event id) in one batch. Only inside `exclusive` (or in open,
+   * before anyone else can write): the lists it reads must not change before its batch lands.
    */
   private async apply(changes: Change[]): Promise<void> {
     const dels: Operation[] = [];

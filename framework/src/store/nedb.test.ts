@@ -232,6 +232,33 @@ async function writeLegacyMessages(
 }
 
 describe("NedbStore messages in LevelDB", () => {
+  test("concurrent writes of one event and its remote message leave exactly the last state", async () => {
+    const h = await onDisk();
+    try {
+      const puts = Array.from({ length: 20 }, (_, i) =>
+        h.store.messagePut(mapping({ eventId: "$same", remoteId: `m${i % 3}`, part: i, timestamp: 100 + i })),
+      );
+      const others = Array.from({ length: 5 }, (_, i) =>
+        h.store.messagePut(mapping({ eventId: `$other${i}`, remoteId: "m2", part: 100 + i })),
+      );
+      await Promise.all([...puts, ...others, h.store.messageDeleteByEvent("$other0")]);
+      // The last put of $same had i = 19: remoteId m1, part 19, timestamp 119.
+      const last = mapping({ eventId: "$same", remoteId: "m1", part: 19, timestamp: 119 });
+      assert.deepEqual(await h.store.messageByEvent("$same"), last);
+      assert.deepEqual(await h.store.messageByRemote("irc", "#chan", "", "m1"), [last]);
+      assert.deepEqual(await h.store.messageByRemote("irc", "#chan", "", "m0"), []);
+      assert.deepEqual(
+        (await h.store.messageByRemote("irc", "#chan", "", "m2")).map((m) => m.eventId),
+        ["$other1", "$other2", "$other3", "$other4"],
+      );
+      assert.equal((await h.store.messageLatestBefore("!room:x", 118))?.eventId, undefined);
+      assert.equal(await h.store.messagePrune(2000), 5, "no stale entry of $same is pruned as a mapping");
+      assert.deepEqual(await h.store.messageByRemote("irc", "#chan", "", "m1"), []);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   test("a messages.db of an older version is imported on open, with the last line of each event winning", async () => {
     const directory = await mkdtemp(path.join(tmpdir(), "switchboard-nedb-"));
     const meta = { "m.relates_to": { event_id: "$x" }, $set: 1 };

@@ -1,5 +1,6 @@
 /**
- * The embedded default backend: one NeDB (@seald-io/nedb via nedb-promises) datafile per collection.
+ * The embedded default backend: one NeDB (@seald-io/nedb via nedb-promises) datafile per collection,
+ * except the message mappings, which are in LevelDB (see the end of this comment).
  *
  * How NeDB persists, and what that means here (checked against @seald-io/nedb 4.1):
  * - Every insert/update/remove changes the in-memory copy, then appends the changed documents to the
