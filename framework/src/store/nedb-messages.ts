@@ -297,7 +297,7 @@ export class MessageLevel {
         for (let ids = await iterator.nextv(BATCH); ids.length > 0; ids = await iterator.nextv(BATCH)) {
           const changes = ids.flatMap((id) => {
             const m = this.mapping(id);
-            return m ? [{ before: m, after: null }] : [];
+            return m && m.timestamp < before ? [{ before: m, after: null }] : [];
           });
           pruned += changes.length;
           await this.apply(changes);
