@@ -1,11 +1,15 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { MESSAGES_LEVEL_DIR, MessageLevel } from "../framework/src/store/nedb-messages.js";
+import type { MessageMapping } from "../framework/src/store/types.js";
 
 /**
  * Pre-fills a NedbStore directory by writing NeDB's datafiles directly, in the exact line format
  * NedbStore produces (one JSON document per line, then the `$$indexCreated` lines that
  * syncIndexes writes; checked against files written through the API). Going through
  * ghostPut/linkPut would cost one fs.appendFile per record, serialized per collection.
+ * Message mappings go into the store's LevelDB through its own MessageLevel, in batches, so the
+ * layout is the store's by construction.
  * run.ts verifies the result through the store the bridge opens (counts and lookups).
  */
 
@@ -24,11 +28,6 @@ const INDEX_LINES: Record<string, Array<{ fieldName: string; unique: boolean; sp
   logins: [
     { fieldName: "matrixUserId", unique: false, sparse: false },
     { fieldName: "network", unique: false, sparse: false },
-  ],
-  messages: [
-    { fieldName: "_remoteKey", unique: false, sparse: false },
-    { fieldName: "roomId", unique: false, sparse: false },
-    { fieldName: "timestamp", unique: false, sparse: false },
   ],
   kv: [],
 };
@@ -89,27 +88,32 @@ export async function fillStore(
       }),
     );
   }
-  const messages = files.messages as string[];
-  for (let i = 0; i < (options.messages ?? 0); i++) {
-    const portal = i % Math.max(1, options.portals);
-    const channelId = portalChannel(portal);
-    const remoteId = `m${i}`;
-    messages.push(
-      JSON.stringify({
-        _id: `$event${i}`,
+  const level = await MessageLevel.open(directory);
+  try {
+    let batch: MessageMapping[] = [];
+    for (let i = 0; i < (options.messages ?? 0); i++) {
+      const portal = i % Math.max(1, options.portals);
+      batch.push({
         network,
-        channelId,
+        channelId: portalChannel(portal),
         receiver: "",
-        remoteId,
+        remoteId: `m${i}`,
         part: 0,
         roomId: portalRoom(portal, domain),
+        eventId: `$event${i}`,
         sender: `@${userPrefix}${ghostRemoteId(i % Math.max(1, options.ghosts))}:${domain}`,
         timestamp: created + i,
-        _remoteKey: JSON.stringify([network, channelId, "", remoteId]),
-      }),
-    );
+      });
+      if (batch.length === 5000 || i === (options.messages ?? 0) - 1) {
+        const taken = await level.insertNew(batch);
+        if (taken !== null) throw new Error(`fill-store: ${taken} is already in ${directory}`);
+        batch = [];
+      }
+    }
+  } finally {
+    await level.close();
   }
-  let bytes = 0;
+  let bytes = await directoryBytes(join(directory, MESSAGES_LEVEL_DIR));
   for (const [name, lines] of Object.entries(files)) {
     for (const index of INDEX_LINES[name] ?? []) lines.push(JSON.stringify({ $$indexCreated: index }));
     const text = lines.length > 0 ? lines.join("\n") + "\n" : "";
@@ -117,4 +121,10 @@ export async function fillStore(
     await writeFile(join(directory, `${name}.db`), text);
   }
   return { bytes };
+}
+
+async function directoryBytes(directory: string): Promise<number> {
+  let bytes = 0;
+  for (const name of await readdir(directory)) bytes += (await stat(join(directory, name))).size;
+  return bytes;
 }

@@ -9,9 +9,11 @@ import { loginStateNamespace, sealedLoginState } from "./login-state.js";
 
 const box = new CredentialBox("login-state-test-key-that-is-long-enough");
 
+/** Every file under `dir`, the LevelDB directory of the message mappings included. */
 async function allFiles(dir: string): Promise<string> {
-  const names = await readdir(dir);
-  return (await Promise.all(names.map((n) => readFile(join(dir, n), "utf8")))).join("\n");
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return (await Promise.all(files.map((f) => readFile(f, "utf8")))).join("\n");
 }
 
 test("login state survives a restart, is sealed on disk, and lists exactly a prefix", async () => {

@@ -1,5 +1,6 @@
 /**
- * The embedded default backend: one NeDB (@seald-io/nedb via nedb-promises) datafile per collection.
+ * The embedded default backend: one NeDB (@seald-io/nedb via nedb-promises) datafile per collection,
+ * except the message mappings, which are in LevelDB (see the end of this comment).
  *
  * How NeDB persists, and what that means here (checked against @seald-io/nedb 4.1):
  * - Every insert/update/remove changes the in-memory copy, then appends the changed documents to the
@@ -24,6 +25,12 @@
  *   "every document whose key starts with these parts" is a range over `_id` (see `partsRange`):
  *   listings by a leading part (a kv namespace, a login's chats) cost log n plus the matches, with no
  *   extra index to maintain on every write.
+ *
+ * Message mappings are the exception: they live in LevelDB (`messages.level`, see nedb-messages.ts),
+ * not NeDB. NeDB holds every document in memory and reads them all at open, and mappings are the
+ * collection that grows with history (one per bridged event), so with them in NeDB start time and
+ * memory grew with history. LevelDB opens in the same time whatever it holds. A `messages.db` left
+ * by an older version is imported on open.
  */
 import { appendFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -31,6 +38,7 @@ import path from "node:path";
 import nedbStorage from "@seald-io/nedb/lib/storage.js";
 import Datastore from "nedb-promises";
 import { INCOMPLETE_LOAD_VERSION, StoreNotEmptyError, batches } from "./dump.js";
+import { MessageLevel } from "./nedb-messages.js";
 import type { STORE_COLLECTIONS } from "./dump.js";
 import type {
   ChatMember,
@@ -77,6 +85,10 @@ type Collection = (typeof COLLECTIONS)[number];
 // A dump names collections as this store does: one datafile per collection of the contract.
 const _dumpOrder: typeof STORE_COLLECTIONS = COLLECTIONS;
 
+/** The collections kept in NeDB: all but the messages (see the header). */
+type NedbCollection = Exclude<Collection, "messages">;
+const NEDB_COLLECTIONS = COLLECTIONS.filter((name): name is NedbCollection => name !== "messages");
+
 /** Documents per insert when loading a dump: one append to the datafile each. */
 const LOAD_BATCH = 10_000;
 
@@ -100,7 +112,7 @@ interface IndexSpec {
  *   protocol state (thousands of entries, several writes per message) would pay O(entries) per write.
  * - members are found by chat through `_chatKey` and by login through their `_id` (login first).
  */
-const INDEXES: Record<Collection, IndexSpec[]> = {
+const INDEXES: Record<NedbCollection, IndexSpec[]> = {
   journal: [
     { fieldName: "_pending", sparse: true },
     { fieldName: "createdAt", sparse: true },
@@ -109,7 +121,6 @@ const INDEXES: Record<Collection, IndexSpec[]> = {
   ghosts: [{ fieldName: "_remoteKey", unique: true }],
   users: [{ fieldName: "managementRoom", sparse: true }],
   logins: [{ fieldName: "matrixUserId" }, { fieldName: "network" }],
-  messages: [{ fieldName: "_remoteKey" }, { fieldName: "roomId" }, { fieldName: "timestamp" }],
   reactions: [{ fieldName: "_targetKey", unique: true }],
   members: [{ fieldName: "_chatKey" }],
   media: [
@@ -157,12 +168,6 @@ type StoredGhost = Omit<GhostRecord, "userId"> & { _id: string; _remoteKey: stri
 type StoredUser = { _id: string; managementRoom?: string; meta: string };
 /** `_id` is compoundKey(network, loginId). */
 type StoredLogin = Omit<LoginRecord, "meta"> & { _id: string; meta: string };
-/** `meta` is JSON text, and absent (not "null") when the mapping has none, so records round-trip exactly. */
-type StoredMessage = Omit<MessageMapping, "eventId" | "meta"> & {
-  _id: string;
-  meta?: string;
-  _remoteKey: string;
-};
 /** `_id` is the m.reaction event id; `_targetKey` is `reactionKey`, the six-field identity. */
 type StoredReaction = Omit<ReactionRecord, "eventId" | "meta"> & {
   _id: string;
@@ -258,8 +263,6 @@ const reactionKey = (r: ReactionTarget): string =>
 /** The store's own kv namespace: the framework names its namespaces in words, none starts with NUL. */
 const STORE_NAMESPACE = "\u0000store";
 const SCHEMA_VERSION_KEY = "schemaVersion";
-
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** JSON text instead of the value itself: see the NeDB key restrictions in the header. */
 const encode = (value: unknown): string => JSON.stringify(value === undefined ? null : value);
@@ -393,39 +396,6 @@ function toLogin(d: StoredLogin): LoginRecord {
   };
 }
 
-function toMessage(d: StoredMessage): MessageMapping {
-  const mapping: MessageMapping = {
-    network: d.network,
-    channelId: d.channelId,
-    receiver: d.receiver,
-    remoteId: d.remoteId,
-    part: d.part,
-    roomId: d.roomId,
-    eventId: d._id,
-    sender: d.sender,
-    timestamp: d.timestamp,
-  };
-  if (d.meta !== undefined) mapping.meta = decode<Record<string, unknown>>(d.meta);
-  return mapping;
-}
-
-function storedMessage(mapping: MessageMapping): StoredMessage {
-  const doc: StoredMessage = {
-    _id: mapping.eventId,
-    network: mapping.network,
-    channelId: mapping.channelId,
-    receiver: mapping.receiver,
-    remoteId: mapping.remoteId,
-    part: mapping.part,
-    roomId: mapping.roomId,
-    sender: mapping.sender,
-    timestamp: mapping.timestamp,
-    _remoteKey: compoundKey(mapping.network, mapping.channelId, mapping.receiver, mapping.remoteId),
-  };
-  if (mapping.meta !== undefined) doc.meta = encode(mapping.meta);
-  return doc;
-}
-
 function toReaction(d: StoredReaction): ReactionRecord {
   const reaction: ReactionRecord = {
     network: d.network,
@@ -516,7 +486,9 @@ function toMember(d: StoredMember): ChatMember {
 }
 
 export class NedbStore implements Store {
-  private dbs: Record<Collection, Db> | null = null;
+  private dbs: Record<NedbCollection, Db> | null = null;
+  /** The message mappings (LevelDB); set and cleared together with `dbs`. */
+  private messages: MessageLevel | null = null;
   private opening: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   private compactionTimer: NodeJS.Timeout | null = null;
@@ -551,32 +523,32 @@ export class NedbStore implements Store {
     const directory = "directory" in this.options ? this.options.directory : null;
     if (directory !== null) await mkdir(directory, { recursive: true });
 
-    const entries = COLLECTIONS.map((name): [Collection, Db] => [
+    const entries = NEDB_COLLECTIONS.map((name): [NedbCollection, Db] => [
       name,
       directory === null
         ? Datastore.create({ inMemoryOnly: true })
         : Datastore.create({ filename: path.join(directory, `${name}.db`) }),
     ]);
-    const dbs = Object.fromEntries(entries) as Record<Collection, Db>;
+    const dbs = Object.fromEntries(entries) as Record<NedbCollection, Db>;
 
-    // Loading rewrites each datafile compactly (NeDB's load ends with a compaction), so this is also
-    // the "compact on open": an explicit compaction here would only write every file a second time.
-    await Promise.all(entries.map(([, db]) => db.load()));
-    await Promise.all(entries.map(([name, db]) => syncIndexes(db, INDEXES[name])));
-
-    const newest = await dbs.journal
-      .find<{ seq?: number }>({ seq: { $exists: true } })
-      .sort({ seq: -1 })
-      .limit(1);
-    this.lastSeq = newest[0]?.seq ?? 0;
-    // Entries written before pending keys were per entry carry the bare stream name.
-    for (const old of await dbs.journal.find<StoredJournal>({ _pending: { $in: ["matrix", "remote"] } })) {
-      await dbs.journal.update({ _id: old._id }, { $set: { _pending: pendingKey(old.stream, old.seq) } });
+    const [level, loaded] = await Promise.allSettled([
+      MessageLevel.open(directory),
+      (async () => {
+        // Loading rewrites each datafile compactly (NeDB's load ends with a compaction), so this is also
+        // the "compact on open": an explicit compaction here would only write every file a second time.
+        await Promise.all(entries.map(([, db]) => db.load()));
+        await Promise.all(entries.map(([name, db]) => syncIndexes(db, INDEXES[name])));
+        await this.loadJournalState(dbs.journal);
+      })(),
+    ]);
+    if (level.status === "rejected" || loaded.status === "rejected") {
+      // LevelDB locks its directory until closed: a failed open must let go of it.
+      if (level.status === "fulfilled") await level.value.close();
+      throw level.status === "rejected" ? level.reason : (loaded as PromiseRejectedResult).reason;
     }
-    const mark = await dbs.journal.findOne<StoredSeqWatermark>({ _id: SEQ_WATERMARK_KEY });
-    this.watermark = mark?.seq ?? 0;
 
     this.dbs = dbs;
+    this.messages = level.value;
 
     const interval = this.options.compactionIntervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS;
     if (directory !== null && interval > 0) {
@@ -587,6 +559,20 @@ export class NedbStore implements Store {
       // Housekeeping must never be what keeps the process alive.
       this.compactionTimer.unref();
     }
+  }
+
+  private async loadJournalState(journal: Db): Promise<void> {
+    const newest = await journal
+      .find<{ seq?: number }>({ seq: { $exists: true } })
+      .sort({ seq: -1 })
+      .limit(1);
+    this.lastSeq = newest[0]?.seq ?? 0;
+    // Entries written before pending keys were per entry carry the bare stream name.
+    for (const old of await journal.find<StoredJournal>({ _pending: { $in: ["matrix", "remote"] } })) {
+      await journal.update({ _id: old._id }, { $set: { _pending: pendingKey(old.stream, old.seq) } });
+    }
+    const mark = await journal.findOne<StoredSeqWatermark>({ _id: SEQ_WATERMARK_KEY });
+    this.watermark = mark?.seq ?? 0;
   }
 
   close(): Promise<void> {
@@ -605,22 +591,26 @@ export class NedbStore implements Store {
     if (this.compactionTimer) clearInterval(this.compactionTimer);
     this.compactionTimer = null;
     const dbs = this.dbs;
-    if (!dbs) return;
+    const messages = this.messages;
+    if (!dbs || !messages) return;
     // Detach first so a periodic run in progress stops after its current file, then let it finish:
     // nothing may write to the files once close() has resolved.
     this.dbs = null;
+    this.messages = null;
     await this.compacting;
     // Compaction is queued behind every pending operation, so awaiting it also drains in-flight writes;
     // and unlike appends it fsyncs, so a clean shutdown loses nothing even if the machine dies next.
-    await Promise.all(
-      COLLECTIONS.map((name) => (dbs[name] as unknown as NedbInternals).compactDatafileAsync()),
-    );
+    // MessageLevel.close likewise drains its writes and syncs LevelDB's log.
+    await Promise.all([
+      ...NEDB_COLLECTIONS.map((name) => (dbs[name] as unknown as NedbInternals).compactDatafileAsync()),
+      messages.close(),
+    ]);
   }
 
   /** Rewrites every datafile; errors go to onCompactionError because nobody awaits this. */
   private async compactAll(): Promise<void> {
     const dbs = this.dbs;
-    for (const name of COLLECTIONS) {
+    for (const name of NEDB_COLLECTIONS) {
       if (!dbs || this.dbs !== dbs) return;
       try {
         await (dbs[name] as unknown as NedbInternals).compactDatafileAsync();
@@ -631,9 +621,14 @@ export class NedbStore implements Store {
     }
   }
 
-  private db(name: Collection): Db {
+  private db(name: NedbCollection): Db {
     if (!this.dbs) throw new Error("NedbStore is not open");
     return this.dbs[name];
+  }
+
+  private messageLevel(): MessageLevel {
+    if (!this.messages) throw new Error("NedbStore is not open");
+    return this.messages;
   }
 
   // ---- journal ----
@@ -809,8 +804,7 @@ export class NedbStore implements Store {
   // ---- messages ----
 
   async messagePut(mapping: MessageMapping): Promise<void> {
-    const doc = storedMessage(mapping);
-    await this.db("messages").update({ _id: doc._id }, doc, { upsert: true });
+    await this.messageLevel().put(mapping);
   }
 
   async messageByRemote(
@@ -819,53 +813,31 @@ export class NedbStore implements Store {
     receiver: string,
     remoteId: string,
   ): Promise<MessageMapping[]> {
-    const docs = await this.db("messages")
-      .find<StoredMessage>({ _remoteKey: compoundKey(network, channelId, receiver, remoteId) })
-      .sort({ part: 1, roomId: 1 });
-    return docs.map(toMessage);
+    return this.messageLevel().byRemote(network, channelId, receiver, remoteId);
   }
 
   async messageByEvent(eventId: string): Promise<MessageMapping | null> {
-    const doc = await this.db("messages").findOne<StoredMessage>({ _id: eventId });
-    return doc ? toMessage(doc) : null;
+    return this.messageLevel().byEvent(eventId);
   }
 
   async messageLatestBefore(roomId: string, timestamp: number): Promise<MessageMapping | null> {
-    // The roomId equality wins NeDB's index choice, so candidates are this room's mappings only.
-    // Ties on timestamp go to the highest part: the last Matrix event sent for that remote message.
-    const docs = await this.db("messages")
-      .find<StoredMessage>({ roomId, timestamp: { $lte: timestamp } })
-      .sort({ timestamp: -1, part: -1 })
-      .limit(1);
-    const doc = docs[0];
-    return doc ? toMessage(doc) : null;
+    return this.messageLevel().latestBefore(roomId, timestamp);
   }
 
-  messagePrune(before: number): Promise<number> {
-    return this.db("messages").remove({ timestamp: { $lt: before } }, { multi: true });
+  async messagePrune(before: number): Promise<number> {
+    return this.messageLevel().prune(before);
   }
 
   async messagesWithRemotePrefix(network: string, prefix: string): Promise<MessageMapping[]> {
-    const docs = await this.db("messages")
-      .find<StoredMessage>({ network, remoteId: { $regex: new RegExp(`^${escapeRegExp(prefix)}`) } })
-      .sort({ timestamp: 1, _id: 1 });
-    return docs.map(toMessage);
+    return this.messageLevel().withRemotePrefix(network, prefix);
   }
 
   async messageDeleteByEvent(eventId: string): Promise<void> {
-    await this.db("messages").remove({ _id: eventId }, { multi: false });
+    await this.messageLevel().deleteByEvent(eventId);
   }
 
   async messageMoveReceiver(network: string, channelId: string, from: string, to: string): Promise<number> {
-    if (from === to) return 0;
-    const db = this.db("messages");
-    // _remoteKey starts with (network, channelId, receiver): the chat's mappings are one index range.
-    const docs = await db.find<StoredMessage>({ _remoteKey: partsRange(network, channelId, from) });
-    for (const doc of docs) {
-      const moved = storedMessage({ ...toMessage(doc), receiver: to });
-      await db.update({ _id: doc._id }, moved);
-    }
-    return docs.length;
+    return this.messageLevel().moveReceiver(network, channelId, from, to);
   }
 
   // ---- reactions ----
@@ -999,27 +971,35 @@ export class NedbStore implements Store {
   // ---- snapshot and load ----
 
   snapshot(): Promise<StoreSnapshot> {
-    let dbs: Record<Collection, Db>;
+    let dbs: Record<NedbCollection, Db>;
+    let messages: MessageLevel;
     try {
       dbs = this.openDbs();
+      messages = this.messageLevel();
     } catch (error) {
       return Promise.reject(error);
     }
     // One synchronous step, so all ten collections are taken at the same instant while the bridge goes
     // on writing: NeDB applies each operation to its in-memory documents synchronously (the datafile
-    // append follows), and never changes a document in place, so these arrays stay as they are.
+    // append follows), and never changes a document in place, so these arrays stay as they are; the
+    // messages are a LevelDB snapshot, taken synchronously too and read from disk as the reader goes.
     // Nothing is written or paused beyond this step, however long the reader then takes.
-    const taken = COLLECTIONS.map(
+    const taken = NEDB_COLLECTIONS.map(
       (name) => [name, (dbs[name] as unknown as NedbInternals).getAllData()] as const,
     );
+    const messageSnapshot = messages.snapshot();
     const journalSeq = Math.max(this.lastSeq, this.watermark);
     const versionId = compoundKey(STORE_NAMESPACE, SCHEMA_VERSION_KEY);
     const versionDoc = taken
       .find(([name]) => name === "kv")?.[1]
       .find((d) => (d as StoredKv)._id === versionId) as StoredKv | undefined;
     async function* records(): AsyncIterable<DumpRecord> {
-      for (const [name, docs] of taken) {
-        for (const doc of docs) {
+      for (const name of COLLECTIONS) {
+        if (name === "messages") {
+          for await (const record of messageSnapshot.records()) yield { collection: name, record };
+          continue;
+        }
+        for (const doc of taken.find(([n]) => n === name)?.[1] ?? []) {
           const record = fromStored(name, doc);
           if (record) yield record;
         }
@@ -1029,12 +1009,13 @@ export class NedbStore implements Store {
       schemaVersion: versionDoc ? decode<number>(versionDoc.value) : 0,
       journalSeq,
       records: records(),
-      close: () => Promise.resolve(),
+      close: () => messageSnapshot.close(),
     });
   }
 
   async load(dump: StoreDump, options: LoadOptions = {}): Promise<void> {
     const dbs = this.openDbs();
+    const messages = this.messageLevel();
     const held = await this.recordCounts();
     const version = await this.schemaVersion();
     if (Object.values(held).some((n) => n > 0) && !options.replace) {
@@ -1044,29 +1025,35 @@ export class NedbStore implements Store {
     // leaves a store the framework refuses (and a restore --force replaces), never a half one in use.
     await this.setSchemaVersion(INCOMPLETE_LOAD_VERSION);
     if (options.replace) {
-      for (const name of COLLECTIONS) {
+      for (const name of NEDB_COLLECTIONS) {
         const keep =
           name === "kv" ? { _id: { $nin: [compoundKey(STORE_NAMESPACE, SCHEMA_VERSION_KEY)] } } : {};
         await dbs[name].remove(keep, { multi: true });
       }
+      await messages.clear();
       this.watermark = 0;
     }
     let seq = dump.journalSeq;
     for await (const batch of batches(dump.records, LOAD_BATCH)) {
-      const docs = batch.records.map((record) => toStored(batch.collection, record));
+      if (batch.collection === "messages") {
+        const taken = await messages.insertNew(batch.records as MessageMapping[]);
+        if (taken !== null) {
+          throw new Error(`the dump holds two messages records with the same key: event ${taken}`);
+        }
+        continue;
+      }
+      const collection = batch.collection;
+      const docs = batch.records.map((record) => toStored(collection, record));
       if (batch.collection === "journal") {
         for (const doc of docs as StoredJournal[]) seq = Math.max(seq, doc.seq);
       }
       try {
-        await dbs[batch.collection].insert(docs);
+        await dbs[collection].insert(docs);
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
-        throw new Error(
-          `the dump holds two ${batch.collection} records with the same key: ${String(error)}`,
-          {
-            cause: error,
-          },
-        );
+        throw new Error(`the dump holds two ${collection} records with the same key: ${String(error)}`, {
+          cause: error,
+        });
       }
     }
     // New appends continue above every seq the source handed out, as they would have there.
@@ -1081,7 +1068,8 @@ export class NedbStore implements Store {
   private async recordCounts(): Promise<Record<StoreCollection, number>> {
     const dbs = this.openDbs();
     const counts = {} as Record<StoreCollection, number>;
-    for (const name of COLLECTIONS) {
+    counts.messages = await this.messageLevel().count();
+    for (const name of NEDB_COLLECTIONS) {
       const own =
         name === "journal"
           ? { _id: SEQ_WATERMARK_KEY }
@@ -1093,14 +1081,14 @@ export class NedbStore implements Store {
     return counts;
   }
 
-  private openDbs(): Record<Collection, Db> {
+  private openDbs(): Record<NedbCollection, Db> {
     if (!this.dbs) throw new Error("NedbStore is not open");
     return this.dbs;
   }
 }
 
 /** The contract's record of a stored document; null for this store's own bookkeeping. */
-function fromStored(name: Collection, doc: unknown): DumpRecord | null {
+function fromStored(name: NedbCollection, doc: unknown): DumpRecord | null {
   switch (name) {
     case "journal":
       return (doc as { _id: string })._id === SEQ_WATERMARK_KEY
@@ -1114,8 +1102,6 @@ function fromStored(name: Collection, doc: unknown): DumpRecord | null {
       return { collection: name, record: toUser(doc as StoredUser) };
     case "logins":
       return { collection: name, record: toLogin(doc as StoredLogin) };
-    case "messages":
-      return { collection: name, record: toMessage(doc as StoredMessage) };
     case "reactions":
       return { collection: name, record: toReaction(doc as StoredReaction) };
     case "members":
@@ -1133,7 +1119,7 @@ function fromStored(name: Collection, doc: unknown): DumpRecord | null {
   }
 }
 
-function toStored(name: StoreCollection, record: StoreRecordTypes[StoreCollection]): { _id: string } {
+function toStored(name: NedbCollection, record: StoreRecordTypes[StoreCollection]): { _id: string } {
   switch (name) {
     case "journal":
       return storedJournal(record as JournalEntry);
@@ -1145,8 +1131,6 @@ function toStored(name: StoreCollection, record: StoreRecordTypes[StoreCollectio
       return storedUser(record as MatrixUserRecord);
     case "logins":
       return storedLogin(record as LoginRecord);
-    case "messages":
-      return storedMessage(record as MessageMapping);
     case "reactions":
       return storedReaction(record as ReactionRecord);
     case "members":
