@@ -24,7 +24,8 @@ const dist = join(root, "dist");
  *   disabled bridge's library is never loaded, by the module URLs node resolves);
  * - the database drivers, whose optional native add-ons (pg-native, kerberos, snappy) are
  *   `require`d inside try blocks that a bundler would turn into build errors;
- * - libsignal, a native module found through its own package directory.
+ * - native modules, which find their binaries through their own package directory: libsignal,
+ *   and classic-level (LevelDB, where the embedded store keeps message mappings).
  * Everything else (undici, pino, typebox, ajv, sanitize-html, prom-client, nedb, ...) is bundled:
  * node then resolves, reads and compiles a few files instead of several hundred, which is most
  * of what importing them costs (undici 90 -> 41 ms of CPU, typebox 75 -> 7 ms, measured here).
@@ -38,6 +39,7 @@ const RUNTIME_PACKAGES = [
   "pg",
   /^pg-/,
   "mongodb",
+  "classic-level",
 ];
 const packageName = (spec) =>
   spec

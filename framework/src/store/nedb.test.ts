@@ -259,6 +259,24 @@ describe("NedbStore messages in LevelDB", () => {
     }
   });
 
+  test("puts waiting to be written together keep their order with a delete between them", async () => {
+    const h = await onDisk();
+    try {
+      const first = mapping({ eventId: "$e", remoteId: "m1", part: 0 });
+      const again = mapping({ eventId: "$e", remoteId: "m2", part: 1 });
+      await Promise.all([
+        h.store.messagePut(mapping({ eventId: "$busy", remoteId: "m0" })),
+        h.store.messagePut(first),
+        h.store.messageDeleteByEvent("$e"),
+        h.store.messagePut(again),
+      ]);
+      assert.deepEqual(await h.store.messageByEvent("$e"), again);
+      assert.deepEqual(await h.store.messageByRemote("irc", "#chan", "", "m1"), []);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   test("a messages.db of an older version is imported on open, with the last line of each event winning", async () => {
     const directory = await mkdtemp(path.join(tmpdir(), "switchboard-nedb-"));
     const meta = { "m.relates_to": { event_id: "$x" }, $set: 1 };
