@@ -25,7 +25,9 @@ const dist = join(root, "dist");
  * - the database drivers, whose optional native add-ons (pg-native, kerberos, snappy) are
  *   `require`d inside try blocks that a bundler would turn into build errors;
  * - native modules, which find their binaries through their own package directory: libsignal,
- *   and classic-level (LevelDB, where the embedded store keeps message mappings).
+ *   and classic-level (LevelDB, where the embedded store keeps message mappings);
+ * - memory-level, its in-memory twin: the store imports it with `import()`, and esbuild gives a
+ *   split-off CommonJS chunk only a default export, where node gives its named ones too.
  * Everything else (undici, pino, typebox, ajv, sanitize-html, prom-client, nedb, ...) is bundled:
  * node then resolves, reads and compiles a few files instead of several hundred, which is most
  * of what importing them costs (undici 90 -> 41 ms of CPU, typebox 75 -> 7 ms, measured here).
@@ -40,6 +42,7 @@ const RUNTIME_PACKAGES = [
   /^pg-/,
   "mongodb",
   "classic-level",
+  "memory-level",
 ];
 const packageName = (spec) =>
   spec
