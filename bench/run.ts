@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -1198,13 +1198,23 @@ async function main(): Promise<void> {
   // scale with these (a loopback HTTP round trip or an async file append can cost 10x here what
   // it costs on another box).
   const calEnv = await makeEnv({ channels: [], senders: 0 });
+  // Forked from this process, so on the driver's CPU too.
+  const floorServer = spawn(process.execPath, [join(import.meta.dirname, "floor-server.mjs")], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const floorPort = await new Promise<number>((resolve, reject) => {
+    floorServer.stdout.once("data", (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    floorServer.once("exit", (code) => reject(new Error(`floor-server.mjs exited (${code})`)));
+  });
   const calibration = await calEnv.bridge.call<Calibration>({
     cmd: "calibrate",
-    args: { url: `${calEnv.sink.url}/_matrix/client/versions` },
+    args: { url: `${calEnv.sink.url}/_matrix/client/versions`, floorUrl: `http://127.0.0.1:${floorPort}/` },
   });
+  floorServer.kill();
   await closeEnv(calEnv);
   log(
-    `  calibration (bridge CPU): HTTP round trip to the sink ${calibration.httpRoundTripUs} µs (${calibration.httpRoundTripCpuUs} µs CPU); ` +
+    `  calibration (bridge CPU): HTTP round trip to a minimal server ${calibration.floorRoundTripUs} µs (${calibration.floorRoundTripCpuUs} µs CPU), ` +
+      `to the sink ${calibration.httpRoundTripUs} µs (${calibration.httpRoundTripCpuUs} µs CPU); ` +
       `fs.promises.appendFile ${calibration.asyncAppendUs} µs, appendFileSync ${calibration.syncAppendUs} µs; JSON.stringify (small object) ${calibration.jsonStringifyNs} ns`,
   );
   results.calibration = calibration;
