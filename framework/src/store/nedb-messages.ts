@@ -107,8 +107,9 @@ interface Change {
   after: MessageMapping | null;
 }
 
-function encodeMapping(m: MessageMapping): string {
-  const stored: MessageMapping = {
+/** A fresh record built field by field, so nothing but the contract's fields is stored or leaves the store. */
+function contractFields(m: MessageMapping): MessageMapping {
+  const mapping: MessageMapping = {
     network: m.network,
     channelId: m.channelId,
     receiver: m.receiver,
@@ -119,26 +120,16 @@ function encodeMapping(m: MessageMapping): string {
     sender: m.sender,
     timestamp: m.timestamp,
   };
-  if (m.meta !== undefined) stored.meta = m.meta;
-  return JSON.stringify(stored);
+  if (m.meta !== undefined) mapping.meta = m.meta;
+  return mapping;
 }
 
-/** A fresh record built field by field, so nothing but the contract's fields leaves the store. */
+function encodeMapping(m: MessageMapping): string {
+  return JSON.stringify(contractFields(m));
+}
+
 function decodeMapping(json: string): MessageMapping {
-  const d = JSON.parse(json) as MessageMapping;
-  const mapping: MessageMapping = {
-    network: d.network,
-    channelId: d.channelId,
-    receiver: d.receiver,
-    remoteId: d.remoteId,
-    part: d.part,
-    roomId: d.roomId,
-    eventId: d.eventId,
-    sender: d.sender,
-    timestamp: d.timestamp,
-  };
-  if (d.meta !== undefined) mapping.meta = d.meta;
-  return mapping;
+  return contractFields(JSON.parse(json) as MessageMapping);
 }
 
 const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
