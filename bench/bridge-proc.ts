@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Agent, request } from "undici";
 import { Session } from "node:inspector/promises";
 import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { Bridge, parseConfig, type Store } from "@switchboard/framework";
 import { NedbStore, PostgresStore } from "@switchboard/framework/stores";
@@ -203,6 +204,11 @@ export interface Calibration {
    */
   floorRoundTripUs: number;
   floorRoundTripCpuUs: number;
+  /**
+   * CPU µs of one round trip to the minimal server at a human pace (10 ms apart): the process
+   * sleeps between them, and waking up is most of the cost (the low-rate figures are this).
+   */
+  floorPacedRoundTripCpuUs: number;
   /** The same to the sink (the driver process): what the bench's homeserver adds to the floor. */
   httpRoundTripUs: number;
   httpRoundTripCpuUs: number;
@@ -236,7 +242,21 @@ async function calibrate(url: string, floorUrl: string): Promise<Calibration> {
     await agent.close();
     return best;
   };
+  const paced = async (target: string) => {
+    const agent = new Agent({ connections: 1 });
+    const n = 200;
+    await (await request(target, { dispatcher: agent })).body.text();
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) {
+      await (await request(target, { dispatcher: agent })).body.text();
+      await sleep(10);
+    }
+    const c = process.cpuUsage(c0);
+    await agent.close();
+    return (c.user + c.system) / n;
+  };
   const floor = await roundTrip(floorUrl);
+  const floorPaced = await paced(floorUrl);
   const sink = await roundTrip(url);
   const httpRoundTripUs = sink.wallUs;
   const httpRoundTripCpuUs = sink.cpuUs;
@@ -262,6 +282,7 @@ async function calibrate(url: string, floorUrl: string): Promise<Calibration> {
   return {
     floorRoundTripUs: r(floor.wallUs),
     floorRoundTripCpuUs: r(floor.cpuUs),
+    floorPacedRoundTripCpuUs: r(floorPaced),
     httpRoundTripUs: r(httpRoundTripUs),
     httpRoundTripCpuUs: r(httpRoundTripCpuUs),
     asyncAppendUs: r(asyncAppendUs),

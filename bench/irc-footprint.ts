@@ -38,6 +38,8 @@ interface Footprint {
   totalCpuS: number;
   /** Bridge CPU per line while the lines are bridged, IRC → Matrix and Matrix → IRC, µs. */
   cpuPerLineUs: { in: number; out: number };
+  /** Bridge CPU while idle (the 10 s after the lines), in ms per second. */
+  idleCpuMsPerS: number;
 }
 
 /** utime + stime of a process, in seconds (its threads included). */
@@ -183,6 +185,7 @@ async function measure(label: string, bin: string, ircd: Ircd): Promise<Footprin
     await sleep(10_000);
     const mem = await memoryMb(pid);
     const totalCpuS = await cpuSeconds(pid);
+    const idleCpuMsPerS = Math.round(((totalCpuS - cpuAfterOut) * 1000) / 10) / 1;
     await stopBridge(bridge.child);
     return {
       label,
@@ -192,6 +195,7 @@ async function measure(label: string, bin: string, ircd: Ircd): Promise<Footprin
       peakRssMb: mem.peak,
       totalCpuS,
       cpuPerLineUs,
+      idleCpuMsPerS,
     };
   } finally {
     carol.quit();
@@ -223,7 +227,8 @@ async function main(): Promise<void> {
         `${label}: start → first message ${r.startToFirstMessage.cpuS.toFixed(2)} s CPU ` +
           `(${r.startToFirstMessage.wallS.toFixed(1)} s wall); steady RSS ${r.steadyRssMb.toFixed(0)} MB, ` +
           `peak ${r.peakRssMb.toFixed(0)} MB; CPU for the whole run ${r.totalCpuS.toFixed(2)} s; ` +
-          `per line ${r.cpuPerLineUs.in} µs IRC → Matrix, ${r.cpuPerLineUs.out} µs Matrix → IRC`,
+          `per line ${r.cpuPerLineUs.in} µs IRC → Matrix, ${r.cpuPerLineUs.out} µs Matrix → IRC; ` +
+          `idle ${r.idleCpuMsPerS} ms CPU/s`,
       );
     }
   } finally {

@@ -1213,7 +1213,8 @@ async function main(): Promise<void> {
   floorServer.kill();
   await closeEnv(calEnv);
   log(
-    `  calibration (bridge CPU): HTTP round trip to a minimal server ${calibration.floorRoundTripUs} µs (${calibration.floorRoundTripCpuUs} µs CPU), ` +
+    `  calibration (bridge CPU): HTTP round trip to a minimal server ${calibration.floorRoundTripUs} µs (${calibration.floorRoundTripCpuUs} µs CPU; ` +
+      `${calibration.floorPacedRoundTripCpuUs} µs CPU 10 ms apart), ` +
       `to the sink ${calibration.httpRoundTripUs} µs (${calibration.httpRoundTripCpuUs} µs CPU); ` +
       `fs.promises.appendFile ${calibration.asyncAppendUs} µs, appendFileSync ${calibration.syncAppendUs} µs; JSON.stringify (small object) ${calibration.jsonStringifyNs} ns`,
   );
