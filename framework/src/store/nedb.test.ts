@@ -109,6 +109,43 @@ describe("NedbStore specifics", () => {
     }
   });
 
+  test("open leaves a datafile that ends cleanly as it is, and rewrites one whose last line was cut", async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), "switchboard-nedb-"));
+    const file = path.join(directory, "links.db");
+    let store = new NedbStore({ directory, compactionIntervalMs: 0 });
+    try {
+      await store.open();
+      // Enough documents that one cut line stays under NeDB's 10% corruption threshold.
+      for (let i = 0; i < 20; i++) await store.linkPut(link(`!${i}:x`));
+      await store.linkPut(link("!a:x"));
+      await store.close();
+      // An older version of the document, as a crash before any compaction would leave it.
+      const docLine = (await lines(file)).find((line) => line.includes("!a:x"))!;
+      await writeFile(file, (await readFile(file, "utf8")) + docLine + "\n");
+      const before = await readFile(file, "utf8");
+      store = new NedbStore({ directory, compactionIntervalMs: 0 });
+      await store.open();
+      assert.equal(await readFile(file, "utf8"), before, "not rewritten: it ends with a newline");
+      assert.equal((await store.linkByRoom("!a:x"))?.roomId, "!a:x");
+      await store.close();
+
+      // A machine crash cut the last append short: the next append must not join that line.
+      await writeFile(file, (await readFile(file, "utf8")) + '{"_id":"!cut:x","net');
+      store = new NedbStore({ directory, compactionIntervalMs: 0 });
+      await store.open();
+      await store.linkPut(link("!after:x"));
+      const after = await lines(file);
+      assert.ok(!after.some((line) => line.includes("!cut:x")), "the cut line is gone");
+      assert.ok(
+        after.some((line) => line.includes("!after:x") && JSON.parse(line)),
+        "the write after it is a line of its own",
+      );
+    } finally {
+      await store.close();
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
   test("index definitions follow the code, not whatever an older version left in the datafile", async () => {
     const directory = await mkdtemp(path.join(tmpdir(), "switchboard-nedb-"));
     const file = path.join(directory, "ghosts.db");

@@ -8,8 +8,9 @@
  *   of our write methods resolves, the data is in the file (in the OS page cache: appends are not
  *   fsynced, so a machine crash can lose the last seconds; a process crash cannot).
  * - Compaction rewrites the file with one line per live document (write temp file, fsync, rename,
- *   fsync dir). Loading always ends with a compaction, so `open()` compacts for free; we also compact
- *   periodically and on `close()` (which is what makes a clean shutdown fully durable).
+ *   fsync dir). NeDB's load ends with one; `open()` skips it for a datafile that ends with a newline
+ *   (see `skipLoadRewriteIfClean`). We compact periodically and on `close()` (which is what makes a
+ *   clean shutdown fully durable).
  * - All operations of one datastore run one at a time, in call order, on NeDB's executor: that is
  *   what makes check-then-insert (unique indexes) and our seq counter race-free.
  * - NeDB rejects field names containing "." or starting with "$". Free-form data (journal payloads,
@@ -33,7 +34,7 @@
  * by an older version is imported on open.
  */
 import { appendFileSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, open as openFile } from "node:fs/promises";
 import path from "node:path";
 import nedbStorage from "@seald-io/nedb/lib/storage.js";
 import Datastore from "nedb-promises";
@@ -204,9 +205,43 @@ nedbStorage.appendFileAsync = async (file, data, options) => appendFileSync(file
 /** Members @seald-io/nedb has that nedb-promises' typings do not expose (its Proxy forwards them). */
 interface NedbInternals {
   compactDatafileAsync(): Promise<void>;
+  /** Rewrites the datafile from memory: what compaction does, and what NeDB's load ends with. */
+  persistence: { persistCachedDatabaseAsync(): Promise<void> };
   /** The live documents themselves (never changed in place: an update swaps in a modified copy). */
   getAllData(): unknown[];
   indexes: Record<string, { unique: boolean; sparse: boolean }>;
+}
+
+/**
+ * NeDB's load ends by rewriting the whole datafile (a third of an open's CPU with 100k ghosts).
+ * That rewrite is what drops a line cut short by a machine crash, which the next append would
+ * otherwise join and so lose; a datafile that ends with a newline has no such line, and its
+ * older versions of documents only cost disk until the periodic compaction or the one at close.
+ * So the load's rewrite is skipped exactly when the file ends cleanly.
+ */
+async function skipLoadRewriteIfClean(db: Db, file: string): Promise<void> {
+  let endsCleanly = true;
+  try {
+    const handle = await openFile(file, "r");
+    try {
+      const { size } = await handle.stat();
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        endsCleanly = last[0] === 0x0a;
+      }
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  if (!endsCleanly) return;
+  const persistence = (db as unknown as NedbInternals).persistence;
+  // An own property shadows the prototype's method for the load's call alone, then goes away.
+  persistence.persistCachedDatabaseAsync = async function (this: typeof persistence) {
+    delete (this as Partial<typeof persistence>).persistCachedDatabaseAsync;
+  };
 }
 
 /**
@@ -534,8 +569,11 @@ export class NedbStore implements Store {
     const [level, loaded] = await Promise.allSettled([
       MessageLevel.open(directory),
       (async () => {
-        // Loading rewrites each datafile compactly (NeDB's load ends with a compaction), so this is also
-        // the "compact on open": an explicit compaction here would only write every file a second time.
+        if (directory !== null) {
+          await Promise.all(
+            entries.map(([name, db]) => skipLoadRewriteIfClean(db, path.join(directory, `${name}.db`))),
+          );
+        }
         await Promise.all(entries.map(([, db]) => db.load()));
         await Promise.all(entries.map(([name, db]) => syncIndexes(db, INDEXES[name])));
         await this.loadJournalState(dbs.journal);
