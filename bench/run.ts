@@ -111,6 +111,8 @@ const TARGETS = {
   p99Ms: 20,
   bytesPerGhost: 2_048,
   startMs: 5_000,
+  /** Issue 18: with 200k message mappings too, on the embedded store. */
+  startWithMessagesMs: 2_000,
   postgresStartMs: 1_000,
 };
 const DOMAIN = "localhost";
@@ -772,9 +774,18 @@ async function checkFilled(
 
 /** Figure 4 (idle, after a restart) and figure 5: bridges started on pre-filled stores. */
 async function storeScenarios(): Promise<void> {
+  /** A bridge on a store filled now, checked against what was filled; the store is kept. */
   const startOn = async (portals: number, ghosts: number, label: string, messages = 0) => {
     const storeDir = await mkdtemp(join(tmpdir(), "switchboard-bench-store-"));
     const { fillMs, bytes } = await fillNedb(storeDir, { portals, ghosts, messages });
+    return { ...(await restartOn(storeDir, label, { portals, ghosts, messages })), fillMs, bytes, storeDir };
+  };
+  /** A bridge on a store an earlier start left, checked against what was filled. */
+  const restartOn = async (
+    storeDir: string,
+    label: string,
+    filled: { portals: number; ghosts: number; messages: number },
+  ) => {
     const env = await makeEnv({
       store: { type: "nedb", directory: storeDir },
       channels: [],
@@ -782,9 +793,9 @@ async function storeScenarios(): Promise<void> {
       profileStart: label,
     });
     try {
-      const { counts, verified } = await checkFilled(env, { portals, ghosts, messages });
+      const { counts, verified } = await checkFilled(env, filled);
       const heap = await env.bridge.call<HeapResult>({ cmd: "heap" });
-      return { start: env.start, heap, counts, verified, fillMs, bytes, storeDir };
+      return { start: env.start, heap, counts, verified };
     } finally {
       await closeEnv(env);
     }
@@ -821,21 +832,11 @@ async function storeScenarios(): Promise<void> {
       storeDir = r.storeDir;
       fill = { fillMs: r.fillMs, bytes: r.bytes };
     } else {
-      const env = await makeEnv({
-        store: { type: "nedb", directory: storeDir },
-        channels: [],
-        senders: 0,
-        profileStart: `start-${attempt}`,
+      r = await restartOn(storeDir, `start-${attempt}`, {
+        portals: P.startPortals,
+        ghosts: P.startGhosts,
+        messages: 0,
       });
-      const counts = await env.bridge.call<{ ghosts: number; links: number }>({ cmd: "counts" });
-      const heap = await env.bridge.call<HeapResult>({ cmd: "heap" });
-      await closeEnv(env);
-      r = {
-        start: env.start,
-        heap,
-        counts,
-        verified: counts.ghosts === P.startGhosts && counts.links === P.startPortals,
-      };
     }
     runs.push({
       startMs: round(r.start.startMs),
@@ -854,19 +855,34 @@ async function storeScenarios(): Promise<void> {
   log(
     `Start time with ${P.startPortals} portals, ${P.startGhosts} ghosts and ${P.startMessages} message mappings`,
   );
-  const withMessages = await startOn(P.startPortals, P.startGhosts, "start-messages", P.startMessages);
+  // Twice as well: right after the fill, LevelDB is still compacting what the fill wrote, on the
+  // bridge's core; the second start is the store as a running bridge leaves it.
+  const withMessages = await startOn(P.startPortals, P.startGhosts, "start-messages-1", P.startMessages);
+  const messageStarts = [
+    withMessages,
+    await restartOn(withMessages.storeDir, "start-messages-2", {
+      portals: P.startPortals,
+      ghosts: P.startGhosts,
+      messages: P.startMessages,
+    }),
+  ].map((r, i) => {
+    log(
+      `  start #${i + 1}: ${round(r.start.startMs)} ms (of which store load ${round(r.start.openMs)} ms); heap ${round(r.heap.heapUsed / 1048576, 1)} MB${r.verified ? " (verified)" : " (NOT AS FILLED)"}`,
+    );
+    return {
+      startMs: round(r.start.startMs),
+      storeOpenMs: round(r.start.openMs),
+      heapUsedMB: round(r.heap.heapUsed / 1048576, 1),
+      verified: r.verified,
+    };
+  });
   await rm(withMessages.storeDir, { recursive: true, force: true });
-  log(
-    `  start: ${round(withMessages.start.startMs)} ms (of which store load ${round(withMessages.start.openMs)} ms); heap ${round(withMessages.heap.heapUsed / 1048576, 1)} MB${withMessages.verified ? " (verified)" : " (NOT AS FILLED)"}`,
-  );
   results.startTimeWithMessages = {
     portals: P.startPortals,
     ghosts: P.startGhosts,
     messages: P.startMessages,
-    startMs: round(withMessages.start.startMs),
-    storeOpenMs: round(withMessages.start.openMs),
-    heapUsedMB: round(withMessages.heap.heapUsed / 1048576, 1),
-    verified: withMessages.verified,
+    ...messageStarts[0],
+    runs: messageStarts,
   };
   results.startTime = {
     portals: P.startPortals,
@@ -1122,14 +1138,15 @@ function table(): void {
     ]);
   }
   const sm = results.startTimeWithMessages as
-    { messages: number; startMs: number; storeOpenMs: number } | undefined;
-  if (sm)
+    { messages: number; runs: Array<{ startMs: number; storeOpenMs: number }> } | undefined;
+  for (const [i, r] of (sm?.runs ?? []).entries()) {
     rows.push([
-      `   (start, same + ${sm.messages} message mappings)`,
-      `${sm.startMs} ms (store load ${sm.storeOpenMs} ms)`,
-      "-",
-      "",
+      `5. Start, same + ${sm?.messages} message mappings (#${i + 1})`,
+      `${r.startMs} ms (store load ${r.storeOpenMs} ms)`,
+      `< ${TARGETS.startWithMessagesMs} ms`,
+      verdict(r.startMs < TARGETS.startWithMessagesMs),
     ]);
+  }
   printTable(rows);
 }
 
