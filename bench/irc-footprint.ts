@@ -185,7 +185,7 @@ async function measure(label: string, bin: string, ircd: Ircd): Promise<Footprin
     await sleep(10_000);
     const mem = await memoryMb(pid);
     const totalCpuS = await cpuSeconds(pid);
-    const idleCpuMsPerS = Math.round(((totalCpuS - cpuAfterOut) * 1000) / 10) / 1;
+    const idleCpuMsPerS = Math.round(((totalCpuS - cpuAfterOut) * 1000) / 10);
     await stopBridge(bridge.child);
     return {
       label,
