@@ -150,6 +150,36 @@ describe("portal rooms", () => {
     await until("the delete", () => toy.messages.get(remote.id)?.deleted === true);
   });
 
+  test("an edit, a reaction and a reply right behind their message find it", async () => {
+    // Posted in one go, they reach the bridge in one poll and run back to back in the chat's
+    // queue: each looks the original up while its mapping is still being written.
+    const original = toy.post("bob", "general", "burst original");
+    toy.edit("bob", original.id, "burst edited");
+    toy.react("bob", original.id, "🚀");
+    toy.post("bob", "general", "burst reply", { replyTo: original.id });
+    // The chat's order is kept, so the reply comes last.
+    const seen: MatrixTestEvent[] = [];
+    await alice.waitForEvent(roomId, (e) => seen.push(e) > 0 && e.content.body === "burst reply");
+    const origEvent = seen.find((e) => e.content.body === "burst original");
+    assert.ok(origEvent, "the original arrived");
+    const edit = seen.find(
+      (e) => (e.content["m.new_content"] as { body?: string } | undefined)?.body === "burst edited",
+    );
+    assert.deepEqual(edit?.content["m.relates_to"], { rel_type: "m.replace", event_id: origEvent.event_id });
+    const reaction = seen.find(
+      (e) => e.type === "m.reaction" && (e.content["m.relates_to"] as { key?: string }).key === "🚀",
+    );
+    assert.deepEqual(reaction?.content["m.relates_to"], {
+      rel_type: "m.annotation",
+      event_id: origEvent.event_id,
+      key: "🚀",
+    });
+    const reply = seen.find((e) => e.content.body === "burst reply");
+    assert.deepEqual((reply?.content["m.relates_to"] as Record<string, unknown>)["m.in_reply_to"], {
+      event_id: origEvent.event_id,
+    });
+  });
+
   test("emotes and notices keep their kind; media crosses both ways", async () => {
     await alice.sendMessage(roomId, { msgtype: "m.emote", body: "waves" });
     const emote = await until("the emote", () =>

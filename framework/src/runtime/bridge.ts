@@ -344,6 +344,7 @@ export class Bridge {
     this.remoteIn.close();
     await this.services.roomQueue.drain();
     await this.matrixIn.drain();
+    await this.services.mappings.drain();
     await new Promise<void>((resolve) =>
       this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve(),
     );

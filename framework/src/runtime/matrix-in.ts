@@ -147,9 +147,11 @@ export class MatrixIn {
         this.s.roomQueue.run(event.room_id, () => this.handleSafely(event, parkedEntry, createdAt)),
       ),
     );
+    // The events' mappings are stored behind the room queues: the entry is done once they are.
+    const stored = await this.s.mappings.settled();
     if (parkedEntry) {
       // Still failing: the entry stays pending for the next round.
-      if (!outcomes.includes("parked")) await this.s.store.journalMarkDone("matrix", key);
+      if (!outcomes.includes("parked") && stored) await this.s.store.journalMarkDone("matrix", key);
       return;
     }
     await Promise.all(
@@ -164,7 +166,7 @@ export class MatrixIn {
       const event = txn.events[i];
       if (outcome === "parked" && event) await this.park(event);
     }
-    await this.s.store.journalMarkDone("matrix", key);
+    if (stored) await this.s.store.journalMarkDone("matrix", key);
   }
 
   private async park(event: MatrixEvent): Promise<void> {
@@ -477,7 +479,7 @@ export class MatrixIn {
   }
 
   private async message(slot: NetworkSlot, link: RoomLink, event: MatrixEvent): Promise<void> {
-    if (await this.s.store.messageByEvent(event.event_id)) return;
+    if (await this.s.mappings.byEventId(event.event_id)) return;
     const relation = readRelation(event.content);
     if (relation?.kind === "edit") return this.edit(slot, link, event, relation.eventId, relation.newContent);
     const choice = await this.choose(slot, link, event);
@@ -494,7 +496,7 @@ export class MatrixIn {
       relation?.kind === "reply" ||
       (relation?.kind === "thread" && relation.replyToId && !relation.isFallingBack)
     ) {
-      const target = await this.s.store.messageByEvent(
+      const target = await this.s.mappings.byEventId(
         relation.kind === "reply" ? relation.eventId : (relation.replyToId ?? ""),
       );
       if (target) {
@@ -510,7 +512,7 @@ export class MatrixIn {
       }
     }
     if (relation?.kind === "thread") {
-      const root = await this.s.store.messageByEvent(relation.rootId);
+      const root = await this.s.mappings.byEventId(relation.rootId);
       if (root) threadRoot = refOf(root);
     }
     const result = await client.sendMessage({
@@ -536,7 +538,8 @@ export class MatrixIn {
       timestamp: result.timestamp ?? event.origin_server_ts ?? Date.now(),
       ...(result.meta ? { meta: result.meta } : {}),
     };
-    await this.s.store.messagePut(mapping);
+    // Stored behind the room queue; the transaction is done once it is (see processOnce).
+    void this.s.mappings.put(mapping);
     this.echo.recordSent(link.roomId, content.text, choice.login?.loginId ?? "relay");
     if (choice.login) this.receipts.afterSend(choice.login, link, mapping);
   }
@@ -548,7 +551,7 @@ export class MatrixIn {
     originalId: string,
     newContent: unknown,
   ): Promise<void> {
-    const original = await this.s.store.messageByEvent(originalId);
+    const original = await this.s.mappings.byEventId(originalId);
     if (!original) return;
     const choice = await this.choose(slot, link, event);
     if (!choice) return;
@@ -664,7 +667,7 @@ export class MatrixIn {
     const relation = readRelation(event.content);
     if (relation?.kind !== "annotation") return;
     if (await this.s.store.reactionByEvent(event.event_id)) return;
-    const target = await this.s.store.messageByEvent(relation.eventId);
+    const target = await this.s.mappings.byEventId(relation.eventId);
     if (!target) return;
     const choice = await this.choose(slot, link, event);
     if (!choice) return;
@@ -698,7 +701,7 @@ export class MatrixIn {
     const redacts = redactedId(event);
     if (!redacts) return;
     const reaction = await this.s.store.reactionByEvent(redacts);
-    const target = reaction ? null : await this.s.store.messageByEvent(redacts);
+    const target = reaction ? null : await this.s.mappings.byEventId(redacts);
     if (!reaction && !target) return;
     const choice = await this.choose(slot, link, event);
     if (!choice) return;
@@ -707,7 +710,7 @@ export class MatrixIn {
     const sender = await this.matrixUser(event.sender, choice.relayed);
     if (reaction) {
       if (!supportsReactions(choice.client)) return;
-      const [message] = await this.s.store.messageByRemote(
+      const [message] = await this.s.mappings.byRemoteId(
         link.network,
         link.channelId,
         link.receiver,

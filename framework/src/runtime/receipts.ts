@@ -56,7 +56,7 @@ export class Receipts {
           const login = await this.clients.own(slot, chatOf(link), userId);
           if (!login || !supportsMarkRead(login) || !login.capabilities(chatOf(link)).readReceipts) continue;
           const mapping =
-            (await this.s.store.messageByEvent(eventId)) ??
+            (await this.s.mappings.byEventId(eventId)) ??
             (await this.s.store.messageLatestBefore(
               roomId,
               typeof info?.ts === "number" ? info.ts : Date.now(),

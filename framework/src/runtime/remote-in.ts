@@ -136,25 +136,35 @@ export class RemoteIn {
     this.inFlight.add(key);
     const queue = this.queueKey(entry.network, entry.event);
     return this.s.roomQueue.run(queue, async () => {
+      let outcome: Outcome;
       try {
-        const outcome = this.held.has(queue)
-          ? "stopping"
-          : await this.deliver(entry.network, entry.event, key);
-        if (outcome === "stopping") {
-          // Left pending for the next start; the chat's later events stay behind it.
-          this.held.add(queue);
-          return;
-        }
-        await this.s.store.journalMarkDone("remote", key).catch((err: unknown) => {
-          this.s.log.error(
-            { err },
-            "could not mark a remote event done; it will be retried (and deduplicated) at restart",
-          );
-        });
-      } finally {
+        outcome = this.held.has(queue) ? "stopping" : await this.deliver(entry.network, entry.event, key);
+      } catch (err) {
         this.inFlight.delete(key);
+        throw err;
       }
+      if (outcome === "stopping") {
+        // Left pending for the next start; the chat's later events stay behind it.
+        this.held.add(queue);
+        this.inFlight.delete(key);
+        return;
+      }
+      // Done once its mapping is stored, which goes on behind the queue.
+      this.s.mappings.whenDurable(() => this.markDone(key));
     });
+  }
+
+  private async markDone(key: string): Promise<void> {
+    try {
+      await this.s.store.journalMarkDone("remote", key);
+    } catch (err) {
+      this.s.log.error(
+        { err },
+        "could not mark a remote event done; it will be retried (and deduplicated) at restart",
+      );
+    } finally {
+      this.inFlight.delete(key);
+    }
   }
 
   /** Tries until the event is in Matrix, refused for good, or the bridge stops. */
@@ -423,7 +433,9 @@ export class RemoteIn {
           ts: event.timestamp,
           txnId: stableTxnId(network, link.roomId, remoteId),
         });
-        await this.s.store.messagePut({
+        // Stored behind the queue (the chat's next message need not wait); `process` marks the
+        // journal entry done once it is.
+        void this.s.mappings.put({
           network,
           channelId: link.channelId,
           receiver: link.receiver,
@@ -607,7 +619,7 @@ export class RemoteIn {
 
   /** The Matrix events a remote message became in this link's room. */
   private mapped(network: string, link: RoomLink, remoteId: string): Promise<MessageMapping[]> {
-    return this.s.store.messageByRemote(network, link.channelId, link.receiver, remoteId);
+    return this.s.mappings.byRemoteId(network, link.channelId, link.receiver, remoteId);
   }
 
   /**

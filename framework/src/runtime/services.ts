@@ -10,6 +10,7 @@ import type { ConnectionStates } from "./connection-states.js";
 import type { Permissions } from "../permissions.js";
 import type { KeyedQueue } from "../queue.js";
 import type { RoomLink, Store } from "../store/types.js";
+import { MessageWrites } from "./message-writes.js";
 
 /** One enabled bridge: its connector and the namespace it owns. */
 export interface NetworkSlot {
@@ -27,6 +28,8 @@ export class Services {
   readonly caches = new IntentCaches();
   readonly bot: Intent;
   private readonly lifecycle = new AbortController();
+  /** Message mappings: written behind the room queues, read through every lookup of them. */
+  readonly mappings: MessageWrites;
   /** Links by room id; links are few (thousands) and read on every event. */
   private readonly links = new Map<string, RoomLink | null>();
   private readonly chatLinks = new Map<string, RoomLink[]>();
@@ -48,6 +51,7 @@ export class Services {
     readonly states: ConnectionStates,
   ) {
     this.bot = new Intent(this.botUserId, client, this.caches, null);
+    this.mappings = new MessageWrites(store, log, this.lifecycle.signal);
     // Every waiting retry listens on this one signal; thousands at once are expected in an outage.
     setMaxListeners(0, this.lifecycle.signal);
   }

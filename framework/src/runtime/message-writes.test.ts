@@ -1,0 +1,108 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { pino } from "pino";
+import { NedbStore } from "../store/nedb.js";
+import type { MessageMapping } from "../store/types.js";
+import { MessageWrites } from "./message-writes.js";
+
+const log = pino({ level: "silent" });
+let store: NedbStore;
+const realPut = (m: MessageMapping) => NedbStore.prototype.messagePut.call(store, m);
+
+before(async () => {
+  store = new NedbStore({ inMemory: true });
+  await store.open();
+});
+after(() => store.close());
+
+const mapping = (eventId: string, remoteId: string, part = 0): MessageMapping => ({
+  network: "toy",
+  channelId: "general",
+  receiver: "",
+  remoteId,
+  part,
+  roomId: "!room:hs",
+  eventId,
+  sender: "@toy_bob:hs",
+  timestamp: 1_700_000_000_000,
+});
+
+/** Makes the store's next puts wait until `release` is called (a slow disk, a busy database). */
+function holdPuts(): { release: () => void; attempts: () => number } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let attempts = 0;
+  store.messagePut = async (m) => {
+    attempts++;
+    await gate;
+    return realPut(m);
+  };
+  return { release, attempts: () => attempts };
+}
+
+test("a mapping is found by event and by remote id while its write is still in flight", async (t) => {
+  t.after(() => (store.messagePut = realPut));
+  const held = holdPuts();
+  await realPut(mapping("$part1", "m1", 1));
+  const writes = new MessageWrites(store, log, new AbortController().signal);
+  const stored = writes.put(mapping("$part0", "m1", 0));
+  assert.equal(await store.messageByEvent("$part0"), null, "the store does not have it yet");
+  assert.equal((await writes.byEventId("$part0"))?.remoteId, "m1");
+  assert.deepEqual(
+    (await writes.byRemoteId("toy", "general", "", "m1")).map((p) => p.eventId),
+    ["$part0", "$part1"],
+    "the pending part and the stored one, in part order",
+  );
+  let durable = false;
+  writes.whenDurable(async () => {
+    durable = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(durable, false, "follow-ups wait for the write");
+  held.release();
+  assert.equal(await stored, true);
+  await writes.drain();
+  assert.equal(durable, true);
+  assert.equal(writes.inFlight, 0);
+  assert.equal((await store.messageByEvent("$part0"))?.remoteId, "m1", "stored");
+  assert.equal((await writes.byEventId("$part0"))?.remoteId, "m1", "found in the store once written");
+});
+
+test("a write the store refuses is retried until it is stored", async (t) => {
+  t.after(() => (store.messagePut = realPut));
+  let failures = 2;
+  store.messagePut = async (m) => {
+    if (failures-- > 0) throw new Error("disk full");
+    return realPut(m);
+  };
+  const writes = new MessageWrites(store, log, new AbortController().signal);
+  let done = false;
+  const stored = writes.put(mapping("$retried", "m2"));
+  writes.whenDurable(async () => {
+    done = true;
+  });
+  assert.equal(await stored, true);
+  await writes.drain();
+  assert.equal(done, true);
+  assert.equal((await store.messageByEvent("$retried"))?.remoteId, "m2");
+});
+
+test("a write still failing at stop is given up, and what waited for it does not run", async (t) => {
+  t.after(() => (store.messagePut = realPut));
+  store.messagePut = async () => {
+    throw new Error("disk full");
+  };
+  const stop = new AbortController();
+  const writes = new MessageWrites(store, log, stop.signal);
+  let done = false;
+  const stored = writes.put(mapping("$lost", "m3"));
+  writes.whenDurable(async () => {
+    done = true;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  stop.abort();
+  assert.equal(await stored, false);
+  await writes.drain();
+  assert.equal(done, false, "the journal entry stays pending, to be redone at the next start");
+  assert.equal(await writes.byEventId("$lost"), null, "not found once given up");
+});

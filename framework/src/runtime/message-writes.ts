@@ -1,0 +1,139 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import { backoffMs } from "../errors.js";
+import type { MessageMapping, Store } from "../store/types.js";
+
+/** Longest wait between two tries of a mapping write the store refused. */
+const MAX_RETRY_DELAY_MS = 30_000;
+
+const remoteKey = (network: string, channelId: string, receiver: string, remoteId: string): string =>
+  `${network}\0${channelId}\0${receiver}\0${remoteId}`;
+
+/**
+ * Message mappings written behind the room queues, read through at once.
+ *
+ * A mapping is written after the other side took the message. Awaiting that write inside the
+ * room's queue made the next message of a busy room wait for a store round trip (a LevelDB
+ * thread hop, a PostgreSQL query) on top of its own send: one room bridged at the speed of two
+ * round trips per message. Here the write starts, the queue goes on, and the mapping is visible
+ * to every lookup made through this class from that moment, so an edit, reply, reaction or
+ * redaction of the message right behind it still finds it.
+ *
+ * Durability is unchanged: what finishes a journal entry waits for `whenDurable` (or `settled`),
+ * so an entry is only done once its mapping is stored. If the bridge dies in between, the entry
+ * is replayed at the next start and the send is deduplicated by its transaction id.
+ */
+export class MessageWrites {
+  private readonly byEvent = new Map<string, MessageMapping>();
+  private readonly byRemote = new Map<string, MessageMapping[]>();
+  /** Writes in flight; each resolves true once stored, false if given up at stop. */
+  private readonly writes = new Set<Promise<boolean>>();
+  /** Work that waits for writes (journal entries marked done), so a stop can wait for it too. */
+  private readonly followUps = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+    private readonly stopping: AbortSignal,
+  ) {}
+
+  /** Starts storing `mapping`; lookups through this class see it from now on. */
+  put(mapping: MessageMapping): Promise<boolean> {
+    this.byEvent.set(mapping.eventId, mapping);
+    const key = remoteKey(mapping.network, mapping.channelId, mapping.receiver, mapping.remoteId);
+    const parts = (this.byRemote.get(key) ?? []).filter((p) => p.part !== mapping.part);
+    parts.push(mapping);
+    this.byRemote.set(key, parts);
+    const write = this.writeUntilStored(mapping).finally(() => {
+      this.writes.delete(write);
+      // A later put of the same event or part replaced this one and forgets itself when stored.
+      if (this.byEvent.get(mapping.eventId) === mapping) this.byEvent.delete(mapping.eventId);
+      const now = this.byRemote.get(key)?.filter((p) => p !== mapping) ?? [];
+      if (now.length > 0) this.byRemote.set(key, now);
+      else this.byRemote.delete(key);
+    });
+    this.writes.add(write);
+    return write;
+  }
+
+  async byEventId(eventId: string): Promise<MessageMapping | null> {
+    return this.byEvent.get(eventId) ?? (await this.store.messageByEvent(eventId));
+  }
+
+  /** Parts in ascending order, as `Store.messageByRemote`. */
+  async byRemoteId(
+    network: string,
+    channelId: string,
+    receiver: string,
+    remoteId: string,
+  ): Promise<MessageMapping[]> {
+    const stored = await this.store.messageByRemote(network, channelId, receiver, remoteId);
+    const pending = this.byRemote.get(remoteKey(network, channelId, receiver, remoteId));
+    if (!pending) return stored;
+    const parts = new Map(stored.map((p) => [p.part, p]));
+    for (const p of pending) parts.set(p.part, p);
+    return [...parts.values()].sort((a, b) => a.part - b.part);
+  }
+
+  /** True once every write started before this call is stored (false if one was given up). */
+  async settled(): Promise<boolean> {
+    if (this.writes.size === 0) return true;
+    return (await Promise.all([...this.writes])).every(Boolean);
+  }
+
+  /**
+   * Runs `then` once the writes started so far are stored; skipped when one was given up at
+   * stop (its journal entry stays pending and is redone at the next start).
+   */
+  whenDurable(then: () => Promise<void>): void {
+    const followUp = this.settled()
+      .then((stored) => (stored ? then() : undefined))
+      .catch((err: unknown) => this.log.error({ err }, "work after a message mapping write failed"))
+      .finally(() => this.followUps.delete(followUp));
+    this.followUps.add(followUp);
+  }
+
+  /** Writes and follow-ups in flight (for a stop, before the store closes). */
+  get inFlight(): number {
+    return this.writes.size + this.followUps.size;
+  }
+
+  /** Resolves when every write and follow-up so far has finished. */
+  async drain(): Promise<void> {
+    while (this.inFlight > 0) await Promise.all([...this.writes, ...this.followUps]);
+  }
+
+  /**
+   * The store is retried until it takes the write: a mapping lost would make a replay send the
+   * message again. A stop ends the retries (the first try always runs, so a clean stop drains).
+   */
+  private async writeUntilStored(mapping: MessageMapping): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.messagePut(mapping);
+        return true;
+      } catch (err) {
+        if (this.stopping.aborted) {
+          this.log.error(
+            { err, eventId: mapping.eventId },
+            "a message mapping was not stored before the stop; its event is redone at the next start",
+          );
+          return false;
+        }
+        const wait = backoffMs(attempt, 250, MAX_RETRY_DELAY_MS);
+        if (attempt === 1 || attempt % 10 === 0)
+          this.log.warn(
+            { err, eventId: mapping.eventId, attempt, retryInMs: wait },
+            "could not store a message mapping; retrying",
+          );
+        if (!(await sleep(wait, true, { signal: this.stopping }).catch(() => false))) {
+          this.log.error(
+            { eventId: mapping.eventId },
+            "a message mapping was not stored before the stop; its event is redone at the next start",
+          );
+          return false;
+        }
+      }
+    }
+  }
+}
