@@ -106,3 +106,36 @@ test("a write still failing at stop is given up, and what waited for it does not
   assert.equal(done, false, "the journal entry stays pending, to be redone at the next start");
   assert.equal(await writes.byEventId("$lost"), null, "not found once given up");
 });
+
+test("what waits for the writes so far waits for all of them, whatever order the store finishes them in", async (t) => {
+  t.after(() => (store.messagePut = realPut));
+  // A pooled database finishes concurrent writes in any order: the first is slow here.
+  let releaseFirst!: () => void;
+  const firstGate = new Promise<void>((resolve) => (releaseFirst = resolve));
+  let releaseLater!: () => void;
+  const laterGate = new Promise<void>((resolve) => (releaseLater = resolve));
+  store.messagePut = async (m) => {
+    if (m.eventId === "$slow") await firstGate;
+    if (m.eventId === "$later") await laterGate;
+    return realPut(m);
+  };
+  const writes = new MessageWrites(store, log, new AbortController().signal);
+  const slow = writes.put(mapping("$slow", "m4"));
+  const early = writes.settled();
+  const fast = writes.put(mapping("$fast", "m5"));
+  const both = writes.settled();
+  const later = writes.put(mapping("$later", "m6"));
+  const order: string[] = [];
+  void early.then(() => order.push("early"));
+  void both.then(() => order.push("both"));
+  assert.equal(await fast, true);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, [], "the slow write is still open");
+  releaseFirst();
+  assert.equal(await slow, true);
+  assert.deepEqual(await Promise.all([early, both]), [true, true]);
+  assert.deepEqual(order, ["early", "both"], "not waiting for the write started after them");
+  releaseLater();
+  assert.equal(await later, true);
+  assert.equal(await writes.settled(), true, "nothing open: settled at once");
+});

@@ -26,8 +26,21 @@ const remoteKey = (network: string, channelId: string, receiver: string, remoteI
 export class MessageWrites {
   private readonly byEvent = new Map<string, MessageMapping>();
   private readonly byRemote = new Map<string, MessageMapping[]>();
-  /** Writes in flight; each resolves true once stored, false if given up at stop. */
-  private readonly writes = new Set<Promise<boolean>>();
+  /**
+   * Writes in flight by sequence number; each resolves true once stored, false if given up at
+   * stop. A Map keeps insertion order, so its first key is the oldest write still open.
+   */
+  private readonly writes = new Map<number, Promise<boolean>>();
+  private lastSeq = 0;
+  /**
+   * `settled` callers, in the order of the writes they wait for. Under load every event waits
+   * here, so this is a queue woken from its head, not a Promise.all over every open write
+   * (hundreds with a hundred busy rooms).
+   */
+  private readonly waiters: Array<{ upTo: number; resolve: (stored: boolean) => void }> = [];
+  private waitersHead = 0;
+  /** Set when a write was given up at stop: nothing after it counts as stored. */
+  private givenUp = false;
   /** Work that waits for writes (journal entries marked done), so a stop can wait for it too. */
   private readonly followUps = new Set<Promise<void>>();
 
@@ -44,15 +57,17 @@ export class MessageWrites {
     const parts = (this.byRemote.get(key) ?? []).filter((p) => p.part !== mapping.part);
     parts.push(mapping);
     this.byRemote.set(key, parts);
+    const seq = ++this.lastSeq;
     const write = this.writeUntilStored(mapping).finally(() => {
-      this.writes.delete(write);
+      this.writes.delete(seq);
+      this.wakeWaiters();
       // A later put of the same event or part replaced this one and forgets itself when stored.
       if (this.byEvent.get(mapping.eventId) === mapping) this.byEvent.delete(mapping.eventId);
       const now = this.byRemote.get(key)?.filter((p) => p !== mapping) ?? [];
       if (now.length > 0) this.byRemote.set(key, now);
       else this.byRemote.delete(key);
     });
-    this.writes.add(write);
+    this.writes.set(seq, write);
     return write;
   }
 
@@ -76,9 +91,27 @@ export class MessageWrites {
   }
 
   /** True once every write started before this call is stored (false if one was given up). */
-  async settled(): Promise<boolean> {
-    if (this.writes.size === 0) return true;
-    return (await Promise.all([...this.writes])).every(Boolean);
+  settled(): Promise<boolean> {
+    if (this.writes.size === 0) return Promise.resolve(!this.givenUp);
+    return new Promise((resolve) => this.waiters.push({ upTo: this.lastSeq, resolve }));
+  }
+
+  private wakeWaiters(): void {
+    const oldestOpen = this.writes.keys().next().value ?? Infinity;
+    const waiters = this.waiters;
+    while (this.waitersHead < waiters.length) {
+      const waiter = waiters[this.waitersHead];
+      if (!waiter || waiter.upTo >= oldestOpen) break;
+      this.waitersHead++;
+      waiter.resolve(!this.givenUp);
+    }
+    if (this.waitersHead === waiters.length) {
+      waiters.length = 0;
+      this.waitersHead = 0;
+    } else if (this.waitersHead > 1024) {
+      waiters.splice(0, this.waitersHead);
+      this.waitersHead = 0;
+    }
   }
 
   /**
@@ -100,7 +133,7 @@ export class MessageWrites {
 
   /** Resolves when every write and follow-up so far has finished. */
   async drain(): Promise<void> {
-    while (this.inFlight > 0) await Promise.all([...this.writes, ...this.followUps]);
+    while (this.inFlight > 0) await Promise.all([...this.writes.values(), ...this.followUps]);
   }
 
   /**
@@ -118,6 +151,7 @@ export class MessageWrites {
             { err, eventId: mapping.eventId },
             "a message mapping was not stored before the stop; its event is redone at the next start",
           );
+          this.givenUp = true;
           return false;
         }
         const wait = backoffMs(attempt, 250, MAX_RETRY_DELAY_MS);
@@ -131,6 +165,7 @@ export class MessageWrites {
             { eventId: mapping.eventId },
             "a message mapping was not stored before the stop; its event is redone at the next start",
           );
+          this.givenUp = true;
           return false;
         }
       }
