@@ -6,8 +6,9 @@ import type { MessageMapping, Store } from "../store/types.js";
 /** Longest wait between two tries of a mapping write the store refused. */
 const MAX_RETRY_DELAY_MS = 30_000;
 
-const remoteKey = (network: string, channelId: string, receiver: string, remoteId: string): string =>
-  `${network}\0${channelId}\0${receiver}\0${remoteId}`;
+/** Same remote message (any part) as `m`. */
+const sameMessage = (m: MessageMapping, network: string, channelId: string, receiver: string): boolean =>
+  m.network === network && m.channelId === channelId && m.receiver === receiver;
 
 /**
  * Message mappings written behind the room queues, read through at once.
@@ -22,9 +23,13 @@ const remoteKey = (network: string, channelId: string, receiver: string, remoteI
  * Durability is unchanged: what finishes a journal entry waits for `whenDurable` (or `settled`),
  * so an entry is only done once its mapping is stored. If the bridge dies in between, the entry
  * is replayed at the next start and the send is deduplicated by its transaction id.
+ *
+ * Every bridged event passes through here, so the bookkeeping is kept to a few map operations
+ * and no extra promise per event beyond the write itself.
  */
 export class MessageWrites {
   private readonly byEvent = new Map<string, MessageMapping>();
+  /** Pending mappings by remote id (the chat is checked on read: no key string built per event). */
   private readonly byRemote = new Map<string, MessageMapping[]>();
   /**
    * Writes in flight by sequence number; each resolves true once stored, false if given up at
@@ -33,15 +38,15 @@ export class MessageWrites {
   private readonly writes = new Map<number, Promise<boolean>>();
   private lastSeq = 0;
   /**
-   * `settled` callers, in the order of the writes they wait for. Under load every event waits
-   * here, so this is a queue woken from its head, not a Promise.all over every open write
-   * (hundreds with a hundred busy rooms).
+   * What waits for the writes started before it, in order. Under load every event waits here,
+   * so this is a queue woken from its head, not a Promise.all over every open write (hundreds
+   * with a hundred busy rooms).
    */
-  private readonly waiters: Array<{ upTo: number; resolve: (stored: boolean) => void }> = [];
+  private readonly waiters: Array<{ upTo: number; wake: (stored: boolean) => void }> = [];
   private waitersHead = 0;
   /** Set when a write was given up at stop: nothing after it counts as stored. */
   private givenUp = false;
-  /** Work that waits for writes (journal entries marked done), so a stop can wait for it too. */
+  /** Work that waited for writes (journal entries marked done), so a stop can wait for it too. */
   private readonly followUps = new Set<Promise<void>>();
 
   constructor(
@@ -53,22 +58,35 @@ export class MessageWrites {
   /** Starts storing `mapping`; lookups through this class see it from now on. */
   put(mapping: MessageMapping): Promise<boolean> {
     this.byEvent.set(mapping.eventId, mapping);
-    const key = remoteKey(mapping.network, mapping.channelId, mapping.receiver, mapping.remoteId);
-    const parts = (this.byRemote.get(key) ?? []).filter((p) => p.part !== mapping.part);
-    parts.push(mapping);
-    this.byRemote.set(key, parts);
+    const pending = this.byRemote.get(mapping.remoteId);
+    if (!pending) this.byRemote.set(mapping.remoteId, [mapping]);
+    else
+      this.byRemote.set(mapping.remoteId, [
+        ...pending.filter(
+          (p) =>
+            p.part !== mapping.part || !sameMessage(p, mapping.network, mapping.channelId, mapping.receiver),
+        ),
+        mapping,
+      ]);
     const seq = ++this.lastSeq;
-    const write = this.writeUntilStored(mapping).finally(() => {
-      this.writes.delete(seq);
-      this.wakeWaiters();
-      // A later put of the same event or part replaced this one and forgets itself when stored.
-      if (this.byEvent.get(mapping.eventId) === mapping) this.byEvent.delete(mapping.eventId);
-      const now = this.byRemote.get(key)?.filter((p) => p !== mapping) ?? [];
-      if (now.length > 0) this.byRemote.set(key, now);
-      else this.byRemote.delete(key);
-    });
+    const write = this.writeUntilStored(mapping, seq);
     this.writes.set(seq, write);
     return write;
+  }
+
+  /** After a write ends: wakes who waited for it and drops it from the pending lookups. */
+  private forget(mapping: MessageMapping, seq: number): void {
+    this.writes.delete(seq);
+    this.wakeWaiters();
+    // A later put of the same event or part replaced this one and forgets itself when stored.
+    if (this.byEvent.get(mapping.eventId) === mapping) this.byEvent.delete(mapping.eventId);
+    const parts = this.byRemote.get(mapping.remoteId);
+    if (parts?.length === 1 && parts[0] === mapping) this.byRemote.delete(mapping.remoteId);
+    else if (parts?.includes(mapping))
+      this.byRemote.set(
+        mapping.remoteId,
+        parts.filter((p) => p !== mapping),
+      );
   }
 
   async byEventId(eventId: string): Promise<MessageMapping | null> {
@@ -83,8 +101,8 @@ export class MessageWrites {
     remoteId: string,
   ): Promise<MessageMapping[]> {
     const stored = await this.store.messageByRemote(network, channelId, receiver, remoteId);
-    const pending = this.byRemote.get(remoteKey(network, channelId, receiver, remoteId));
-    if (!pending) return stored;
+    const pending = this.byRemote.get(remoteId)?.filter((p) => sameMessage(p, network, channelId, receiver));
+    if (!pending?.length) return stored;
     const parts = new Map(stored.map((p) => [p.part, p]));
     for (const p of pending) parts.set(p.part, p);
     return [...parts.values()].sort((a, b) => a.part - b.part);
@@ -93,7 +111,7 @@ export class MessageWrites {
   /** True once every write started before this call is stored (false if one was given up). */
   settled(): Promise<boolean> {
     if (this.writes.size === 0) return Promise.resolve(!this.givenUp);
-    return new Promise((resolve) => this.waiters.push({ upTo: this.lastSeq, resolve }));
+    return new Promise((wake) => this.waiters.push({ upTo: this.lastSeq, wake }));
   }
 
   private wakeWaiters(): void {
@@ -103,7 +121,7 @@ export class MessageWrites {
       const waiter = waiters[this.waitersHead];
       if (!waiter || waiter.upTo >= oldestOpen) break;
       this.waitersHead++;
-      waiter.resolve(!this.givenUp);
+      waiter.wake(!this.givenUp);
     }
     if (this.waitersHead === waiters.length) {
       waiters.length = 0;
@@ -116,14 +134,22 @@ export class MessageWrites {
 
   /**
    * Runs `then` once the writes started so far are stored; skipped when one was given up at
-   * stop (its journal entry stays pending and is redone at the next start).
+   * stop (its journal entry stays pending and is redone at the next start). `then` handles its
+   * own errors.
    */
   whenDurable(then: () => Promise<void>): void {
-    const followUp = this.settled()
-      .then((stored) => (stored ? then() : undefined))
-      .catch((err: unknown) => this.log.error({ err }, "work after a message mapping write failed"))
-      .finally(() => this.followUps.delete(followUp));
-    this.followUps.add(followUp);
+    const run = (stored: boolean): void => {
+      if (!stored) return;
+      const followUp = then();
+      this.followUps.add(followUp);
+      const done = (): void => void this.followUps.delete(followUp);
+      followUp.then(done, (err: unknown) => {
+        done();
+        this.log.error({ err }, "work after a message mapping write failed");
+      });
+    };
+    if (this.writes.size === 0) run(!this.givenUp);
+    else this.waiters.push({ upTo: this.lastSeq, wake: run });
   }
 
   /** Writes and follow-ups in flight (for a stop, before the store closes). */
@@ -140,7 +166,15 @@ export class MessageWrites {
    * The store is retried until it takes the write: a mapping lost would make a replay send the
    * message again. A stop ends the retries (the first try always runs, so a clean stop drains).
    */
-  private async writeUntilStored(mapping: MessageMapping): Promise<boolean> {
+  private async writeUntilStored(mapping: MessageMapping, seq: number): Promise<boolean> {
+    try {
+      return await this.tryUntilStored(mapping);
+    } finally {
+      this.forget(mapping, seq);
+    }
+  }
+
+  private async tryUntilStored(mapping: MessageMapping): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.store.messagePut(mapping);
