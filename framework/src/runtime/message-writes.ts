@@ -89,20 +89,29 @@ export class MessageWrites {
       );
   }
 
-  async byEventId(eventId: string): Promise<MessageMapping | null> {
-    return this.byEvent.get(eventId) ?? (await this.store.messageByEvent(eventId));
+  // Not async: with nothing pending (most lookups) the store's own promise is handed back.
+  byEventId(eventId: string): Promise<MessageMapping | null> {
+    const pending = this.byEvent.get(eventId);
+    return pending ? Promise.resolve(pending) : this.store.messageByEvent(eventId);
   }
 
   /** Parts in ascending order, as `Store.messageByRemote`. */
-  async byRemoteId(
+  byRemoteId(
     network: string,
     channelId: string,
     receiver: string,
     remoteId: string,
   ): Promise<MessageMapping[]> {
-    const stored = await this.store.messageByRemote(network, channelId, receiver, remoteId);
+    const stored = this.store.messageByRemote(network, channelId, receiver, remoteId);
     const pending = this.byRemote.get(remoteId)?.filter((p) => sameMessage(p, network, channelId, receiver));
-    if (!pending?.length) return stored;
+    return pending?.length ? this.merged(stored, pending) : stored;
+  }
+
+  private async merged(
+    storedParts: Promise<MessageMapping[]>,
+    pending: MessageMapping[],
+  ): Promise<MessageMapping[]> {
+    const stored = await storedParts;
     const parts = new Map(stored.map((p) => [p.part, p]));
     for (const p of pending) parts.set(p.part, p);
     return [...parts.values()].sort((a, b) => a.part - b.part);
