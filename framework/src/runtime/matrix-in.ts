@@ -538,8 +538,9 @@ export class MatrixIn {
       timestamp: result.timestamp ?? event.origin_server_ts ?? Date.now(),
       ...(result.meta ? { meta: result.meta } : {}),
     };
-    // Stored behind the room queue; the transaction is done once it is (see processOnce).
-    void this.s.mappings.put(mapping);
+    // Stored behind the room queue while few rooms are busy; the transaction is done once it
+    // is (see processOnce).
+    await this.s.mappings.putFromQueue(mapping);
     this.echo.recordSent(link.roomId, content.text, choice.login?.loginId ?? "relay");
     if (choice.login) this.receipts.afterSend(choice.login, link, mapping);
   }

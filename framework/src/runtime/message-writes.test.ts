@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { pino } from "pino";
 import { NedbStore } from "../store/nedb.js";
 import type { MessageMapping } from "../store/types.js";
+import { KeyedQueue } from "../queue.js";
 import { MessageWrites } from "./message-writes.js";
 
 const log = pino({ level: "silent" });
@@ -138,4 +139,22 @@ test("what waits for the writes so far waits for all of them, whatever order the
   releaseLater();
   assert.equal(await later, true);
   assert.equal(await writes.settled(), true, "nothing open: settled at once");
+});
+
+test("from a queue, a write is waited for only while many queues are busy", async (t) => {
+  t.after(() => (store.messagePut = realPut));
+  const held = holdPuts();
+  const queues = new KeyedQueue();
+  const writes = new MessageWrites(store, log, new AbortController().signal, queues);
+  assert.equal(writes.putFromQueue(mapping("$quiet", "m7")), undefined, "one busy room goes on at once");
+  let release!: () => void;
+  const busy = new Promise<void>((resolve) => (release = resolve));
+  const rooms = Array.from({ length: 8 }, (_, i) => queues.run(`!room${i}:hs`, () => busy));
+  const waited = writes.putFromQueue(mapping("$busy", "m8"));
+  assert.ok(waited, "eight busy rooms: the queue waits for the store");
+  held.release();
+  assert.equal(await waited, true);
+  release();
+  await Promise.all(rooms);
+  await writes.drain();
 });

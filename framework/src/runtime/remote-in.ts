@@ -433,9 +433,9 @@ export class RemoteIn {
           ts: event.timestamp,
           txnId: stableTxnId(network, link.roomId, remoteId),
         });
-        // Stored behind the queue (the chat's next message need not wait); `process` marks the
-        // journal entry done once it is.
-        void this.s.mappings.put({
+        // Stored behind the queue while few chats are busy (the next message need not wait);
+        // `process` marks the journal entry done once it is.
+        await this.s.mappings.putFromQueue({
           network,
           channelId: link.channelId,
           receiver: link.receiver,

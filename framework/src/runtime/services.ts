@@ -51,7 +51,7 @@ export class Services {
     readonly states: ConnectionStates,
   ) {
     this.bot = new Intent(this.botUserId, client, this.caches, null);
-    this.mappings = new MessageWrites(store, log, this.lifecycle.signal);
+    this.mappings = new MessageWrites(store, log, this.lifecycle.signal, roomQueue);
     // Every waiting retry listens on this one signal; thousands at once are expected in an outage.
     setMaxListeners(0, this.lifecycle.signal);
   }
