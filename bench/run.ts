@@ -107,7 +107,11 @@ const P = QUICK
     };
 
 const TARGETS = {
+  /** Issue 18: one busy room, each way (order kept). */
   eventsPerSec: 3_000,
+  /** Issue 18: over 100 rooms. */
+  manyRoomsRemoteToMatrix: 5_000,
+  manyRoomsMatrixToRemote: 10_000,
   p99Ms: 20,
   bytesPerGhost: 2_048,
   startMs: 5_000,
@@ -1077,21 +1081,23 @@ function printTable(rows: string[][]): void {
 
 function table(): void {
   const rows: string[][] = [["Figure", "Result", "Target", ""]];
-  const tp = (label: string, o: RunOutcome | undefined) => {
+  const tp = (label: string, o: RunOutcome | undefined, manyRoomsTarget: number) => {
     if (!o) return;
+    // The many-room targets are for 100 rooms; --quick spreads over fewer and keeps the one-room target.
+    const target = o.rooms >= 100 ? manyRoomsTarget : TARGETS.eventsPerSec;
     rows.push([
       `${label}, ${o.n} msgs, ${o.rooms} room${o.rooms === 1 ? "" : "s"}`,
       `${o.eventsPerSec} ev/s${o.complete ? "" : " (incomplete)"} [bridge CPU ${o.bridgeCpuPct}%]`,
-      `>= ${TARGETS.eventsPerSec} ev/s`,
-      verdict(o.complete && o.eventsPerSec >= TARGETS.eventsPerSec),
+      `>= ${target} ev/s`,
+      verdict(o.complete && o.eventsPerSec >= target),
     ]);
   };
   const r2m = results.remoteToMatrix as { oneRoom?: RunOutcome; manyRooms?: RunOutcome } | undefined;
   const m2r = results.matrixToRemote as { oneRoom?: RunOutcome; manyRooms?: RunOutcome } | undefined;
-  tp("1. Remote→Matrix", r2m?.oneRoom);
-  tp("1. Remote→Matrix", r2m?.manyRooms);
-  tp("2. Matrix→remote", m2r?.oneRoom);
-  tp("2. Matrix→remote", m2r?.manyRooms);
+  tp("1. Remote→Matrix", r2m?.oneRoom, TARGETS.manyRoomsRemoteToMatrix);
+  tp("1. Remote→Matrix", r2m?.manyRooms, TARGETS.manyRoomsRemoteToMatrix);
+  tp("2. Matrix→remote", m2r?.oneRoom, TARGETS.manyRoomsMatrixToRemote);
+  tp("2. Matrix→remote", m2r?.manyRooms, TARGETS.manyRoomsMatrixToRemote);
   const lr = (label: string, o: RunOutcome | undefined, graceMs?: number, target = true) => {
     if (!o) return;
     rows.push([

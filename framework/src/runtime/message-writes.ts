@@ -72,8 +72,11 @@ export class MessageWrites {
    * few queues are busy, and once the store took the mapping when many are (see BUSY_QUEUES).
    */
   putFromQueue(mapping: MessageMapping): Promise<boolean> | undefined {
-    const stored = this.put(mapping);
-    return (this.queues?.depth ?? 0) >= BUSY_QUEUES ? stored : undefined;
+    // Waited for in its queue, the mapping is stored before anything behind it looks it up, and
+    // every write and lookup skips the pending bookkeeping: as before writes went behind.
+    if ((this.queues?.depth ?? 0) >= BUSY_QUEUES) return this.writeUntilStored(mapping);
+    void this.put(mapping);
+    return undefined;
   }
 
   /** Starts storing `mapping`; lookups through this class see it from now on. */
@@ -196,7 +199,8 @@ export class MessageWrites {
    * The store is retried until it takes the write: a mapping lost would make a replay send the
    * message again. A stop ends the retries (the first try always runs, so a clean stop drains).
    */
-  private async writeUntilStored(mapping: MessageMapping, seq: number): Promise<boolean> {
+  /** With `seq`, a pending write: forgotten (and its waiters woken) when it ends. */
+  private async writeUntilStored(mapping: MessageMapping, seq?: number): Promise<boolean> {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -222,7 +226,7 @@ export class MessageWrites {
         }
       }
     } finally {
-      this.forget(mapping, seq);
+      if (seq !== undefined) this.forget(mapping, seq);
     }
   }
 }
