@@ -10,9 +10,10 @@ const MAX_RETRY_DELAY_MS = 30_000;
 /**
  * From this many busy queues on, a queue waits for its write after all. Writing behind pays when
  * a room's next event would otherwise wait idle for the store; with many rooms busy, their work
- * fills that wait, and letting every queue run ahead only puts more work in flight (measured with
- * `npm run bench -- --only=throughput`: written behind, one busy room bridged 1.3–1.7× the events
- * per second and a hundred busy rooms 5–10% fewer).
+ * fills that wait, and letting every queue run ahead only puts more work in flight. Measured with
+ * `npm run bench -- --only=throughput`: written behind, one busy room bridged 1.3–1.5× the events
+ * per second and a hundred busy rooms 5–10% fewer; with this rule, a hundred rooms are within 5%
+ * of awaiting every write.
  */
 const BUSY_QUEUES = 8;
 
