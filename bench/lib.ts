@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { performance } from "node:perf_hooks";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundle } from "../bin/bundle.js";
 import type { Command, Reply } from "./bridge-proc.js";
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -44,6 +45,23 @@ export function pinSelf(cpu: number): boolean {
 export interface SpawnOptions {
   /** Pin the bridge process to this CPU with taskset. */
   cpu?: number;
+  /**
+   * "bundle" (the default): bridge-proc.ts built by bin/bundle.js, as `switchboard` ships, and
+   * run by plain node. "sources": through tsx, whose keepNames wraps every function definition
+   * (closures made per event included) in a defineProperty call the shipped bundle does not have.
+   */
+  code?: "bundle" | "sources";
+}
+
+let bundled: Promise<string> | null = null;
+/** bridge-proc.ts bundled once per bench run into .cache/bench-bridge; the entry's path. */
+export function bundledBridgeProc(): Promise<string> {
+  bundled ??= (async () => {
+    const outdir = join(benchDir, "..", ".cache", "bench-bridge");
+    await bundle({ "bridge-proc": "bench/bridge-proc.ts" }, outdir);
+    return join(outdir, "bridge-proc.js");
+  })();
+  return bundled;
 }
 
 /** The bridge process (bridge-proc.ts) and a promise-based call over its IPC channel. */
@@ -69,9 +87,11 @@ export class BridgeProcess {
     );
   }
 
-  static spawn(options: SpawnOptions = {}): BridgeProcess {
-    const script = join(benchDir, "bridge-proc.ts");
-    const execArgv = ["--import", "tsx", "--expose-gc"];
+  static async spawn(options: SpawnOptions = {}): Promise<BridgeProcess> {
+    const sources = options.code === "sources";
+    const script = sources ? join(benchDir, "bridge-proc.ts") : await bundledBridgeProc();
+    // Source maps on, as bin/switchboard.js turns them on.
+    const execArgv = [...(sources ? ["--import", "tsx"] : ["--enable-source-maps"]), "--expose-gc"];
     const child =
       options.cpu !== undefined
         ? spawn("taskset", ["-c", String(options.cpu), process.execPath, ...execArgv, script], {

@@ -46,6 +46,7 @@ import { HomeserverSink, type BenchMatrixEvent } from "./sink.js";
  *   --profile          V8 CPU profile of the bridge over each measured run (see profile-summary.ts)
  *   --verbose          also print the work per event (store calls, requests to each side)
  *   --no-pin           no taskset pinning
+ *   --sources          run the bridge's sources through tsx instead of the bundle that ships
  */
 
 const argv = process.argv.slice(2);
@@ -58,6 +59,7 @@ const QUICK = flag("quick");
 const FULL = flag("full");
 const VERBOSE = flag("verbose");
 const STORE = flag("store");
+const SOURCES = flag("sources");
 const ONLY = list("only");
 const FIXED_N = option("n") !== undefined ? Number(option("n")) : FULL ? 20_000 : undefined;
 const wants = (name: string): boolean => ONLY.length === 0 || ONLY.includes(name);
@@ -223,7 +225,10 @@ async function makeEnv(options: {
     type: "nedb",
     directory: await mkdtemp(join(tmpdir(), "switchboard-bench-")),
   };
-  const bridge = BridgeProcess.spawn({ cpu: PIN ? BRIDGE_CPU : undefined });
+  const bridge = await BridgeProcess.spawn({
+    cpu: PIN ? BRIDGE_CPU : undefined,
+    code: SOURCES ? "sources" : "bundle",
+  });
   const start = await bridge.call<StartResult>({
     cmd: "start",
     args: {

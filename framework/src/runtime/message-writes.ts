@@ -73,8 +73,8 @@ export class MessageWrites {
    * few queues are busy, and once the store took the mapping when many are (see BUSY_QUEUES).
    */
   putFromQueue(mapping: MessageMapping): Promise<boolean> | undefined {
-    // Waited for in its queue, the mapping is stored before anything behind it looks it up, and
-    // every write and lookup skips the pending bookkeeping: as before writes went behind.
+    // Waited for in its queue, the mapping is stored before anything behind it looks it up, so
+    // the write needs no pending bookkeeping and lookups find it in the store.
     if ((this.queues?.depth ?? 0) >= BUSY_QUEUES) return this.writeUntilStored(mapping);
     void this.put(mapping);
     return undefined;
