@@ -480,6 +480,43 @@ export interface MarksRead {
  * bridged (the thread started before the chat was bridged) has its root fetched and bridged
  * first, so the thread has something to hang from in Matrix.
  */
+/**
+ * A chat's past, read backwards a page at a time: the framework imports it into a new portal
+ * and on `!backfill`. Networks without history (IRC) leave this out.
+ */
+export interface ReadsHistory {
+  /**
+   * Up to `limit` messages older than `before` (a cursor an earlier page returned; null: from the
+   * newest). A cursor names a point in the chat, not a session: the framework stores it and asks
+   * again with it after a restart, and asks for the same page twice (once to find where the
+   * import starts, once to import it).
+   */
+  historyPage(chat: ChatRef, before: string | null, limit: number): Promise<HistoryPage>;
+}
+
+export interface HistoryPage {
+  /** Oldest first. */
+  messages: HistoryMessage[];
+  /** The cursor of the page before this one; null when the network returns nothing older. */
+  older: string | null;
+  /**
+   * A cursor that gives this same page again, pinned: messages said since do not push its
+   * oldest ones out (the scan reads the newest page first and imports it last).
+   */
+  again?: string;
+}
+
+/** One message of the past and what belongs to it, as live delivery would have emitted it. */
+export interface HistoryMessage {
+  /** When it was said, ms. */
+  timestamp: number;
+  /**
+   * Oldest first: the message (final text, its parts), its thread's replies, its reactions.
+   * Each key is the one live delivery uses, so a message that also arrives live is bridged once.
+   */
+  events: Array<{ event: RemoteEvent; key: string }>;
+}
+
 export interface FetchesMessages {
   /** The message's events as a live one would give them (its parts), or [] when it is gone. */
   fetchMessage(chat: ChatRef, remoteId: string): Promise<RemoteEvent[]>;
@@ -654,6 +691,7 @@ export const supportsPlumbCheck = (c: NetworkClient): c is NetworkClient & Check
 export const supportsMarkRead = (c: NetworkClient): c is NetworkClient & MarksRead => has(c, "markRead");
 export const supportsFetchMessage = (c: NetworkClient): c is NetworkClient & FetchesMessages =>
   has(c, "fetchMessage");
+export const supportsHistory = (c: NetworkClient): c is NetworkClient & ReadsHistory => has(c, "historyPage");
 export const supportsTyping = (c: NetworkClient): c is NetworkClient & SendsTyping => has(c, "setTyping");
 export const supportsMembership = (c: NetworkClient): c is NetworkClient & JoinsChats => has(c, "joinChat");
 export const supportsPowerLevels = (c: NetworkClient): c is NetworkClient & SetsRoles =>

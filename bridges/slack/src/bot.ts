@@ -10,11 +10,14 @@ import type {
   MatrixMessage,
   MatrixSender,
   MessageRef,
+  HistoryPage,
   NetworkClient,
   Reacts,
+  ReadsHistory,
   RemoteUser,
   SendResult,
 } from "@switchboard/framework";
+import type { SlackHistory } from "./history.js";
 import { SLACK_CAPABILITIES, type SlackChats } from "./chats.js";
 import { decided } from "./errors.js";
 import { botSpeaker, type SlackOutbound, type Speaker } from "./outbound.js";
@@ -25,8 +28,11 @@ import { botSpeaker, type SlackOutbound, type Speaker } from "./outbound.js";
  * login in it (with their name and avatar) and answers lookups.
  */
 export class SlackBot
-  implements NetworkClient, EditsMessages, DeletesMessages, Reacts, ListsMembers, ChecksPlumbing
+  implements NetworkClient, EditsMessages, DeletesMessages, Reacts, ListsMembers, ChecksPlumbing, ReadsHistory
 {
+  /** Set when the connector starts (it needs the bridge context). */
+  history: SlackHistory | null = null;
+
   constructor(
     private readonly outbound: SlackOutbound,
     private readonly chats: SlackChats,
@@ -50,6 +56,11 @@ export class SlackBot
 
   canPlumb(chat: ChatRef, _matrixUserId: string): Promise<true | string> {
     return this.chats.canPlumb(chat);
+  }
+
+  historyPage(chat: ChatRef, before: string | null, limit: number): Promise<HistoryPage> {
+    if (!this.history) throw new Error("the Slack bridge is not started");
+    return this.history.page(chat, before, limit);
   }
 
   async sendMessage(msg: MatrixMessage): Promise<SendResult> {

@@ -20,6 +20,7 @@ import { SlackConfigSchema, type SlackConfig, type SlackWorkspaceConfig } from "
 import { EchoTable } from "./echoes.js";
 import { SLACK_TOKEN_ERRORS, slackError } from "./errors.js";
 import * as ids from "./ids.js";
+import { SlackHistory } from "./history.js";
 import { EmitFailed, SlackInbound } from "./inbound.js";
 import { tokenLogin, userTokenStep } from "./login-flow.js";
 import { SlackLogin, type LoginServices } from "./logins.js";
@@ -83,6 +84,13 @@ export class SlackConnector implements Connector, HasLogins, FetchesMedia, Upgra
     this.ctx = ctx;
     this.config = ctx.config as unknown as SlackConfig;
     this.inbound = new SlackInbound(ctx, this.echoes, this.threads, (team) => this.loginsOf(team));
+    this.bot.history = new SlackHistory(
+      ctx,
+      this.echoes,
+      this.threads,
+      (team) => this.loginsOf(team),
+      (chat) => this.outbound.target(chat),
+    );
     this.oauth = await OAuthCallbacks.start(
       this.config.workspaces,
       (name) => ({

@@ -36,6 +36,8 @@ const IGNORED_SUBTYPES = new Set([
   "channel_name",
   "message_replied",
   "ekm_access_denied",
+  // A deleted thread root that still has replies, as history shows it ("This message was deleted.").
+  "tombstone",
 ]);
 
 export function tsToMs(ts: string): number {
@@ -60,11 +62,19 @@ export class SlackInbound {
     private readonly echoes: EchoTable,
     private readonly threads: ThreadIndex,
     private readonly loginsOf: (team: string) => SlackLogin[],
+    /**
+     * Where the events go: the framework (live, and catch-up), or a history page being put
+     * together (history.ts), which also leaves the catch-up mark (`since:`) alone.
+     */
+    private readonly sink: { emit: BridgeContext["emit"]; live: boolean } = {
+      emit: ctx.emit.bind(ctx),
+      live: true,
+    },
   ) {}
 
   private async emit(...args: Parameters<BridgeContext["emit"]>): Promise<void> {
     try {
-      await this.ctx.emit(...args);
+      await this.sink.emit(...args);
     } catch (err) {
       throw new EmitFailed(err);
     }
@@ -214,7 +224,7 @@ export class SlackInbound {
         `slack:msg:${chatKey}:${id}`,
       );
     }
-    await this.ctx.kvSet(`since:${chatKey}`, ts);
+    if (this.sink.live) await this.ctx.kvSet(`since:${chatKey}`, ts);
   }
 
   private contents(

@@ -30,6 +30,12 @@ export const BridgeSectionCommon = {
     default: [],
     description: "Channel ids that skip the activation guard",
   }),
+  history_import: Type.String({
+    default: "1000 messages",
+    pattern: "^(off|all|[1-9][0-9]{0,8} ?(messages?|days?))$",
+    description:
+      "History a new portal starts with, where the network has it: off, 'N messages' (the newest N), 'N days', or all the network returns",
+  }),
   portals_from_logins: Type.Union([Type.Literal("eager"), Type.Literal("lazy"), Type.Literal("off")], {
     default: "eager",
     description:

@@ -7,6 +7,7 @@ import type { EchoGuard } from "../guards/double-bridge.js";
 import type { PolicyRooms } from "../guards/policy-rooms.js";
 import type { MatrixEvent } from "../matrix/appservice.js";
 import type { RoomLink } from "../store/types.js";
+import { describeSpan, parseSpan, type HistoryImports } from "./history-import.js";
 import type { Logins } from "./logins.js";
 import type { Portals } from "./portals.js";
 import type { NetworkSlot, Services } from "./services.js";
@@ -36,6 +37,8 @@ interface CoreCommand {
 
 export class Bot {
   private readonly core: CoreCommand[];
+  /** Set by the bridge once the remote pipeline exists. */
+  imports: HistoryImports | null = null;
 
   constructor(
     private readonly s: Services,
@@ -202,6 +205,26 @@ export class Bot {
     return null;
   }
 
+  private async backfill(words: string, c: Caller): Promise<string> {
+    const link = await this.s.link(c.roomId);
+    if (!link || link.kind === "plumbed")
+      return "`backfill` works in a portal room: say it in the room whose chat's history you want.";
+    if (
+      !this.s.permissions.allows(c.userId, "admin") &&
+      !(await this.portals.canAdministerRoom(c.roomId, c.userId))
+    )
+      return "Only a room admin can import history here.";
+    const span = words.trim() ? parseSpan(words) : { messages: 1000 };
+    if (!span) return "Usage: `!backfill [N messages | N days | all]`, e.g. `!backfill 30 days`.";
+    const slot = this.s.networks.get(link.network);
+    if (!slot || !this.imports) return `The ${link.network} bridge is not running.`;
+    if (this.imports.isImporting(link.network, chatOf(link)))
+      return "This room's history is being imported already; it says here when it is done.";
+    if (!(await this.imports.begin(slot, link, span, false)))
+      return `${slot.connector.displayName} has no history the bridge can read for this chat.`;
+    return `Importing ${describeSpan(span)} of this chat: what the room does not have yet. It says here when it is done.`;
+  }
+
   private bridgeNames(): string {
     return [...this.s.networks.values()].map((s) => s.connector.displayName).join(", ") || "Switchboard";
   }
@@ -337,6 +360,13 @@ export class Bot {
         help: "stop bridging the room you say it in (room admins)",
         inRooms: true,
         run: async (_args, c) => c.reply(await this.portals.unlink(c.roomId, c.userId)),
+      },
+      {
+        name: "backfill",
+        usage: "backfill [N messages | N days | all]",
+        help: "import the chat's history into the portal you say it in: what is missing (room admins; default: the last 1000 messages)",
+        inRooms: true,
+        run: async (args, c) => c.reply(await this.backfill(args.join(" "), c)),
       },
       {
         name: "approve",

@@ -35,6 +35,7 @@ import { migrateStore } from "../store/migrate.js";
 import { JOURNAL_MEMORY_MS, MatrixIn } from "./matrix-in.js";
 import { Portals } from "./portals.js";
 import { RemoteIn } from "./remote-in.js";
+import { HistoryImports } from "./history-import.js";
 import { ConnectionStates } from "./connection-states.js";
 import { healthLines, healthReport, type HealthReport } from "./health.js";
 import { Services, type NetworkSlot } from "./services.js";
@@ -66,6 +67,7 @@ export class Bridge {
   private readonly appservice: AppserviceServer;
   private readonly matrixIn: MatrixIn;
   private readonly remoteIn: RemoteIn;
+  private readonly imports: HistoryImports;
   private readonly logins: Logins;
   private readonly bot: Bot;
   private readonly portals: Portals;
@@ -184,6 +186,12 @@ export class Bridge {
       notifyAdmins,
       this.policies,
     );
+    this.imports = new HistoryImports(this.services, clients, this.remoteIn);
+    this.bot.imports = this.imports;
+    this.portals.onCreated = async (slot, link) => {
+      const span = this.imports.spanForNewPortal(slot);
+      if (span) await this.imports.begin(slot, link, span, true);
+    };
     this.appservice = new AppserviceServer(
       opts.registration.hsToken,
       {
@@ -258,8 +266,10 @@ export class Bridge {
     await Promise.all([...s.networks.values()].map((slot) => this.startNetwork(slot)));
     await this.logins.loadAll();
     await this.policies.applyToConnections();
+    const imports = await this.imports.resume();
     const replayedMatrix = await this.matrixIn.replay();
     const replayedRemote = await this.remoteIn.replay();
+    imports.go();
     await this.guard.resume();
     if (replayedMatrix + replayedRemote > 0) {
       this.log.info({ replayedMatrix, replayedRemote }, "resuming work journaled before the last stop");

@@ -103,6 +103,9 @@ export class Portals {
     return { users: { [this.s.botUserId]: 100, ...extraUsers }, events, invite: 50, state_default: 50 };
   }
 
+  /** Called with each new active portal (the bridge starts its history import here). */
+  onCreated: ((slot: NetworkSlot, link: RoomLink) => Promise<void>) | null = null;
+
   /** Creates a portal room for a remote chat and records the link. */
   async createPortal(
     slot: NetworkSlot,
@@ -160,6 +163,12 @@ export class Portals {
       meta: {},
     };
     await this.s.saveLink(link);
+    if (link.state === "active" && this.onCreated) {
+      // A failure to start the history import must not undo the portal; it is said in the log.
+      await this.onCreated(slot, link).catch((err: unknown) =>
+        this.s.log.warn({ err: String(err), roomId }, "could not start the portal's history import"),
+      );
+    }
     this.s.metrics.portals.inc({ network: slot.connector.id, kind: link.kind });
     this.s.log.info(
       { roomId, network: link.network, channel: chat.channelId, kind: link.kind },

@@ -51,6 +51,8 @@ interface JournaledRemote {
   network: string;
   event: RemoteEvent;
   receivedAt: number;
+  /** Brought in by a history import: passes the hold on its chat's live events. */
+  imported?: true;
 }
 
 /** Longest wait between two tries of one event (a chat's 5xx, a 429 without retry_after). */
@@ -64,7 +66,10 @@ const OTHER_FAILURE_ATTEMPTS = 5;
  */
 const EAGER_PORTALS_PER_MINUTE = 10;
 
-type Outcome = "delivered" | "dropped" | "stopping";
+type Outcome = "delivered" | "dropped" | "stopping" | "held";
+
+/** Thrown when a live event made its chat's portal and that portal's history import began. */
+class HeldForImport extends Error {}
 
 export class RemoteIn {
   /** Until `replay` has queued what a crash left behind, new events are only journaled. */
@@ -72,6 +77,11 @@ export class RemoteIn {
   private readonly inFlight = new Set<string>();
   /** Chats whose events are left pending because the bridge is stopping: later ones wait too (order). */
   private readonly held = new Set<string>();
+  /**
+   * Chats whose new portal is importing its history: their live events, journaled, wait here in
+   * arrival order until the import is done (`release`), so the room shows the past first.
+   */
+  private readonly importHolds = new Map<string, Array<{ key: string; entry: JournaledRemote }>>();
 
   /** Newest remote read already shown per "reader room": receipts never move backwards. */
   private readonly readUpTo = new Map<string, number>();
@@ -114,6 +124,32 @@ export class RemoteIn {
   }
 
   /**
+   * A history import's event: journaled like a live one under the key live delivery uses (a
+   * message that also arrived live is bridged once), queued in its chat's order, past the hold
+   * on the chat. Resolves once it is delivered, dropped, or left for the next start.
+   */
+  async emitImported(network: string, event: RemoteEvent, key: string): Promise<void> {
+    if (this.closed) throw new BridgeStoppingError();
+    const entry: JournaledRemote = { network, event, receivedAt: Date.now(), imported: true };
+    // A key of its own: the same message may have arrived live before its chat had a portal
+    // (journaled, and done without a room); the message mapping is what keeps it from twice.
+    const journalKey = `import:${key}`;
+    const fresh = await this.s.store.journalAppend("remote", journalKey, this.s.box.seal(entry));
+    if (fresh) await this.process(journalKey, entry);
+  }
+
+  holdFor(queue: string): void {
+    if (!this.importHolds.has(queue)) this.importHolds.set(queue, []);
+  }
+
+  /** The import is done: the chat's held live events go on, in the order they arrived. */
+  release(queue: string): void {
+    const held = this.importHolds.get(queue);
+    this.importHolds.delete(queue);
+    for (const { key, entry } of held ?? []) void this.process(key, entry);
+  }
+
+  /**
    * Queues what a crash or an outage left pending, in arrival order, then opens the gate for
    * new events. Returns how many were pending; their delivery goes on in the background (a
    * homeserver still down must not hold the bridge's start).
@@ -138,10 +174,22 @@ export class RemoteIn {
     return this.s.roomQueue.run(queue, async () => {
       let outcome: Outcome;
       try {
-        outcome = this.held.has(queue) ? "stopping" : await this.deliver(entry.network, entry.event, key);
+        outcome = this.held.has(queue)
+          ? "stopping"
+          : !entry.imported && this.importHolds.has(queue)
+            ? "held"
+            : await this.deliver(entry.network, entry.event, key, entry.imported === true);
       } catch (err) {
         this.inFlight.delete(key);
         throw err;
+      }
+      if (outcome === "held") {
+        // Behind the chat's history import; `release` queues it again.
+        const waiting = this.importHolds.get(queue);
+        this.inFlight.delete(key);
+        if (waiting) waiting.push({ key, entry });
+        else void this.process(key, entry);
+        return;
       }
       if (outcome === "stopping") {
         // Left pending for the next start; the chat's later events stay behind it.
@@ -168,7 +216,12 @@ export class RemoteIn {
   }
 
   /** Tries until the event is in Matrix, refused for good, or the bridge stops. */
-  private async deliver(network: string, event: RemoteEvent, key: string): Promise<Outcome> {
+  private async deliver(
+    network: string,
+    event: RemoteEvent,
+    key: string,
+    imported: boolean,
+  ): Promise<Outcome> {
     const started = process.hrtime.bigint();
     const signal = this.s.stopping;
     let otherFailures = 0;
@@ -176,7 +229,7 @@ export class RemoteIn {
       // The first try always runs, so a clean stop still drains; retries end with the stop.
       if (attempt > 1 && signal.aborted) return "stopping";
       try {
-        await this.handle(network, event, key);
+        await this.handle(network, event, key, imported);
         this.s.metrics.events.inc({ direction: "remote_to_matrix", network, type: event.type });
         this.s.metrics.latency.observe(
           { direction: "remote_to_matrix", network },
@@ -184,6 +237,7 @@ export class RemoteIn {
         );
         return "delivered";
       } catch (err) {
+        if (err instanceof HeldForImport) return "held";
         const failure = classifyFailure(err);
         let wait: number;
         if (failure.kind === "outage") {
@@ -407,7 +461,7 @@ export class RemoteIn {
     return intent;
   }
 
-  private async handle(network: string, event: RemoteEvent, key: string): Promise<void> {
+  private async handle(network: string, event: RemoteEvent, key: string, imported: boolean): Promise<void> {
     const remoteUser = remoteUserOf(event);
     if (remoteUser !== undefined && this.policies.userBan(this.ghosts.userId(network, remoteUser))) {
       this.s.log.debug(
@@ -420,6 +474,8 @@ export class RemoteIn {
       case "message": {
         const link = await this.roomFor(network, event.chat, true);
         if (!link) return;
+        // This message made the portal, whose history import just began: the past goes first.
+        if (!imported && this.importHolds.has(chatKey(network, event.chat))) throw new HeldForImport();
         const remoteId = event.id ?? key;
         const known = await this.mapped(network, link, remoteId);
         if (known.length > 0) return;
@@ -689,7 +745,8 @@ export class RemoteIn {
     });
     for (const part of parts) {
       if (part.type === "message" && !part.threadRoot)
-        await this.handle(network, part, `root:${part.id ?? rootId}`);
+        // Part of the reply's own delivery, which is past any hold on the chat already.
+        await this.handle(network, part, `root:${part.id ?? rootId}`, true);
     }
   }
 

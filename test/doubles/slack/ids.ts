@@ -11,6 +11,17 @@ export class IdMint {
   private readonly stem = Array.from(randomBytes(4), (b) => ID_ALPHABET[b % ID_ALPHABET.length]).join("");
   private counter = 0;
   private lastMicros = 0;
+  private now: () => number = Date.now;
+
+  /**
+   * The wall clock messages are stamped with (`SlackDouble.setClock`): a channel's past. Set
+   * before the past is posted; going back is allowed then, since nothing was stamped in the past
+   * yet, and the real clock (none) is past every stamp it made.
+   */
+  setClock(now?: () => number): void {
+    this.now = now ?? Date.now;
+    if (now) this.lastMicros = Math.floor(now() * 1000) - 1;
+  }
 
   /** T team, U user, B bot, A app, C channel, D im, F file, Ev event. */
   id(prefix: "T" | "U" | "B" | "A" | "C" | "D" | "F" | "Ev"): string {
@@ -23,7 +34,7 @@ export class IdMint {
    * backwards: wall-clock microseconds, bumped by one when two land in the same microsecond.
    */
   ts(): string {
-    const micros = Math.max(Date.now() * 1000, this.lastMicros + 1);
+    const micros = Math.max(this.now() * 1000, this.lastMicros + 1);
     this.lastMicros = micros;
     return `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, "0")}`;
   }

@@ -199,6 +199,9 @@ export async function startSlackDouble(opts: SlackDoubleOptions = {}): Promise<S
       rateLimits.push({ method: o.method, remaining: o.count, retryAfterSeconds: o.retryAfterSeconds ?? 1 });
     },
     revokeToken: (token) => ws.revokeToken(token),
+    setClock(now) {
+      ws.mint.setClock(now);
+    },
     approveOAuth: (authorizeUrl, userId) => oauth.approve(authorizeUrl, userId),
     denyOAuth: (authorizeUrl) => oauth.deny(authorizeUrl),
     specViolations: violations,

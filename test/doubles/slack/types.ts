@@ -224,6 +224,11 @@ export interface SlackDouble {
   rateLimit(opts: { method?: string | RegExp; count: number; retryAfterSeconds?: number }): void;
   revokeToken(token: string): void;
   /**
+   * The clock new messages, edits and reactions are stamped with (ms; none: the real one), to
+   * give a channel a past: set it before posting the past, then back to none.
+   */
+  setClock(now?: () => number): void;
+  /**
    * A person opens `authorizeUrl` (the app's link to /oauth/v2/authorize) and presses Allow: returns
    * the URL Slack sends their browser to, the redirect URI with a one-time `code` and the `state`.
    * Throws when Slack's page would show an error instead (unknown client_id, bad redirect_uri, ...).
