@@ -124,9 +124,10 @@ export class RemoteIn {
   }
 
   /**
-   * A history import's event: journaled like a live one under the key live delivery uses (a
-   * message that also arrived live is bridged once), queued in its chat's order, past the hold
-   * on the chat. Resolves once it is delivered, dropped, or left for the next start.
+   * A history import's event: journaled like a live one, under `import:` and the key live
+   * delivery uses, and queued in its chat's order, past the hold on the chat. A message that
+   * also arrived live is bridged once, by its message mapping. Resolves once it is delivered,
+   * dropped, or left for the next start.
    */
   async emitImported(network: string, event: RemoteEvent, key: string): Promise<void> {
     if (this.closed) throw new BridgeStoppingError();
